@@ -1,0 +1,109 @@
+//! The control API under the reserved prefix `/__admin` (no auth): health,
+//! reset and the clock. It grows with scenarios, journal and jobs.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::Method;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::Routes;
+use crate::api::extract::ApiJson;
+use crate::clock::{Instant, parse_duration};
+use crate::error::{ApiError, Position};
+use crate::state::AppState;
+
+/// The reserved prefix of every control route.
+pub const PREFIX: &str = "/__admin";
+
+/// Adds the control routes.
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/__admin/health", get(health))
+        .add(Method::POST, "/__admin/reset", post(reset))
+        .add(Method::GET, "/__admin/clock", get(clock))
+        .add(Method::POST, "/__admin/clock", post(move_clock))
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "now": state.now().rfc3339_millis(),
+        "tenants": state.store.tenant_count(),
+    }))
+}
+
+async fn reset(State(state): State<AppState>) -> Json<Value> {
+    state.reset();
+    Json(json!({ "status": "reset", "now": state.now().rfc3339_millis() }))
+}
+
+fn clock_view(state: &AppState) -> Json<Value> {
+    let now = state.now();
+    Json(json!({
+        "now": now.rfc3339_millis(),
+        "now_ms": now.millis(),
+        "mode": if state.clock.is_frozen() { "manual" } else { "system" },
+    }))
+}
+
+async fn clock(State(state): State<AppState>) -> Json<Value> {
+    clock_view(&state)
+}
+
+/// `{"set": "2026-01-01T00:00:00Z"}` jumps to a time; `{"advance": "15m"}`
+/// (or a number of seconds) moves forward; both may be given (set first).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveClock {
+    set: Option<String>,
+    advance: Option<Value>,
+}
+
+async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClock>) -> Result<Json<Value>, ApiError> {
+    let set = match req.set.as_deref() {
+        None => None,
+        Some(s) => Some(Instant::parse_rfc3339(s).ok_or_else(|| {
+            ApiError::invalid_field(
+                "set",
+                "must be an RFC 3339 time such as 2026-01-01T00:00:00Z",
+                Position::Body,
+            )
+        })?),
+    };
+    let advance = match &req.advance {
+        None => None,
+        Some(Value::Number(n)) => Some(n.as_u64().map(std::time::Duration::from_secs).ok_or_else(|| {
+            ApiError::invalid_field("advance", "must be a whole number of seconds >= 0", Position::Body)
+        })?),
+        Some(Value::String(s)) => Some(parse_duration(s).ok_or_else(|| {
+            ApiError::invalid_field(
+                "advance",
+                "must be a duration such as 90s, 15m or 1h 30m",
+                Position::Body,
+            )
+        })?),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "advance",
+                "must be a duration string or seconds",
+                Position::Body,
+            ));
+        }
+    };
+    if set.is_none() && advance.is_none() {
+        return Err(ApiError::invalid_field(
+            "advance",
+            "give 'set', 'advance' or both",
+            Position::Body,
+        ));
+    }
+    if let Some(t) = set {
+        state.clock.set(t);
+    }
+    if let Some(d) = advance {
+        state.clock.advance(d);
+    }
+    Ok(clock_view(&state))
+}

@@ -1,0 +1,63 @@
+//! Signed, unauthenticated storage URLs that hand bytes back: uploaded files
+//! (`download_url`) and identity images (`link`).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+
+use crate::api::Routes;
+use crate::api::extract::ApiQuery;
+use crate::api::upload::download_path;
+use crate::domain::ids::{FileId, IdentityCode};
+use crate::error::S3Error;
+use crate::state::AppState;
+use crate::storage::presign::SignedQuery;
+
+/// Adds the blob routes.
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/blobs/files/{file_id}", get(file))
+        .add(Method::GET, "/blobs/identities/{code}", get(identity))
+}
+
+/// The path an identity's image is read back from.
+pub fn identity_path(code: &IdentityCode) -> String {
+    format!("/blobs/identities/{code}")
+}
+
+fn bytes_response(bytes: Bytes, content_type: &'static str, etag: Option<&str>) -> Response {
+    let mut res = ([(header::CONTENT_TYPE, content_type)], bytes).into_response();
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+async fn file(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SignedQuery>,
+) -> Result<Response, S3Error> {
+    let id = FileId::from_client(&id);
+    let path = download_path(&id);
+    state.signer.verify("GET", &path, "", &q, state.now())?;
+    let f = state.store.file_any(&id).ok_or_else(|| S3Error::no_such_key(&path))?;
+    let blob = f.blob.ok_or_else(|| S3Error::no_such_key(&path))?;
+    Ok(bytes_response(blob.bytes, f.content_type, Some(&blob.etag)))
+}
+
+async fn identity(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<SignedQuery>,
+) -> Result<Response, S3Error> {
+    let code = IdentityCode::from_client(&code);
+    let path = identity_path(&code);
+    state.signer.verify("GET", &path, "", &q, state.now())?;
+    let i = state
+        .store
+        .identity_any(&code)
+        .ok_or_else(|| S3Error::no_such_key(&path))?;
+    Ok(bytes_response(i.bytes.clone(), i.content_type, None))
+}

@@ -1,0 +1,190 @@
+//! Extractors that own their rejections: every malformed body, query or
+//! credential comes back in the API's error envelope with the field path.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::domain::auth::{BearerError, parse_bearer};
+use crate::error::{ApiError, FieldError, Position};
+use crate::state::AppState;
+use crate::storage::records::Tenant;
+use crate::storage::tokens::AuthFailure;
+
+/// A JSON body parsed into `T`; errors name the field path.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+/// 413 in the envelope.
+pub fn too_large(max: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large").with_detail(FieldError {
+        field: None,
+        message: format!("the body must be at most {max} bytes"),
+        position: Position::Body,
+    })
+}
+
+/// Parses JSON bytes into `T`, naming the field of the first error. A
+/// missing field is named itself (`images: is required`), not its parent.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let parent = if path == "." { String::new() } else { path };
+        let text = inner.to_string();
+        // serde_json appends " at line L column C"; the field path says where.
+        let text = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(m, _)| m)
+            .to_owned();
+        let (field, message) =
+            if let Some(name) = text.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+                (Some(join_path(&parent, name)), "is required".to_owned())
+            } else if bytes.iter().all(u8::is_ascii_whitespace) {
+                (None, "a JSON body is required".to_owned())
+            } else if inner.is_syntax() || inner.is_eof() {
+                (None, format!("malformed JSON: {text}"))
+            } else {
+                (if parent.is_empty() { None } else { Some(parent) }, text)
+            };
+        ApiError::invalid(vec![FieldError {
+            field,
+            message,
+            position: Position::Body,
+        }])
+    })
+}
+
+/// `parent.name`, or `name` at the top level.
+pub fn join_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if !(mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))) {
+            return Err(
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type").with_detail(
+                    FieldError::new("Content-Type", "must be application/json", Position::Header),
+                ),
+            );
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large(state.settings.max_body_bytes)
+            } else {
+                ApiError::invalid(vec![FieldError {
+                    field: None,
+                    message: rej.body_text(),
+                    position: Position::Body,
+                }])
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A query string parsed into `T`; errors name the parameter.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { None } else { Some(path) };
+            ApiError::invalid(vec![FieldError {
+                field,
+                message: e.into_inner().to_string(),
+                position: Position::Query,
+            }])
+        })
+    }
+}
+
+/// The authenticated caller's tenant.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Arc<Tenant>);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{0}"));
+        let token = parse_bearer(header).map_err(|e| match e {
+            BearerError::Missing => ApiError::unauthorized("missing bearer token"),
+            BearerError::Malformed => ApiError::unauthorized("must be 'Bearer <token>'"),
+        })?;
+        let make = || state.new_anonymous_tenant();
+        let any: Option<&dyn Fn() -> Arc<Tenant>> = if state.settings.any_token { Some(&make) } else { None };
+        state
+            .tokens
+            .authenticate(token, state.now(), any)
+            .map(Caller)
+            .map_err(|f| match f {
+                AuthFailure::Unknown => ApiError::unauthorized("unknown token"),
+                AuthFailure::Expired => ApiError::unauthorized("token expired"),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        items: Vec<Inner>,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        width: u32,
+    }
+
+    fn first(body: &str) -> (Option<String>, String) {
+        let e = parse_json::<Outer>(body.as_bytes()).expect_err("invalid");
+        let d = &e.detail()[0];
+        (d.field.clone(), d.message.clone())
+    }
+
+    #[test]
+    fn errors_name_the_full_field_path() {
+        assert_eq!(
+            first(r#"{"items":[{"width":1},{"width":"x"}]}"#).0.as_deref(),
+            Some("items[1].width")
+        );
+        assert_eq!(
+            first(r#"{"items":[{"width":1},{}]}"#),
+            (Some("items[1].width".into()), "is required".into())
+        );
+        assert_eq!(first(r#"{}"#), (Some("items".into()), "is required".into()));
+        assert_eq!(first(""), (None, "a JSON body is required".into()));
+        assert!(first("{\"items\": [").1.starts_with("malformed JSON"));
+    }
+}

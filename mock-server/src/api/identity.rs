@@ -1,0 +1,272 @@
+//! Identities (the model): `POST /identity/upload`, `GET /identity`,
+//! `GET /identity/{code}`, `GET /identity/{code}/status`.
+
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::api::Routes;
+use crate::api::extract::{ApiQuery, Caller, too_large};
+use crate::domain::ids::IdentityCode;
+use crate::domain::image_probe::probe;
+use crate::domain::pagination::PageRequest;
+use crate::error::{ApiError, FieldError, Position};
+use crate::state::AppState;
+use crate::storage::records::Identity;
+use crate::storage::store::IdentityInsert;
+
+/// The longest `name` or `tag` accepted.
+pub const MAX_LABEL_LEN: usize = 200;
+
+/// Adds the identity routes; the upload route takes bodies up to
+/// `--max-upload-bytes` (plus room for the multipart framing).
+pub fn routes(r: Routes, state: &AppState) -> Routes {
+    let limit = state.settings.max_upload_bytes + 64 * 1024;
+    r.add(
+        Method::POST,
+        "/identity/upload",
+        post(upload).layer(DefaultBodyLimit::max(limit)),
+    )
+    .add(Method::GET, "/identity", get(list))
+    .add(Method::GET, "/identity/{code}", get(show))
+    .add(Method::GET, "/identity/{code}/status", get(status))
+}
+
+/// The identity as every endpoint shows it (upload adds `success`).
+pub fn identity_view(state: &AppState, i: &Identity, owner_name: &str) -> Value {
+    let path = crate::api::blobs::identity_path(&i.code);
+    let link = state.signer.url(
+        &state.settings.public_url,
+        "GET",
+        &path,
+        "",
+        state.now().plus(state.settings.download_url_ttl),
+    );
+    json!({
+        "identity_code": i.code,
+        "name": i.name,
+        "tag": i.tag,
+        "original_filename": i.original_filename,
+        "link": link,
+        "visibility": "private",
+        "groups": [],
+        "created_by": owner_name,
+        "image_description": format!("{}x{} {} portrait", i.width, i.height, i.content_type),
+        "face_detected": i.face_detected,
+        "face_metadata": { "width": i.width, "height": i.height, "faces": u8::from(i.face_detected) },
+        "preprocessing_status": "completed",
+        "locked": false,
+        "tier": "standard",
+        "created_at": i.created_at.rfc3339(),
+        "updated_at": i.created_at.rfc3339(),
+    })
+}
+
+fn form_error(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::invalid(vec![FieldError::new(field, message, Position::Form)])
+}
+
+fn label(field: &str, value: String) -> Result<String, ApiError> {
+    if value.chars().count() > MAX_LABEL_LEN {
+        return Err(form_error(field, format!("must be at most {MAX_LABEL_LEN} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(form_error(field, "must not contain control characters"));
+    }
+    Ok(value.trim().to_owned())
+}
+
+struct UploadForm {
+    image: Bytes,
+    filename: String,
+    name: Option<String>,
+    tag: Option<String>,
+}
+
+async fn read_form(state: &AppState, mut form: Multipart) -> Result<UploadForm, ApiError> {
+    let multipart_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large(state.settings.max_upload_bytes)
+        } else {
+            form_error("image", format!("malformed multipart body: {}", e.body_text()))
+        }
+    };
+    let (mut image, mut filename, mut name, mut tag) = (None, String::new(), None, None);
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+        let field_name = field.name().unwrap_or("").to_owned();
+        match field_name.as_str() {
+            "image" => {
+                if image.is_some() {
+                    return Err(form_error("image", "must be sent once"));
+                }
+                filename = field.file_name().unwrap_or("identity").to_owned();
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                if bytes.len() > state.settings.max_upload_bytes {
+                    return Err(too_large(state.settings.max_upload_bytes));
+                }
+                image = Some(bytes);
+            }
+            "name" | "tag" => {
+                let text = field.text().await.map_err(multipart_error)?;
+                let value = label(&field_name, text)?;
+                if field_name == "name" {
+                    name = Some(value)
+                } else {
+                    tag = Some(value)
+                }
+            }
+            // Other fields are ignored, as the vendor does.
+            _ => {}
+        }
+    }
+    let image = image.ok_or_else(|| form_error("image", "is required (a JPEG, PNG or WebP file)"))?;
+    let filename = label("image", filename).unwrap_or_else(|_| "identity".to_owned());
+    Ok(UploadForm {
+        image,
+        filename,
+        name: name.filter(|n| !n.is_empty()),
+        tag: tag.filter(|t| !t.is_empty()),
+    })
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let form = form.map_err(|_| {
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type").with_detail(FieldError::new(
+            "Content-Type",
+            "must be multipart/form-data with an 'image' file",
+            Position::Header,
+        ))
+    })?;
+    let form = read_form(&state, form).await?;
+    let bytes = form.image.clone();
+    let info = tokio::task::spawn_blocking(move || probe(&bytes, None))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| form_error("image", e.0))?;
+    let digest: [u8; 32] = Sha256::digest(&form.image).into();
+    let stem = form
+        .filename
+        .rsplit_once('.')
+        .map_or(form.filename.as_str(), |(s, _)| s)
+        .to_owned();
+    let identity = Identity {
+        code: state.ids.next::<IdentityCode>(),
+        owner: tenant.id().clone(),
+        name: form.name.unwrap_or(stem),
+        tag: form.tag,
+        original_filename: form.filename,
+        content_type: info.content_type(),
+        bytes: form.image,
+        width: info.width,
+        height: info.height,
+        face_detected: info.face_detected,
+        created_at: state.now(),
+        seq: state.store.next_seq(),
+    };
+    let stored =
+        state
+            .store
+            .insert_identity(&tenant, digest, identity)
+            .map_err(|IdentityInsert::Duplicate(code)| {
+                ApiError::conflict("an identity with the same image already exists", "image")
+                    .with_extra("existing_identity_code", code.to_string())
+            })?;
+    let mut view = identity_view(&state, &stored, &tenant.account.username());
+    view["success"] = Value::Bool(true);
+    Ok(Json(view))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    page: Option<u32>,
+    per_page: Option<u32>,
+    order: Option<String>,
+    search: Option<String>,
+    sort_by: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let page = PageRequest::parse(q.page, q.per_page)?;
+    let desc = match q.order.as_deref().unwrap_or("desc") {
+        "desc" => true,
+        "asc" => false,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "order",
+                "must be 'asc' or 'desc'",
+                Position::Query,
+            ));
+        }
+    };
+    let by_name = match q.sort_by.as_deref().unwrap_or("created_at") {
+        "created_at" => false,
+        "name" => true,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "sort_by",
+                "must be 'created_at' or 'name'",
+                Position::Query,
+            ));
+        }
+    };
+    let needle = q.search.unwrap_or_default().to_lowercase();
+    let mut all = state.store.identities_of(tenant.id());
+    all.retain(|i| needle.is_empty() || i.name.to_lowercase().contains(&needle));
+    all.sort_by(|a, b| {
+        let ord = if by_name {
+            a.name.cmp(&b.name).then(a.seq.cmp(&b.seq))
+        } else {
+            (a.created_at, a.seq).cmp(&(b.created_at, b.seq))
+        };
+        if desc { ord.reverse() } else { ord }
+    });
+    let (items, pagination) = page.slice(all);
+    let owner = tenant.account.username();
+    let identities: Vec<Value> = items.iter().map(|i| identity_view(&state, i, &owner)).collect();
+    Ok(Json(json!({ "identities": identities, "pagination": pagination })))
+}
+
+fn find(
+    state: &AppState,
+    tenant: &crate::storage::records::Tenant,
+    code: &str,
+) -> Result<std::sync::Arc<Identity>, ApiError> {
+    state
+        .store
+        .identity(tenant.id(), &IdentityCode::from_client(code))
+        .ok_or_else(|| ApiError::not_found("identity", Some(("code", Position::Path))))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    Path(code): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let i = find(&state, &tenant, &code)?;
+    Ok(Json(identity_view(&state, &i, &tenant.account.username())))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    Path(code): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, &tenant, &code)?;
+    Ok(Json(
+        json!({ "preprocessing_status": "completed", "error_message": null }),
+    ))
+}

@@ -1,0 +1,104 @@
+//! The vendor API: one module per resource, each adding its routes to a
+//! [`Routes`] table, merged here with the control API. The table is what the
+//! OpenAPI test compares with `schemas/openapi.yaml`.
+
+pub mod auth;
+pub mod blobs;
+pub mod extract;
+pub mod identity;
+pub mod project;
+pub mod upload;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A router that remembers which (method, path) pairs it serves.
+#[derive(Debug)]
+pub struct Routes {
+    router: Router<AppState>,
+    table: Vec<(Method, &'static str)>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+}
+
+impl Routes {
+    /// Adds `handler` for `method path`.
+    pub fn add(mut self, method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.table.push((method, path));
+        self.router = self.router.route(path, handler);
+        self
+    }
+
+    /// The (METHOD, path template) pairs served, sorted.
+    pub fn table(&self) -> Vec<(String, String)> {
+        let mut t: Vec<_> = self
+            .table
+            .iter()
+            .map(|(m, p)| (m.to_string(), (*p).to_owned()))
+            .collect();
+        t.sort();
+        t
+    }
+}
+
+/// Every route of the fake, vendor API and control API.
+pub fn routes(state: &AppState) -> Routes {
+    let mut r = Routes::default();
+    r = auth::routes(r);
+    r = identity::routes(r, state);
+    r = project::routes(r);
+    r = upload::routes(r, state);
+    r = blobs::routes(r);
+    crate::admin::routes(r)
+}
+
+/// The app: routes, the API's own 404/405 bodies, body limits, panics
+/// turned into a 500 in the error envelope, and request tracing.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    routes(&state)
+        .router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "Not found")
+        .with_detail(crate::error::FieldError {
+            field: None,
+            message: format!("no route for {method} {}", uri.path()),
+            position: crate::error::Position::Path,
+        })
+        .into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        .with_detail(crate::error::FieldError {
+            field: None,
+            message: format!("{method} is not allowed on {}", uri.path()),
+            position: crate::error::Position::Path,
+        })
+        .into_response()
+}

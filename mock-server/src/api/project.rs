@@ -1,0 +1,103 @@
+//! Projects: `POST /project`, `GET /project`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::Routes;
+use crate::api::extract::{ApiJson, ApiQuery, Caller};
+use crate::domain::ids::ProjectId;
+use crate::domain::pagination::PageRequest;
+use crate::error::{ApiError, Position};
+use crate::state::AppState;
+use crate::storage::records::Project;
+
+/// The longest project name accepted.
+pub const MAX_PROJECT_NAME_LEN: usize = 200;
+
+/// Adds the project routes.
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::POST, "/project", post(create))
+        .add(Method::GET, "/project", get(list))
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateProject {
+    project_name: String,
+}
+
+/// Checks a project name: 1–200 characters after trimming, no control
+/// characters.
+fn parse_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    let bad = |m: &str| ApiError::invalid_field("project_name", m, Position::Body);
+    if name.is_empty() {
+        return Err(bad("must not be empty"));
+    }
+    if name.chars().count() > MAX_PROJECT_NAME_LEN {
+        return Err(bad("must be at most 200 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(bad("must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A duplicate name (exact, after trimming) answers 409 with the existing
+/// project's `project_id` and `project_name`, as the vendor's client expects.
+async fn create(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    ApiJson(req): ApiJson<CreateProject>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = parse_name(&req.project_name)?;
+    let mut data = tenant.data.lock();
+    if let Some(p) = data.projects.iter().find(|p| p.name == name) {
+        return Err(
+            ApiError::conflict("a project with this name already exists", "project_name")
+                .with_extra("project_id", p.id.to_string())
+                .with_extra("project_name", p.name.clone()),
+        );
+    }
+    let id: ProjectId = state.ids.next();
+    let key = format!("prj_{}", &id.as_str()[..12]);
+    data.projects.push(Project {
+        id: id.clone(),
+        name: name.clone(),
+        key,
+        created_at: state.now(),
+    });
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "project_id": id, "project_name": name })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+async fn list(Caller(tenant): Caller, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let page = PageRequest::parse(q.page, q.per_page)?;
+    let all: Vec<Value> = tenant
+        .data
+        .lock()
+        .projects
+        .iter()
+        .map(|p| {
+            json!({
+                "project_id": p.id,
+                "project_text": p.name,
+                "project_key": p.key,
+                "created_at": p.created_at.rfc3339(),
+            })
+        })
+        .collect();
+    let (projects, pagination) = page.slice(all);
+    Ok(Json(json!({ "projects": projects, "pagination": pagination })))
+}

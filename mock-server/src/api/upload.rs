@@ -1,0 +1,157 @@
+//! The two-step upload: `POST /upload` hands out a pre-signed PUT URL served
+//! by the fake itself at `PUT /upload/{file_id}`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::api::Routes;
+use crate::api::extract::{ApiJson, ApiQuery, Caller};
+use crate::domain::ids::FileId;
+use crate::domain::image_probe::probe;
+use crate::domain::upload::UploadName;
+use crate::error::{ApiError, Position, S3Error};
+use crate::state::AppState;
+use crate::storage::presign::SignedQuery;
+use crate::storage::records::{Blob, StoredFile};
+
+/// Adds the upload routes.
+pub fn routes(r: Routes, state: &AppState) -> Routes {
+    let limit = state.settings.max_upload_bytes;
+    r.add(Method::POST, "/upload", post(create)).add(
+        Method::PUT,
+        "/upload/{file_id}",
+        put(put_bytes).layer(DefaultBodyLimit::max(limit)),
+    )
+}
+
+/// The path a file's pre-signed PUT goes to.
+pub fn upload_path(id: &FileId) -> String {
+    format!("/upload/{id}")
+}
+
+/// The path a file's bytes are read back from.
+pub fn download_path(id: &FileId) -> String {
+    format!("/blobs/files/{id}")
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateUpload {
+    filename: String,
+    #[serde(default)]
+    project_name: Option<String>,
+}
+
+/// `project_name` is optional (the vendor's example client uploads before any
+/// project exists); when given, the project must exist in the account.
+async fn create(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    ApiJson(req): ApiJson<CreateUpload>,
+) -> Result<Json<Value>, ApiError> {
+    let name = UploadName::parse(&req.filename)?;
+    let project = match req.project_name.as_deref() {
+        None => None,
+        Some(pn) => {
+            let data = tenant.data.lock();
+            let p = data
+                .projects
+                .iter()
+                .find(|p| p.name == pn.trim())
+                .ok_or_else(|| ApiError::not_found("project", Some(("project_name", Position::Body))))?;
+            Some((p.id.clone(), p.name.clone()))
+        }
+    };
+    let now = state.now();
+    let id: FileId = state.ids.next();
+    let upload_expires_at = now.plus(state.settings.upload_url_ttl);
+    let base = &state.settings.public_url;
+    let upload_url = state
+        .signer
+        .url(base, "PUT", &upload_path(&id), name.content_type(), upload_expires_at);
+    let download_url = state.signer.url(
+        base,
+        "GET",
+        &download_path(&id),
+        "",
+        now.plus(state.settings.download_url_ttl),
+    );
+    let mut body = json!({
+        "upload_url": upload_url,
+        "download_url": download_url,
+        "file_id": id,
+        "filename": name.filename(),
+        "content_type": name.content_type(),
+        "expires": upload_expires_at.rfc3339(),
+    });
+    if let Some((pid, pname)) = &project {
+        body["project_id"] = json!(pid);
+        body["project_name"] = json!(pname);
+    }
+    state.store.insert_file(StoredFile {
+        id,
+        owner: tenant.id().clone(),
+        filename: name.filename().to_owned(),
+        content_type: name.content_type(),
+        project,
+        created_at: now,
+        upload_expires_at,
+        blob: None,
+    });
+    Ok(Json(body))
+}
+
+/// The pre-signed PUT. Checks, in S3's order: signature (over method, path,
+/// `Content-Type` and expiry), expiry, the object, the size, then that the
+/// bytes are an image of the signed type. Nothing is stored unless all pass.
+async fn put_bytes(
+    State(state): State<AppState>,
+    Path(file_id): Path<String>,
+    ApiQuery(q): ApiQuery<SignedQuery>,
+    req: Request,
+) -> Result<Response, S3Error> {
+    let id = FileId::from_client(&file_id);
+    let path = upload_path(&id);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    state.signer.verify("PUT", &path, &content_type, &q, state.now())?;
+    let file = state.store.file_any(&id).ok_or_else(|| S3Error::no_such_key(&path))?;
+    let max = state.settings.max_upload_bytes;
+    let bytes = Bytes::from_request(req, &state)
+        .await
+        .map_err(|_| S3Error::too_large(&path, max))?;
+    let expected = file.content_type;
+    let checked = bytes.clone();
+    tokio::task::spawn_blocking(move || probe(&checked, Some(expected)))
+        .await
+        .map_err(|_| S3Error::invalid_image(&path, "the image could not be checked"))?
+        .map_err(|e| S3Error::invalid_image(&path, &e.0))?;
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
+    let now = state.now();
+    state
+        .store
+        .update_file(&id, |f| {
+            f.blob = Some(Blob {
+                bytes,
+                etag: etag.clone(),
+                uploaded_at: now,
+            })
+        })
+        .ok_or_else(|| S3Error::no_such_key(&path))?;
+    let mut res = (StatusCode::OK, Body::empty()).into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(res)
+}

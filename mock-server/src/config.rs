@@ -1,0 +1,166 @@
+//! Command-line flags; every flag is also an environment variable `MOCK_…`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::clock::{Instant, parse_duration};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+/// Which clock the fake reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClockMode {
+    /// Wall-clock time; `POST /__admin/clock` can still jump it forward.
+    System,
+    /// Frozen at `--start-time`; it moves only through `POST /__admin/clock`.
+    Manual,
+}
+
+/// An offline, faithful fake of the PiktID v2 "flat lay on model" API.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "mock-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "MOCK_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to listen on; 0 picks a free port. On start the fake prints one
+    /// line `listening on http://HOST:PORT`.
+    #[arg(long, env = "MOCK_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Folder holding `accounts.json` (the fixture accounts) and
+    /// `scenarios/`. Default: `fixtures` in the current folder, else
+    /// `../fixtures`.
+    #[arg(long, env = "MOCK_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
+
+    /// Seed for every generated ID, token, timing and image: the same seed and
+    /// the same requests give the same answers.
+    #[arg(long, env = "MOCK_SEED", default_value_t = 0)]
+    pub seed: u64,
+
+    /// Multiplies every simulated processing time; 0 makes jobs instant.
+    #[arg(long, env = "MOCK_TIME_SCALE", default_value_t = 1.0)]
+    pub time_scale: f64,
+
+    /// Base of every URL the fake hands out (upload, download, image links).
+    /// Default: `http://HOST:PORT` as bound.
+    #[arg(long, env = "MOCK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Log line format.
+    #[arg(long, env = "MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Treat every unknown bearer token as its own fresh tenant (default
+    /// policies, no saved Design Values), so parallel CI jobs can share one
+    /// server without seeing each other's data.
+    #[arg(long, env = "MOCK_ANY_TOKEN", default_value_t = false)]
+    pub any_token: bool,
+
+    /// `system` runs on wall-clock time; `manual` freezes time at
+    /// `--start-time` so that only the control API moves it.
+    #[arg(long, env = "MOCK_CLOCK", value_enum, default_value_t = ClockMode::System)]
+    pub clock: ClockMode,
+
+    /// Start time of the manual clock (RFC 3339).
+    #[arg(long, env = "MOCK_START_TIME", default_value = "2026-01-01T00:00:00Z", value_parser = parse_instant)]
+    pub start_time: Instant,
+
+    /// How long a pre-signed upload URL stays valid (`15m`, `900`, `1h`).
+    #[arg(long, env = "MOCK_UPLOAD_URL_TTL", default_value = "15m", value_parser = parse_ttl)]
+    pub upload_url_ttl: Duration,
+
+    /// How long download links (files, identity images) stay valid.
+    #[arg(long, env = "MOCK_DOWNLOAD_URL_TTL", default_value = "24h", value_parser = parse_ttl)]
+    pub download_url_ttl: Duration,
+
+    /// Lifetime of an access token from `POST /auth/login` or `/auth/refresh`.
+    #[arg(long, env = "MOCK_ACCESS_TOKEN_TTL", default_value = "1h", value_parser = parse_ttl)]
+    pub access_token_ttl: Duration,
+
+    /// Lifetime of a refresh token.
+    #[arg(long, env = "MOCK_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = parse_ttl)]
+    pub refresh_token_ttl: Duration,
+
+    /// Largest JSON request body accepted, in bytes (larger: 413).
+    #[arg(long, env = "MOCK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Largest image upload accepted (multipart or pre-signed PUT), in bytes.
+    #[arg(long, env = "MOCK_MAX_UPLOAD_BYTES", default_value_t = 25 << 20)]
+    pub max_upload_bytes: usize,
+}
+
+fn parse_instant(s: &str) -> Result<Instant, String> {
+    Instant::parse_rfc3339(s).ok_or_else(|| format!("not an RFC 3339 time: {s}"))
+}
+
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    parse_duration(s).ok_or_else(|| format!("not a duration (try 90s, 15m, 1h): {s}"))
+}
+
+impl Config {
+    /// The fixtures folder: `--fixtures`, else `./fixtures` (the repository
+    /// root, as `make run` starts it), else `../fixtures` (a crate folder).
+    pub fn fixtures_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.fixtures {
+            return dir.clone();
+        }
+        ["fixtures", "../fixtures"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|d| d.join("accounts.json").is_file())
+            .unwrap_or_else(|| PathBuf::from("fixtures"))
+    }
+
+    /// The configuration tests start from: port 0, manual clock, instant jobs,
+    /// the repository's fixtures.
+    pub fn for_tests() -> Self {
+        let mut cfg = Self::parse_from(["mock-server", "--port", "0", "--clock", "manual"]);
+        cfg.fixtures = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures"));
+        cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        let cmd = Config::command();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let env = arg.get_env().unwrap_or_else(|| panic!("--{id} has no env var"));
+            assert!(env.to_string_lossy().starts_with("MOCK_"), "--{id}");
+        }
+    }
+
+    #[test]
+    fn ttl_flags_accept_human_durations() {
+        let cfg = Config::parse_from(["mock-server", "--upload-url-ttl", "90s"]);
+        assert_eq!(cfg.upload_url_ttl, Duration::from_secs(90));
+        assert!(Config::try_parse_from(["mock-server", "--upload-url-ttl", "later"]).is_err());
+    }
+}

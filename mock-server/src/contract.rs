@@ -1,0 +1,242 @@
+//! The committed contract: the JSON Schemas and `openapi.yaml` of `schemas/`,
+//! embedded at build time. Tests validate every body they receive with it;
+//! `contract-tests` validates other servers and clients' payloads with it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use jsonschema::{Retrieve, Uri, Validator};
+use serde_json::Value;
+
+use crate::error::{FieldError, Position};
+
+include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
+
+/// The base URI the schemas' relative `$ref`s resolve against.
+pub const SCHEMA_BASE: &str = "https://flat2model-mock.local/schemas/";
+
+/// The compiled schemas and the OpenAPI document.
+pub struct Contract {
+    validators: HashMap<&'static str, Validator>,
+    openapi: Value,
+}
+
+impl std::fmt::Debug for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contract")
+            .field("schemas", &self.validators.len())
+            .finish()
+    }
+}
+
+/// Serves `$ref`s to sibling schema files from the embedded copies.
+struct EmbeddedRetriever(Arc<HashMap<&'static str, Value>>);
+
+impl Retrieve for EmbeddedRetriever {
+    fn retrieve(&self, uri: &Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let s = uri.as_str();
+        let name = s
+            .strip_prefix(SCHEMA_BASE)
+            .ok_or_else(|| format!("no such schema: {s}"))?;
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("no such schema: {name}").into())
+    }
+}
+
+/// A schema file that failed to load or compile.
+#[derive(Debug)]
+pub struct ContractError(pub String);
+
+impl std::fmt::Display for ContractError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Contract {
+    /// Compiles every schema; an error names the broken file.
+    pub fn load() -> Result<Self, ContractError> {
+        let mut documents = HashMap::new();
+        let mut openapi = Value::Null;
+        for (name, text) in SCHEMA_FILES {
+            if name.ends_with(".yaml") {
+                openapi = serde_yaml_ng::from_str(text).map_err(|e| ContractError(format!("{name}: {e}")))?;
+            } else {
+                let v: Value = serde_json::from_str(text).map_err(|e| ContractError(format!("{name}: {e}")))?;
+                documents.insert(*name, v);
+            }
+        }
+        let documents = Arc::new(documents);
+        let mut validators = HashMap::new();
+        for (name, schema) in documents.iter() {
+            let v = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .with_base_uri(format!("{SCHEMA_BASE}{name}"))
+                .with_retriever(EmbeddedRetriever(documents.clone()))
+                .should_validate_formats(true)
+                .build(schema)
+                .map_err(|e| ContractError(format!("{name}: {e}")))?;
+            validators.insert(*name, v);
+        }
+        Ok(Self { validators, openapi })
+    }
+
+    /// The contract, compiled once per process. Panics only if a committed
+    /// schema is broken, which `contract_loads` in the tests catches first.
+    pub fn global() -> &'static Contract {
+        static CONTRACT: OnceLock<Contract> = OnceLock::new();
+        CONTRACT.get_or_init(|| Contract::load().unwrap_or_else(|e| panic!("schemas/ is broken: {e}")))
+    }
+
+    /// The names of the JSON Schemas (`error.json`, …), sorted.
+    pub fn schema_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.validators.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Whether a schema of that name exists.
+    pub fn has_schema(&self, name: &str) -> bool {
+        self.validators.contains_key(name)
+    }
+
+    /// Validates `instance` against the schema `name`; each violation comes
+    /// back with the field path the server itself would name.
+    pub fn validate(&self, name: &str, instance: &Value) -> Result<(), Vec<FieldError>> {
+        let Some(v) = self.validators.get(name) else {
+            return Err(vec![FieldError {
+                field: None,
+                message: format!("no schema named {name}"),
+                position: Position::Body,
+            }]);
+        };
+        let errors: Vec<FieldError> = v
+            .iter_errors(instance)
+            .map(|e| FieldError {
+                field: Some(pointer_to_path(e.instance_path().as_str())),
+                message: e.to_string(),
+                position: Position::Body,
+            })
+            .collect();
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// The OpenAPI document (`schemas/openapi.yaml`).
+    pub fn openapi(&self) -> &Value {
+        &self.openapi
+    }
+
+    /// The OpenAPI operations as (METHOD, path template), e.g.
+    /// (`GET`, `/jobs/{id}/status`).
+    pub fn operations(&self) -> Vec<(String, String)> {
+        let mut ops = Vec::new();
+        if let Some(paths) = self.openapi.get("paths").and_then(Value::as_object) {
+            for (path, item) in paths {
+                for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
+                    if item.get(method).is_some() {
+                        ops.push((method.to_uppercase(), path.clone()));
+                    }
+                }
+            }
+        }
+        ops.sort();
+        ops
+    }
+
+    /// Follows a local `$ref` (`#/components/responses/Error`) inside the
+    /// OpenAPI document; anything else is returned as it is.
+    pub fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
+        v.get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|p| self.openapi.pointer(p))
+            .unwrap_or(v)
+    }
+
+    /// The schema file that the OpenAPI document names for a JSON response
+    /// to `method path` with `status`; `None` when it declares none.
+    pub fn response_schema(&self, method: &str, path: &str, status: u16) -> Option<String> {
+        let (_, template) = self
+            .operations()
+            .into_iter()
+            .find(|(m, t)| m == method && template_matches(t, path))?;
+        let op = &self.openapi["paths"][template.as_str()][method.to_lowercase()];
+        let responses = op.get("responses")?;
+        let response = self.resolve(responses.get(status.to_string()).or_else(|| responses.get("default"))?);
+        let reference = response.pointer("/content/application~1json/schema/$ref")?.as_str()?;
+        Some(reference.trim_start_matches("./").split('#').next()?.to_owned())
+    }
+}
+
+/// Whether a concrete path (`/jobs/job_1/status`) fits an OpenAPI template
+/// (`/jobs/{id}/status`).
+pub fn template_matches(template: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let t: Vec<&str> = template.trim_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
+}
+
+/// Turns a JSON pointer (`/instructions/1/options/width`) into the field
+/// path the API names (`instructions[1].options.width`).
+pub fn pointer_to_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(&seg);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_loads() {
+        let c = Contract::load().expect("every schema compiles");
+        assert!(c.has_schema("error.json"));
+        assert!(!c.operations().is_empty());
+    }
+
+    #[test]
+    fn pointers_become_field_paths() {
+        assert_eq!(
+            pointer_to_path("/instructions/1/options/width"),
+            "instructions[1].options.width"
+        );
+        assert_eq!(pointer_to_path(""), "");
+        assert_eq!(pointer_to_path("/images/0"), "images[0]");
+    }
+
+    #[test]
+    fn templates_match_concrete_paths() {
+        assert!(template_matches("/jobs/{id}/status", "/jobs/job_1/status"));
+        assert!(!template_matches("/jobs/{id}/status", "/jobs//status"));
+        assert!(!template_matches("/jobs/{id}/status", "/jobs/job_1/results"));
+        assert!(template_matches("/project", "/project?per_page=100"));
+    }
+
+    #[test]
+    fn error_bodies_validate_against_the_error_schema() {
+        let c = Contract::global();
+        let e = crate::error::ApiError::invalid_field("x", "bad", Position::Body);
+        c.validate("error.json", &e.body())
+            .expect("error body matches its schema");
+        assert!(c.validate("error.json", &serde_json::json!({"detail": []})).is_err());
+    }
+}

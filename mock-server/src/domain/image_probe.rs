@@ -1,0 +1,174 @@
+//! Checks that bytes are an image of an accepted type, reading the declared
+//! size from the header before decoding, so an "image bomb" (a tiny file
+//! declaring huge dimensions) is refused without allocating for it.
+
+use std::io::Cursor;
+
+use image::{ImageFormat, ImageReader, Limits};
+
+/// The largest width or height accepted on input.
+pub const MAX_SIDE: u32 = 12_000;
+/// The most pixels accepted on input (width × height).
+pub const MAX_PIXELS: u64 = 64_000_000;
+/// The shorter side below which no face can be detected.
+pub const MIN_FACE_SIDE: u32 = 128;
+
+/// What the probe learned about an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The detected format.
+    pub format: ImageFormat,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The fake's deterministic stand-in for face detection: the shorter
+    /// side is at least [`MIN_FACE_SIDE`] pixels and the picture is not one
+    /// flat colour (its luminance spans more than 8 levels).
+    pub face_detected: bool,
+}
+
+impl ImageInfo {
+    /// The MIME type of the detected format.
+    pub fn content_type(&self) -> &'static str {
+        match self.format {
+            ImageFormat::Png => "image/png",
+            ImageFormat::WebP => "image/webp",
+            _ => "image/jpeg",
+        }
+    }
+}
+
+/// Why bytes were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError(pub String);
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The MIME type of an accepted format, or `None`.
+pub fn mime_of(format: ImageFormat) -> Option<&'static str> {
+    match format {
+        ImageFormat::Jpeg => Some("image/jpeg"),
+        ImageFormat::Png => Some("image/png"),
+        ImageFormat::WebP => Some("image/webp"),
+        _ => None,
+    }
+}
+
+/// Decodes `bytes` as a JPEG, PNG or WebP image. With `expected`, the bytes
+/// must be of that MIME type. CPU-bound: call it off the async runtime.
+pub fn probe(bytes: &[u8], expected: Option<&str>) -> Result<ImageInfo, ProbeError> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ProbeError(format!("unreadable image: {e}")))?;
+    let format = reader
+        .format()
+        .ok_or_else(|| ProbeError("not a JPEG, PNG or WebP image".into()))?;
+    let mime = mime_of(format).ok_or_else(|| ProbeError("not a JPEG, PNG or WebP image".into()))?;
+    if let Some(expected) = expected
+        && expected != mime
+    {
+        return Err(ProbeError(format!("the bytes are {mime}, not {expected}")));
+    }
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| ProbeError(format!("unreadable {mime} header: {e}")))?;
+    if width == 0
+        || height == 0
+        || width > MAX_SIDE
+        || height > MAX_SIDE
+        || u64::from(width) * u64::from(height) > MAX_PIXELS
+    {
+        return Err(ProbeError(format!(
+            "image is {width}x{height}: each side must be 1–{MAX_SIDE} px and at most {MAX_PIXELS} pixels in all"
+        )));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| ProbeError(format!("corrupt {mime} image: {e}")))?;
+    let luma = img.to_luma8();
+    let (lo, hi) = luma
+        .pixels()
+        .fold((u8::MAX, u8::MIN), |(lo, hi), p| (lo.min(p.0[0]), hi.max(p.0[0])));
+    let face_detected = width.min(height) >= MIN_FACE_SIDE && hi.saturating_sub(lo) > 8;
+    Ok(ImageInfo {
+        format,
+        width,
+        height,
+        face_detected,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Rgb};
+
+    fn encode(w: u32, h: u32, format: ImageFormat, flat: bool) -> Vec<u8> {
+        let img = ImageBuffer::from_fn(w, h, |x, y| {
+            if flat {
+                Rgb([90u8, 90, 90])
+            } else {
+                Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+            }
+        });
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format).expect("encode");
+        out.into_inner()
+    }
+
+    #[test]
+    fn accepts_each_format_and_reports_size() {
+        for (f, mime) in [
+            (ImageFormat::Png, "image/png"),
+            (ImageFormat::Jpeg, "image/jpeg"),
+            (ImageFormat::WebP, "image/webp"),
+        ] {
+            let info = probe(&encode(200, 300, f, false), Some(mime)).expect(mime);
+            assert_eq!((info.width, info.height, info.content_type()), (200, 300, mime));
+            assert!(info.face_detected);
+        }
+    }
+
+    #[test]
+    fn face_rule_needs_size_and_contrast() {
+        assert!(
+            !probe(&encode(100, 300, ImageFormat::Png, false), None)
+                .expect("ok")
+                .face_detected
+        );
+        assert!(
+            !probe(&encode(300, 300, ImageFormat::Png, true), None)
+                .expect("ok")
+                .face_detected
+        );
+    }
+
+    #[test]
+    fn refuses_wrong_type_garbage_and_truncation() {
+        let png = encode(64, 64, ImageFormat::Png, false);
+        assert!(probe(&png, Some("image/jpeg")).is_err());
+        assert!(probe(b"hello world", None).is_err());
+        assert!(probe(&png[..png.len() / 2], None).is_err());
+    }
+
+    #[test]
+    fn refuses_a_bomb_before_decoding() {
+        // A PNG header declaring 100000 x 100000 pixels with no data after it.
+        let mut png = encode(1, 1, ImageFormat::Png, false);
+        png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let err = probe(&png, None).expect_err("bomb");
+        assert!(err.0.contains("100000x100000") || err.0.contains("header"), "{err}");
+    }
+}

@@ -1,0 +1,17 @@
+//! flat2model-mock: an offline, faithful fake of the PiktID v2 "flat lay on
+//! model" API. [`app`] builds the router that `main` serves and tests call.
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod contract;
+pub mod domain;
+pub mod error;
+pub mod state;
+pub mod storage;
+
+pub use app::{app, run, serve_on};
+pub use config::Config;
+pub use state::AppState;

@@ -1,0 +1,32 @@
+//! `mock-server`: parses flags, binds, serves.
+
+use clap::Parser;
+use mock_server::Config;
+use mock_server::config::LogFormat;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cfg = Config::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MOCK_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    let listener = match tokio::net::TcpListener::bind((cfg.host, cfg.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("mock-server: cannot listen on {}:{}: {e}", cfg.host, cfg.port);
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match mock_server::run(cfg, listener).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mock-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Tenants and what they own, tokens, blobs and pre-signed URL signing.
+//! Everything is held in memory in sharded maps, so a read on the hot path
+//! takes no global lock.
+
+pub mod fixtures;
+pub mod presign;
+pub mod records;
+pub mod store;
+pub mod tokens;

@@ -1,0 +1,194 @@
+//! What a tenant owns: account, projects, identities, uploaded files.
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+
+use crate::clock::Instant;
+use crate::domain::ids::{FileId, IdentityCode, ProjectId, TenantId, TokenId};
+use crate::storage::fixtures::{AccountFixture, SavedDesignValue};
+
+/// The policy that unlocks custom output `width`/`height`.
+pub const POLICY_CUSTOM_DIMENSIONS: &str = "OUTPUT_CUSTOM_DIMENSIONS";
+
+/// One account: the unit of isolation.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Tenant id.
+    pub id: TenantId,
+    /// Login e-mail; `None` for `--any-token` tenants, which cannot log in.
+    pub email: Option<String>,
+    /// Login password.
+    pub password: Option<String>,
+    /// First name.
+    pub name: String,
+    /// Last name.
+    pub surname: String,
+    /// Credits.
+    pub credits: i64,
+    /// Policies.
+    pub policies: Vec<String>,
+    /// Saved Design Values.
+    pub design_values: Vec<SavedDesignValue>,
+}
+
+impl Account {
+    /// An account from a fixture.
+    pub fn from_fixture(id: TenantId, f: &AccountFixture) -> Self {
+        Self {
+            id,
+            email: Some(f.email.clone()),
+            password: Some(f.password.clone()),
+            name: f.name.clone(),
+            surname: f.surname.clone(),
+            credits: f.credits,
+            policies: f.policies.clone(),
+            design_values: f.design_values.clone(),
+        }
+    }
+
+    /// A fresh `--any-token` account: default policies (none), no saved
+    /// Design Values, no login.
+    pub fn anonymous(id: TenantId) -> Self {
+        Self {
+            id,
+            email: None,
+            password: None,
+            name: String::new(),
+            surname: String::new(),
+            credits: 0,
+            policies: Vec::new(),
+            design_values: Vec::new(),
+        }
+    }
+
+    /// Whether the account holds `policy`.
+    pub fn has_policy(&self, policy: &str) -> bool {
+        self.policies.iter().any(|p| p == policy)
+    }
+
+    /// The user name shown as `created_by` and in `user.username`.
+    pub fn username(&self) -> String {
+        self.email.clone().unwrap_or_else(|| self.id.to_string())
+    }
+}
+
+/// A project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Its id.
+    pub id: ProjectId,
+    /// Its name, unique in the account.
+    pub name: String,
+    /// The vendor's `project_key`.
+    pub key: String,
+    /// Creation time.
+    pub created_at: Instant,
+}
+
+/// A long-lived API token, as listed by `GET /auth/token`.
+#[derive(Debug, Clone)]
+pub struct ApiTokenRecord {
+    /// Listing id.
+    pub id: TokenId,
+    /// Expiry.
+    pub expires_at: Instant,
+}
+
+/// What one tenant owns that needs a per-tenant lock: uniqueness of project
+/// names and identity images, and the token list.
+#[derive(Debug, Default)]
+pub struct TenantData {
+    /// Projects in creation order.
+    pub projects: Vec<Project>,
+    /// SHA-256 of each identity image → its code, to find duplicates.
+    pub identity_digests: HashMap<[u8; 32], IdentityCode>,
+    /// Long-lived API tokens.
+    pub api_tokens: Vec<ApiTokenRecord>,
+}
+
+/// A tenant: its account and its data.
+#[derive(Debug)]
+pub struct Tenant {
+    /// The account.
+    pub account: Account,
+    /// Data needing a per-tenant lock (never held across an await).
+    pub data: Mutex<TenantData>,
+}
+
+impl Tenant {
+    /// A tenant with no data yet.
+    pub fn new(account: Account) -> Self {
+        Self {
+            account,
+            data: Mutex::new(TenantData::default()),
+        }
+    }
+
+    /// The tenant id.
+    pub fn id(&self) -> &TenantId {
+        &self.account.id
+    }
+}
+
+/// An uploaded identity (the model).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `id_…`.
+    pub code: IdentityCode,
+    /// Owner.
+    pub owner: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Optional tag.
+    pub tag: Option<String>,
+    /// The multipart file name.
+    pub original_filename: String,
+    /// Detected MIME type.
+    pub content_type: &'static str,
+    /// The image bytes as uploaded.
+    pub bytes: Bytes,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The deterministic face-detection result.
+    pub face_detected: bool,
+    /// Upload time.
+    pub created_at: Instant,
+    /// Position in upload order, to break ties between equal times.
+    pub seq: u64,
+}
+
+/// Bytes that arrived through a pre-signed PUT.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    /// The bytes.
+    pub bytes: Bytes,
+    /// Quoted ETag.
+    pub etag: String,
+    /// Arrival time.
+    pub uploaded_at: Instant,
+}
+
+/// A file announced through `POST /upload`.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    /// `sku_…`.
+    pub id: FileId,
+    /// Owner.
+    pub owner: TenantId,
+    /// The name the client gave.
+    pub filename: String,
+    /// The content type the PUT must carry.
+    pub content_type: &'static str,
+    /// The project it was uploaded into, if any: (id, name).
+    pub project: Option<(ProjectId, String)>,
+    /// When `POST /upload` was called.
+    pub created_at: Instant,
+    /// Until when the upload URL is valid.
+    pub upload_expires_at: Instant,
+    /// The bytes, once a PUT succeeded; `None` marks a file whose bytes
+    /// never arrived.
+    pub blob: Option<Blob>,
+}

@@ -1,0 +1,115 @@
+//! The in-memory store: tenants, identities and files in sharded maps.
+//! Every tenant-scoped read checks the owner, and another tenant's object
+//! reads exactly like a missing one.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+
+use crate::domain::ids::{FileId, IdentityCode, TenantId};
+use crate::storage::records::{Identity, StoredFile, Tenant};
+
+/// All stored objects.
+#[derive(Debug, Default)]
+pub struct Store {
+    tenants: DashMap<TenantId, Arc<Tenant>>,
+    identities: DashMap<IdentityCode, Arc<Identity>>,
+    files: DashMap<FileId, StoredFile>,
+    seq: AtomicU64,
+}
+
+/// Why an identity was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityInsert {
+    /// The account already holds an identity with the same image bytes.
+    Duplicate(IdentityCode),
+}
+
+impl Store {
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.tenants.clear();
+        self.identities.clear();
+        self.files.clear();
+        self.seq.store(0, Ordering::Relaxed);
+    }
+
+    /// The next number of the store-wide upload order.
+    pub fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers a tenant.
+    pub fn add_tenant(&self, t: Arc<Tenant>) {
+        self.tenants.insert(t.id().clone(), t);
+    }
+
+    /// How many tenants exist.
+    pub fn tenant_count(&self) -> usize {
+        self.tenants.len()
+    }
+
+    /// Stores an identity unless the tenant already has one with the same
+    /// image bytes (SHA-256), which is what counts as a duplicate.
+    pub fn insert_identity(
+        &self,
+        tenant: &Tenant,
+        digest: [u8; 32],
+        identity: Identity,
+    ) -> Result<Arc<Identity>, IdentityInsert> {
+        let mut data = tenant.data.lock();
+        if let Some(existing) = data.identity_digests.get(&digest) {
+            return Err(IdentityInsert::Duplicate(existing.clone()));
+        }
+        data.identity_digests.insert(digest, identity.code.clone());
+        let identity = Arc::new(identity);
+        self.identities.insert(identity.code.clone(), identity.clone());
+        Ok(identity)
+    }
+
+    /// The tenant's identity `code`.
+    pub fn identity(&self, tenant: &TenantId, code: &IdentityCode) -> Option<Arc<Identity>> {
+        self.identities
+            .get(code)
+            .filter(|i| &i.owner == tenant)
+            .map(|i| i.value().clone())
+    }
+
+    /// Any tenant's identity (for signed, unauthenticated image links).
+    pub fn identity_any(&self, code: &IdentityCode) -> Option<Arc<Identity>> {
+        self.identities.get(code).map(|i| i.value().clone())
+    }
+
+    /// The tenant's identities, in no particular order.
+    pub fn identities_of(&self, tenant: &TenantId) -> Vec<Arc<Identity>> {
+        self.identities
+            .iter()
+            .filter(|i| &i.owner == tenant)
+            .map(|i| i.value().clone())
+            .collect()
+    }
+
+    /// Stores a file record.
+    pub fn insert_file(&self, f: StoredFile) {
+        self.files.insert(f.id.clone(), f);
+    }
+
+    /// The tenant's file `id`.
+    pub fn file(&self, tenant: &TenantId, id: &FileId) -> Option<StoredFile> {
+        self.files
+            .get(id)
+            .filter(|f| &f.owner == tenant)
+            .map(|f| f.value().clone())
+    }
+
+    /// Any tenant's file (for pre-signed, unauthenticated URLs).
+    pub fn file_any(&self, id: &FileId) -> Option<StoredFile> {
+        self.files.get(id).map(|f| f.value().clone())
+    }
+
+    /// Runs `f` on the stored file `id`, if it exists.
+    pub fn update_file<R>(&self, id: &FileId, f: impl FnOnce(&mut StoredFile) -> R) -> Option<R> {
+        self.files.get_mut(id).map(|mut e| f(e.value_mut()))
+    }
+}

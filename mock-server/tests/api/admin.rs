@@ -1,0 +1,109 @@
+use serde_json::json;
+
+use crate::helpers::{DEMO, TestApp};
+
+#[tokio::test]
+async fn health_reports_ok() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/__admin/health").send().await.expect(200).json();
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["tenants"], 2);
+}
+
+#[tokio::test]
+async fn the_clock_can_be_read_set_and_advanced() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/__admin/clock").send().await.expect(200).json();
+    assert_eq!(r["now"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(r["mode"], "manual");
+    let r = app
+        .post("/__admin/clock")
+        .json(json!({"advance": "1h 30m"}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(r["now"], "2026-01-01T01:30:00.000Z");
+    let r = app
+        .post("/__admin/clock")
+        .json(json!({"advance": 30}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(r["now"], "2026-01-01T01:30:30.000Z");
+    let r = app
+        .post("/__admin/clock")
+        .json(json!({"set": "2027-05-01T12:00:00Z", "advance": "1m"}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(r["now"], "2027-05-01T12:01:00.000Z");
+    assert_eq!(app.state.now().rfc3339(), "2027-05-01T12:01:00Z");
+    for (bad, field) in [
+        (json!({}), "advance"),
+        (json!({"advance": "soon"}), "advance"),
+        (json!({"advance": -5}), "advance"),
+        (json!({"set": "yesterday"}), "set"),
+    ] {
+        let r = app.post("/__admin/clock").json(bad.clone()).send().await.expect(400);
+        assert_eq!(r.error_field().as_deref(), Some(field), "{bad}");
+    }
+    assert_eq!(
+        app.state.now().rfc3339(),
+        "2027-05-01T12:01:00Z",
+        "refused moves changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_clock_moves_expiry_for_clients_too() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post("/upload")
+        .token(DEMO)
+        .json(json!({"filename": "a.png"}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    app.post("/__admin/clock")
+        .json(json!({"advance": "16m"}))
+        .send()
+        .await
+        .expect(200);
+    let res = app
+        .put(r["upload_url"].as_str().expect("url"))
+        .bytes("image/png", crate::helpers::png(1))
+        .send()
+        .await
+        .expect(403);
+    assert_eq!(res.s3_code(), "AccessDenied");
+}
+
+#[tokio::test]
+async fn reset_forgets_data_and_sessions_but_keeps_fixture_tokens() {
+    let app = TestApp::spawn().await;
+    let first = app.create_project(DEMO, "p").await;
+    let login = app
+        .post("/auth/login")
+        .header(
+            "authorization",
+            "Basic ZGVtb0BmbGF0Mm1vZGVsLnRlc3Q6ZGVtby1wYXNzd29yZA==",
+        )
+        .send()
+        .await
+        .expect(200)
+        .json();
+    app.post("/__admin/reset").send().await.expect(200);
+    app.get("/project")
+        .token(login["token"].as_str().expect("t"))
+        .send()
+        .await
+        .expect(401);
+    let list = app.get("/project").token(DEMO).send().await.expect(200).json();
+    assert_eq!(list["pagination"]["total"], 0);
+    // IDs start over, so a reset run repeats the same IDs.
+    assert_eq!(app.create_project(DEMO, "p").await, first);
+}

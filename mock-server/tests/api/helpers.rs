@@ -1,0 +1,319 @@
+//! One test client for every integration test. Every response it receives
+//! is checked against the contract: a JSON body must match the schema that
+//! `schemas/openapi.yaml` names for its method, path and status, and a
+//! status the document does not declare fails the test. No test can forget.
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use bytes::Bytes;
+use image::{ImageBuffer, ImageFormat, Rgb};
+use mock_server::contract::{Contract, template_matches};
+use mock_server::{AppState, Config, serve_on};
+use reqwest::Method;
+use serde_json::Value;
+
+/// The fixture account with the `OUTPUT_CUSTOM_DIMENSIONS` policy.
+pub const DEMO: &str = "f2m_demo_token";
+/// A second fixture account, without policies.
+pub const OTHER: &str = "f2m_other_token";
+
+/// A server on 127.0.0.1, port 0, with a manual clock.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut cfg = Config::for_tests();
+        adjust(&mut cfg);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("bound");
+        let base = format!("http://{addr}");
+        let state = AppState::new(&cfg, base.clone()).expect("state");
+        tokio::spawn(serve_on(state.clone(), listener));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self { base, state, client }
+    }
+
+    /// Moves the manual clock forward.
+    pub fn advance(&self, d: Duration) {
+        self.state.clock.advance(d);
+    }
+
+    pub fn call(&self, method: Method, path: &str) -> Call<'_> {
+        Call {
+            app: self,
+            method,
+            path: path.to_owned(),
+            token: None,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+    pub fn get(&self, path: &str) -> Call<'_> {
+        self.call(Method::GET, path)
+    }
+    pub fn post(&self, path: &str) -> Call<'_> {
+        self.call(Method::POST, path)
+    }
+    pub fn put(&self, path: &str) -> Call<'_> {
+        self.call(Method::PUT, path)
+    }
+
+    /// `POST /project`; returns the project id.
+    pub async fn create_project(&self, token: &str, name: &str) -> String {
+        let r = self
+            .post("/project")
+            .token(token)
+            .json(serde_json::json!({ "project_name": name }))
+            .send()
+            .await
+            .expect(201);
+        r.json()["project_id"].as_str().expect("project_id").to_owned()
+    }
+
+    /// `POST /upload` then the pre-signed PUT; returns the upload response.
+    pub async fn upload_file(&self, token: &str, filename: &str, project: Option<&str>, bytes: Vec<u8>) -> Value {
+        let mut body = serde_json::json!({ "filename": filename });
+        if let Some(p) = project {
+            body["project_name"] = p.into();
+        }
+        let r = self
+            .post("/upload")
+            .token(token)
+            .json(body)
+            .send()
+            .await
+            .expect(200)
+            .json();
+        let ct = r["content_type"].as_str().expect("content_type").to_owned();
+        self.put(r["upload_url"].as_str().expect("upload_url"))
+            .bytes(&ct, bytes)
+            .send()
+            .await
+            .expect(200);
+        r
+    }
+
+    /// `POST /identity/upload`; returns the response body.
+    pub async fn upload_identity(&self, token: &str, bytes: Vec<u8>, name: Option<&str>) -> Value {
+        let mut form = reqwest::multipart::Form::new().part(
+            "image",
+            reqwest::multipart::Part::bytes(bytes).file_name("identity.jpg"),
+        );
+        if let Some(n) = name {
+            form = form.text("name", n.to_owned());
+        }
+        self.post("/identity/upload")
+            .token(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect(200)
+            .json()
+    }
+}
+
+enum Body {
+    Raw(String, Vec<u8>),
+    Form(reqwest::multipart::Form),
+}
+
+/// A request being built.
+pub struct Call<'a> {
+    app: &'a TestApp,
+    method: Method,
+    path: String,
+    token: Option<String>,
+    body: Option<Body>,
+    headers: Vec<(String, String)>,
+}
+
+impl Call<'_> {
+    pub fn token(mut self, t: &str) -> Self {
+        self.token = Some(t.to_owned());
+        self
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.to_owned(), v.to_owned()));
+        self
+    }
+    pub fn json(self, v: Value) -> Self {
+        self.bytes("application/json", serde_json::to_vec(&v).expect("json"))
+    }
+    pub fn bytes(mut self, content_type: &str, b: Vec<u8>) -> Self {
+        self.body = Some(Body::Raw(content_type.to_owned(), b));
+        self
+    }
+    pub fn multipart(mut self, f: reqwest::multipart::Form) -> Self {
+        self.body = Some(Body::Form(f));
+        self
+    }
+
+    pub async fn send(self) -> Resp {
+        let url = if self.path.starts_with("http") {
+            self.path.clone()
+        } else {
+            format!("{}{}", self.app.base, self.path)
+        };
+        let path = url
+            .strip_prefix(&self.app.base)
+            .expect("a URL of this server")
+            .to_owned();
+        let mut req = self.app.client.request(self.method.clone(), &url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        req = match self.body {
+            Some(Body::Raw(ct, b)) => {
+                if ct.is_empty() {
+                    req.body(b)
+                } else {
+                    req.header("content-type", ct).body(b)
+                }
+            }
+            Some(Body::Form(f)) => req.multipart(f),
+            None => req,
+        };
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.bytes().await.expect("body read");
+        let resp = Resp {
+            status,
+            headers,
+            body,
+            method: self.method.to_string(),
+            path,
+        };
+        resp.check_contract();
+        resp
+    }
+}
+
+/// A response, already checked against the contract.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Bytes,
+    method: String,
+    path: String,
+}
+
+impl Resp {
+    /// Fails the test unless the status is `status`.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status,
+            status,
+            "{} {}: body {}",
+            self.method,
+            self.path,
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    /// The first error detail's field path.
+    pub fn error_field(&self) -> Option<String> {
+        self.json()["detail"][0]["field"].as_str().map(str::to_owned)
+    }
+    /// The S3 error code of an XML error.
+    pub fn s3_code(&self) -> String {
+        let t = self.text();
+        let start = t.find("<Code>").expect("an S3 <Error>") + 6;
+        t[start..t.find("</Code>").expect("closed")].to_owned()
+    }
+
+    fn check_contract(&self) {
+        let c = Contract::global();
+        let p = self.path.split('?').next().unwrap_or("").to_owned();
+        let op = c
+            .operations()
+            .into_iter()
+            .find(|(m, t)| *m == self.method && template_matches(t, &p));
+        let is_json = self.content_type().starts_with("application/json");
+        match op {
+            None => {
+                // Unknown routes and methods still answer in the error envelope.
+                assert!(
+                    matches!(self.status, 404 | 405),
+                    "{} {} has no operation in openapi.yaml",
+                    self.method,
+                    p
+                );
+                c.validate("error.json", &self.json())
+                    .unwrap_or_else(|e| panic!("{} {}: {e:?}", self.method, p));
+            }
+            Some((_, template)) => {
+                let declared = &c.openapi()["paths"][template.as_str()][self.method.to_lowercase()]["responses"];
+                assert!(
+                    declared.get(self.status.to_string()).is_some(),
+                    "{} {template} answered {} which openapi.yaml does not declare: {}",
+                    self.method,
+                    self.status,
+                    self.text()
+                );
+                if is_json {
+                    let schema = c.response_schema(&self.method, &p, self.status).unwrap_or_else(|| {
+                        panic!("{} {template} {} sent JSON but has no schema", self.method, self.status)
+                    });
+                    c.validate(&schema, &self.json()).unwrap_or_else(|e| {
+                        panic!(
+                            "{} {} {} does not match {schema}: {e:?}\n{}",
+                            self.method,
+                            p,
+                            self.status,
+                            self.text()
+                        )
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A PNG or JPEG of `w`×`h` whose pixels depend on `salt` (different salts,
+/// different bytes).
+pub fn image(w: u32, h: u32, format: ImageFormat, salt: u8) -> Vec<u8> {
+    let img = ImageBuffer::from_fn(w, h, |x, y| {
+        Rgb([(x as u8).wrapping_add(salt), (y as u8).wrapping_mul(3), salt])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, format).expect("encode");
+    out.into_inner()
+}
+
+pub fn png(salt: u8) -> Vec<u8> {
+    image(320, 400, ImageFormat::Png, salt)
+}
+
+pub fn jpeg(salt: u8) -> Vec<u8> {
+    image(320, 400, ImageFormat::Jpeg, salt)
+}

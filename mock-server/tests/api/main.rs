@@ -1,0 +1,12 @@
+//! Integration tests: real sockets on 127.0.0.1 port 0, a manual clock, and
+//! every response checked against `schemas/` by the helpers.
+
+mod admin;
+mod auth;
+mod cli;
+mod contract;
+mod errors;
+mod helpers;
+mod identity;
+mod project;
+mod upload;
