@@ -27,7 +27,28 @@ pub async fn run(cfg: Config, listener: TcpListener) -> Result<(), String> {
     serve_on(state, listener).await.map_err(|e| e.to_string())
 }
 
-/// Serves `state` on `listener` until the process ends.
+/// Serves `state` on `listener` until the process ends; on a running clock
+/// a background ticker applies job events as they fall due.
 pub async fn serve_on(state: AppState, listener: TcpListener) -> std::io::Result<()> {
+    if !state.clock.is_frozen() {
+        tokio::spawn(tick(state.clone()));
+    }
     axum::serve(listener, app(state)).await
+}
+
+/// Applies due job events, sleeping until the next one is due (at most
+/// 250 ms, so a clock moved by the control API is noticed) or a job is added.
+async fn tick(state: AppState) {
+    loop {
+        state.run_due();
+        let wait = state
+            .engine
+            .next_due()
+            .map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));
+        let wait = std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(250));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = state.ticker.notified() => {}
+        }
+    }
 }

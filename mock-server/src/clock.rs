@@ -56,6 +56,13 @@ impl Instant {
     }
 }
 
+impl serde::Serialize for Instant {
+    /// As RFC 3339 with milliseconds (the control API's internal views).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339_millis())
+    }
+}
+
 /// A source of the current time that tests and the control API can move.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time.

@@ -94,6 +94,15 @@ pub struct Config {
     #[arg(long, env = "MOCK_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = parse_ttl)]
     pub refresh_token_ttl: Duration,
 
+    /// Job creations allowed per account per minute (the vendor allows 5);
+    /// more answer 429 with `Retry-After`. 0 switches the limit off.
+    #[arg(long, env = "MOCK_JOB_RATE_LIMIT", default_value_t = 5)]
+    pub job_rate_limit: u32,
+
+    /// How long a `POST /download` ZIP link stays valid.
+    #[arg(long, env = "MOCK_ZIP_LINK_TTL", default_value = "1h", value_parser = parse_ttl)]
+    pub zip_link_ttl: Duration,
+
     /// Largest JSON request body accepted, in bytes (larger: 413).
     #[arg(long, env = "MOCK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
@@ -125,10 +134,18 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("fixtures"))
     }
 
-    /// The configuration tests start from: port 0, manual clock, instant jobs,
-    /// the repository's fixtures.
+    /// The configuration tests start from: port 0, manual clock, no job rate
+    /// limit, the repository's fixtures.
     pub fn for_tests() -> Self {
-        let mut cfg = Self::parse_from(["mock-server", "--port", "0", "--clock", "manual"]);
+        let mut cfg = Self::parse_from([
+            "mock-server",
+            "--port",
+            "0",
+            "--clock",
+            "manual",
+            "--job-rate-limit",
+            "0",
+        ]);
         cfg.fixtures = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures"));
         cfg
     }

@@ -8,7 +8,9 @@ pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod domain;
+pub mod engine;
 pub mod error;
+pub mod render;
 pub mod state;
 pub mod storage;
 

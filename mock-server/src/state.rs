@@ -5,9 +5,17 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use dashmap::DashMap;
+use tokio::sync::Notify;
+
 use crate::clock::{Clock, Instant, ManualClock, SystemClock};
 use crate::config::{ClockMode, Config};
 use crate::domain::ids::IdGen;
+use crate::domain::ids::{JobId, TenantId};
+use crate::engine::job::{Job, NewJob};
+use crate::engine::{Applied, Engine};
+use crate::error::{ApiError, FieldError, Position};
 use crate::storage::fixtures::AccountsFile;
 use crate::storage::presign::Signer;
 use crate::storage::records::{Account, Tenant};
@@ -33,6 +41,10 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     /// Refresh token lifetime.
     pub refresh_token_ttl: Duration,
+    /// Job creations per account per minute; 0 = unlimited.
+    pub job_rate_limit: u32,
+    /// ZIP link lifetime.
+    pub zip_link_ttl: Duration,
     /// Largest JSON body.
     pub max_body_bytes: usize,
     /// Largest upload.
@@ -56,6 +68,23 @@ pub struct Shared {
     pub signer: Signer,
     /// The fixture accounts, reloaded on reset.
     pub fixtures: AccountsFile,
+    /// Jobs.
+    pub engine: Engine,
+    /// ZIP download links.
+    pub downloads: DashMap<String, DownloadGrant>,
+    /// Wakes the background ticker when a job is added.
+    pub ticker: Notify,
+}
+
+/// What a ZIP download link gives access to.
+#[derive(Debug, Clone)]
+pub struct DownloadGrant {
+    /// Owner of the jobs.
+    pub owner: TenantId,
+    /// The jobs whose results the ZIP holds.
+    pub jobs: Vec<JobId>,
+    /// Expiry.
+    pub expires_at: Instant,
 }
 
 /// The state handed to every handler.
@@ -94,6 +123,8 @@ impl AppState {
             download_url_ttl: cfg.download_url_ttl,
             access_token_ttl: cfg.access_token_ttl,
             refresh_token_ttl: cfg.refresh_token_ttl,
+            job_rate_limit: cfg.job_rate_limit,
+            zip_link_ttl: cfg.zip_link_ttl,
             max_body_bytes: cfg.max_body_bytes,
             max_upload_bytes: cfg.max_upload_bytes,
         };
@@ -105,6 +136,9 @@ impl AppState {
             tokens: Tokens::default(),
             signer: Signer::from_seed(cfg.seed),
             fixtures: AccountsFile::load(&cfg.fixtures_dir())?,
+            engine: Engine::new(cfg.seed, cfg.time_scale),
+            downloads: DashMap::new(),
+            ticker: Notify::new(),
         }));
         state.load_fixtures();
         Ok(state)
@@ -120,6 +154,8 @@ impl AppState {
     pub fn reset(&self) {
         self.store.clear();
         self.tokens.clear();
+        self.engine.clear();
+        self.downloads.clear();
         self.ids.reset();
         self.load_fixtures();
     }
@@ -145,6 +181,49 @@ impl AppState {
         let tenant = Arc::new(Tenant::new(Account::anonymous(self.ids.next())));
         self.store.add_tenant(tenant.clone());
         tenant
+    }
+
+    /// Schedules a new job and wakes the ticker.
+    pub fn submit_job(&self, n: NewJob) -> Arc<Job> {
+        let job = self.engine.submit(n);
+        self.run_due();
+        self.ticker.notify_one();
+        job
+    }
+
+    /// Applies every job event due by now.
+    pub fn run_due(&self) -> Vec<Applied> {
+        self.engine.step(self.now())
+    }
+
+    /// The vendor's limit on job creation: `--job-rate-limit` a minute per
+    /// account, else 429 with `Retry-After`. Records the creation when allowed.
+    pub fn check_job_rate(&self, tenant: &Tenant) -> Result<(), ApiError> {
+        let limit = self.settings.job_rate_limit as usize;
+        if limit == 0 {
+            return Ok(());
+        }
+        let now = self.now();
+        let window_start = now.millis() - 60_000;
+        let mut data = tenant.data.lock();
+        while data.recent_jobs.front().is_some_and(|t| t.millis() <= window_start) {
+            data.recent_jobs.pop_front();
+        }
+        if data.recent_jobs.len() >= limit {
+            let oldest = data.recent_jobs.front().map_or(now.millis(), |t| t.millis());
+            let retry = u64::try_from((oldest + 60_000 - now.millis() + 999) / 1000)
+                .unwrap_or(1)
+                .max(1);
+            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests")
+                .with_detail(FieldError {
+                    field: None,
+                    message: format!("at most {limit} jobs a minute per account; retry in {retry} s"),
+                    position: Position::Body,
+                })
+                .with_retry_after(retry));
+        }
+        data.recent_jobs.push_back(now);
+        Ok(())
     }
 
     /// An absolute URL under `--public-url`.

@@ -22,7 +22,8 @@ def _binary():
 @pytest.fixture(scope="module")
 def api_url():
     proc = subprocess.Popen(
-        [_binary(), "--port", "0", "--fixtures", str(FIXTURES)],
+        # A manual clock: tests move time through the control API instead of sleeping.
+        [_binary(), "--port", "0", "--fixtures", str(FIXTURES), "--clock", "manual"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -34,3 +35,11 @@ def api_url():
     finally:
         proc.kill()
         proc.wait()
+
+
+def advance(api_url, duration="1h"):
+    """Moves the fake's clock; job events that fall due happen at once."""
+    import requests
+
+    r = requests.post(api_url + "/__admin/clock", json={"advance": duration})
+    r.raise_for_status()

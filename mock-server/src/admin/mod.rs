@@ -1,5 +1,7 @@
 //! The control API under the reserved prefix `/__admin` (no auth): health,
-//! reset and the clock. It grows with scenarios, journal and jobs.
+//! reset, the clock and jobs. It grows with scenarios and the journal.
+
+pub mod jobs;
 
 use axum::Json;
 use axum::extract::State;
@@ -19,6 +21,7 @@ pub const PREFIX: &str = "/__admin";
 
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
+    let r = jobs::routes(r);
     r.add(Method::GET, "/__admin/health", get(health))
         .add(Method::POST, "/__admin/reset", post(reset))
         .add(Method::GET, "/__admin/clock", get(clock))
@@ -105,5 +108,7 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
     if let Some(d) = advance {
         state.clock.advance(d);
     }
+    // Whatever fell due in the jump happens now, in order.
+    state.run_due();
     Ok(clock_view(&state))
 }

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use crate::api::Routes;
 use crate::api::extract::ApiQuery;
 use crate::api::upload::download_path;
-use crate::domain::ids::{FileId, IdentityCode};
+use crate::domain::ids::{FileId, IdentityCode, JobId};
+use crate::engine::state::OutputStatus;
 use crate::error::S3Error;
 use crate::state::AppState;
 use crate::storage::presign::SignedQuery;
@@ -19,6 +20,7 @@ use crate::storage::presign::SignedQuery;
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/blobs/files/{file_id}", get(file))
         .add(Method::GET, "/blobs/identities/{code}", get(identity))
+        .add(Method::GET, "/blobs/results/{job_id}/{output}/{file}", get(result))
 }
 
 /// The path an identity's image is read back from.
@@ -60,4 +62,38 @@ async fn identity(
         .identity_any(&code)
         .ok_or_else(|| S3Error::no_such_key(&path))?;
     Ok(bytes_response(i.bytes.clone(), i.content_type, None))
+}
+
+/// A result image: `full.{ext}` or `thumbnail.{ext}` of output `output`,
+/// rendered on first request.
+async fn result(
+    State(state): State<AppState>,
+    Path((job_id, output, file)): Path<(String, String, String)>,
+    ApiQuery(q): ApiQuery<SignedQuery>,
+) -> Result<Response, S3Error> {
+    let path = format!("/blobs/results/{job_id}/{output}/{file}");
+    state.signer.verify("GET", &path, "", &q, state.now())?;
+    let job = state
+        .engine
+        .get_any(&JobId::from_client(&job_id))
+        .ok_or_else(|| S3Error::no_such_key(&path))?;
+    let k: usize = output.parse().map_err(|_| S3Error::no_such_key(&path))?;
+    let done = job
+        .state()
+        .outputs
+        .get(k)
+        .is_some_and(|o| o.status == OutputStatus::Completed);
+    if !done || crate::api::jobs::result_path(&job, k, file.split('.').next().unwrap_or("")) != path {
+        return Err(S3Error::no_such_key(&path));
+    }
+    let img = job.rendered(k).await.map_err(|e| {
+        tracing::error!(error = %e, "render failed");
+        S3Error::no_such_key(&path)
+    })?;
+    let bytes = if file.starts_with("thumbnail.") {
+        img.thumbnail.clone()
+    } else {
+        img.full.clone()
+    };
+    Ok(bytes_response(bytes, img.content_type, None))
 }

@@ -4,8 +4,10 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod download;
 pub mod extract;
 pub mod identity;
+pub mod jobs;
 pub mod project;
 pub mod upload;
 
@@ -63,6 +65,8 @@ pub fn routes(state: &AppState) -> Routes {
     r = identity::routes(r, state);
     r = project::routes(r);
     r = upload::routes(r, state);
+    r = jobs::routes(r);
+    r = download::routes(r);
     r = blobs::routes(r);
     crate::admin::routes(r)
 }

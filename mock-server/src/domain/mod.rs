@@ -4,5 +4,6 @@
 pub mod auth;
 pub mod ids;
 pub mod image_probe;
+pub mod job_request;
 pub mod pagination;
 pub mod upload;

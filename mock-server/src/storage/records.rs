@@ -105,6 +105,8 @@ pub struct TenantData {
     pub identity_digests: HashMap<[u8; 32], IdentityCode>,
     /// Long-lived API tokens.
     pub api_tokens: Vec<ApiTokenRecord>,
+    /// When the jobs of the last minute were created (rate limit).
+    pub recent_jobs: std::collections::VecDeque<Instant>,
 }
 
 /// A tenant: its account and its data.

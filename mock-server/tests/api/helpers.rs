@@ -124,6 +124,90 @@ impl TestApp {
     }
 }
 
+/// What a job needs: an identity, a project and uploaded files.
+pub struct JobInputs {
+    pub identity_code: String,
+    pub project_id: String,
+    pub file_ids: Vec<String>,
+}
+
+impl TestApp {
+    /// An identity, a project and `files` uploaded PNGs in `token`'s account.
+    pub async fn job_inputs(&self, token: &str, files: usize) -> JobInputs {
+        let salt = self.state.store.next_seq() as u8;
+        let identity = self
+            .upload_identity(token, image(256, 320, ImageFormat::Jpeg, salt), Some("Model A"))
+            .await;
+        let project_name = format!("project-{salt}");
+        let project_id = self.create_project(token, &project_name).await;
+        let mut file_ids = Vec::new();
+        for i in 0..files {
+            let r = self
+                .upload_file(
+                    token,
+                    &format!("sku-{i}.png"),
+                    Some(&project_name),
+                    image(200, 240, ImageFormat::Png, salt.wrapping_add(i as u8 + 1)),
+                )
+                .await;
+            file_ids.push(r["file_id"].as_str().expect("file_id").to_owned());
+        }
+        JobInputs {
+            identity_code: identity["identity_code"].as_str().expect("code").to_owned(),
+            project_id,
+            file_ids,
+        }
+    }
+
+    /// A request body for `inputs` with `instructions` (and extra top-level fields merged in).
+    pub fn job_body(inputs: &JobInputs, instructions: Value) -> Value {
+        serde_json::json!({
+            "identity_code": inputs.identity_code,
+            "project_id": inputs.project_id,
+            "images": inputs.file_ids,
+            "instructions": instructions,
+        })
+    }
+
+    /// `POST /flat-2-model` expecting 202; returns the job id.
+    pub async fn create_job(&self, token: &str, body: Value) -> String {
+        let r = self
+            .post("/flat-2-model")
+            .token(token)
+            .json(body)
+            .send()
+            .await
+            .expect(202)
+            .json();
+        assert_eq!(r["status"], "pending");
+        r["job_id"].as_str().expect("job_id").to_owned()
+    }
+
+    /// Moves the clock far enough for any job to finish and applies what fell due.
+    pub fn finish_jobs(&self) {
+        self.advance(Duration::from_secs(3600));
+        self.state.run_due();
+    }
+
+    pub async fn status(&self, token: &str, job: &str) -> Value {
+        self.get(&format!("/jobs/{job}/status"))
+            .token(token)
+            .send()
+            .await
+            .expect(200)
+            .json()
+    }
+
+    pub async fn results(&self, token: &str, job: &str) -> Value {
+        self.get(&format!("/jobs/{job}/results"))
+            .token(token)
+            .send()
+            .await
+            .expect(200)
+            .json()
+    }
+}
+
 enum Body {
     Raw(String, Vec<u8>),
     Form(reqwest::multipart::Form),

@@ -8,5 +8,6 @@ mod contract;
 mod errors;
 mod helpers;
 mod identity;
+mod jobs;
 mod project;
 mod upload;

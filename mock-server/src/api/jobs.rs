@@ -1,0 +1,341 @@
+//! Jobs: `POST /flat-2-model`, `GET /jobs/{id}/status`,
+//! `GET /jobs/{id}/results`, `GET /jobs/{id}/versions/{image_index}`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::api::Routes;
+use crate::api::extract::{ApiJson, Caller};
+use crate::api::upload::download_path;
+use crate::domain::ids::JobId;
+use crate::domain::job_request::{ParseContext, parse};
+use crate::engine::job::{Job, JobInput, NewJob};
+use crate::engine::plan::FaultPlan;
+use crate::engine::state::{JobState, OutputStatus};
+use crate::error::{ApiError, FieldError, Position};
+use crate::state::AppState;
+use crate::storage::records::{POLICY_CUSTOM_DIMENSIONS, Tenant};
+
+/// A header carrying a JSON fault plan for the job being created (QA's
+/// escape hatch; scenarios build on the same plan).
+pub const FAULT_PLAN_HEADER: &str = "x-mock-fault-plan";
+
+/// Adds the job routes.
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::POST, "/flat-2-model", post(create))
+        .add(Method::GET, "/jobs/{id}/status", get(status))
+        .add(Method::GET, "/jobs/{id}/results", get(results))
+        .add(Method::GET, "/jobs/{id}/versions/{image_index}", get(versions))
+}
+
+fn not_found_ref(field: String, what: &str) -> FieldError {
+    FieldError::new(field, format!("{what} not found in this account"), Position::Body)
+}
+
+/// Resolves the request's identity, project and files in the caller's
+/// account. Unknown ones answer 404; files whose bytes never arrived 400.
+fn resolve_inputs(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &crate::domain::job_request::JobRequest,
+) -> Result<
+    (
+        Arc<crate::storage::records::Identity>,
+        crate::storage::records::Project,
+        Vec<JobInput>,
+    ),
+    ApiError,
+> {
+    let mut missing = Vec::new();
+    let mut not_uploaded = Vec::new();
+    let identity = state.store.identity(tenant.id(), &req.identity_code);
+    if identity.is_none() {
+        missing.push(not_found_ref("identity_code".into(), "identity"));
+    }
+    let project = tenant
+        .data
+        .lock()
+        .projects
+        .iter()
+        .find(|p| p.id == req.project_id)
+        .cloned();
+    if project.is_none() {
+        missing.push(not_found_ref("project_id".into(), "project"));
+    }
+    let mut inputs = Vec::new();
+    for (i, img) in req.images.iter().enumerate() {
+        match state.store.file(tenant.id(), &img.file_id) {
+            None => missing.push(not_found_ref(format!("images[{i}]"), "file")),
+            Some(f) => match f.blob {
+                None => not_uploaded.push(FieldError::new(
+                    format!("images[{i}]"),
+                    "the file's bytes were never uploaded: PUT them to its upload_url first",
+                    Position::Body,
+                )),
+                Some(b) => inputs.push(JobInput {
+                    file_id: f.id,
+                    filename: f.filename,
+                    note: img.note.clone(),
+                    bytes: b.bytes,
+                }),
+            },
+        }
+    }
+    if !missing.is_empty() {
+        let mut e = ApiError::new(StatusCode::NOT_FOUND, "Not found");
+        for d in missing.into_iter().chain(not_uploaded) {
+            e = e.with_detail(d);
+        }
+        return Err(e);
+    }
+    if !not_uploaded.is_empty() {
+        return Err(ApiError::invalid(not_uploaded));
+    }
+    match (identity, project) {
+        (Some(i), Some(p)) => Ok((i, p, inputs)),
+        _ => Err(ApiError::internal("resolved references vanished")),
+    }
+}
+
+fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
+    let Some(v) = headers.get(FAULT_PLAN_HEADER) else {
+        return Ok(None);
+    };
+    let bad = |m: String| ApiError::invalid_field("X-Mock-Fault-Plan", m, Position::Header);
+    let text = v.to_str().map_err(|_| bad("must be ASCII JSON".into()))?;
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| bad(format!("not a fault plan: {e}")))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let ctx = ParseContext {
+        custom_dimensions_allowed: tenant.account.has_policy(POLICY_CUSTOM_DIMENSIONS),
+        saved_design_values: &tenant.account.design_values,
+    };
+    let req = parse(&body, &ctx).map_err(ApiError::invalid)?;
+    let extra_plan = injected_plan(&headers)?;
+    let (identity, project, inputs) = resolve_inputs(&state, &tenant, &req)?;
+    state.check_job_rate(&tenant)?;
+    let plan = FaultPlan::from_markers(&req);
+    let plan = match &extra_plan {
+        Some(p) => plan.merged(p),
+        None => plan,
+    };
+    let total = req.total_outputs();
+    let job = state.submit_job(NewJob {
+        id: state.ids.next(),
+        owner: tenant.id().clone(),
+        created_at: state.now(),
+        request: req,
+        identity,
+        project,
+        inputs,
+        plan,
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "job_id": job.id,
+            "status": "pending",
+            "message": "Job created successfully",
+            "total_outputs": total,
+        })),
+    ))
+}
+
+/// The caller's job, with every event due by now applied first.
+fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Arc<Job>, ApiError> {
+    state.run_due();
+    state
+        .engine
+        .get(tenant.id(), &JobId::from_client(id))
+        .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))
+}
+
+/// The fields `status` and `results` share.
+pub fn status_view(job: &Job, s: &JobState) -> Value {
+    let o = &job.request.options;
+    json!({
+        "job_id": job.id,
+        "job_type": "flat_2_model",
+        "status": s.status.name(),
+        "progress": s.progress(),
+        "total_images": s.total(),
+        "processed_images": s.processed,
+        "should_post_process": job.request.post_process,
+        "post_processing_status": s.post_processing_status.map(|p| p.name()),
+        "post_processing_error": s.post_processing_error,
+        "error_message": s.error_message,
+        "created_at": job.created_at.rfc3339(),
+        "updated_at": s.updated_at.rfc3339(),
+        "identity_code": job.identity.code,
+        "identity_name": job.identity.name,
+        "project_id": job.project.id,
+        "project_text": job.project.name,
+        "project_key": job.project.key,
+        "processing_options": {
+            "model": o.model.name(),
+            "use_anchor": o.use_anchor,
+            "anchor_index": o.anchor_index.get(),
+            "add_ai_watermark": o.add_ai_watermark,
+            "use_alternative_method": o.legacy_alternative_method,
+            "post_process": job.request.post_process,
+        },
+    })
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = find(&state, &tenant, &id)?;
+    Ok(Json(status_view(&job, &job.state())))
+}
+
+/// The path of output `k`'s image (`full` or `thumbnail`).
+pub fn result_path(job: &Job, k: usize, kind: &str) -> String {
+    let schedule = job.schedule();
+    let ext = schedule
+        .outputs
+        .get(k)
+        .map_or("jpg", |slot| job.request.instructions[slot.instruction].format.name());
+    format!("/blobs/results/{}/{k}/{kind}.{ext}", job.id)
+}
+
+/// The ZIP entry and `download_filename` of output `k`.
+pub fn download_filename(job: &Job, k: usize) -> String {
+    let schedule = job.schedule();
+    match schedule.outputs.get(k) {
+        Some(slot) => format!(
+            "output_{}_{}_v0.{}",
+            slot.instruction,
+            slot.variation,
+            job.request.instructions[slot.instruction].format.name()
+        ),
+        None => format!("output_{k}.bin"),
+    }
+}
+
+fn result_view(state: &AppState, job: &Job, s: &JobState, k: usize) -> Value {
+    let schedule = job.schedule();
+    let slot = &schedule.outputs[k];
+    let ins = &job.request.instructions[slot.instruction];
+    let out = &s.outputs[k];
+    let exp = state.now().plus(state.settings.download_url_ttl);
+    let sign = |path: String| state.signer.url(&state.settings.public_url, "GET", &path, "", exp);
+    let done = out.status == OutputStatus::Completed;
+    let url = |kind: &str| {
+        if done {
+            Value::String(sign(result_path(job, k, kind)))
+        } else {
+            Value::Null
+        }
+    };
+    let processing_time = match (out.started_at, out.finished_at) {
+        (Some(a), Some(b)) => json!(((b.millis() - a.millis()) as f64) / 1000.0),
+        _ => Value::Null,
+    };
+    let inputs: Vec<Value> = job
+        .inputs
+        .iter()
+        .map(|i| {
+            let u = sign(download_path(&i.file_id));
+            json!({ "full_size": u, "thumbnail": u, "file_id": i.file_id, "note": i.note })
+        })
+        .collect();
+    json!({
+        "job_id": job.id,
+        "image_index": slot.instruction,
+        "group_index": slot.variation,
+        "version": 0,
+        "original_filename": job.inputs.first().map(|i| i.filename.clone()),
+        "download_filename": download_filename(job, k),
+        "inputs": inputs,
+        "output": { "full_size": url("full"), "thumbnail": url("thumbnail") },
+        "width": slot.width,
+        "height": slot.height,
+        "format": ins.format.name(),
+        "input_description": ins.descriptor_texts().join("; "),
+        "status": out.status.name(),
+        "quality_score": if done { json!(slot.quality_score) } else { Value::Null },
+        "processing_time": processing_time,
+        "error_message": out.error_message,
+        "feedback": null,
+        "feedback_comment": null,
+        "created_at": out.finished_at.unwrap_or(job.created_at).rfc3339(),
+        "model_used": out.model_used.map(|m| m.name()),
+        "fallback_used": out.fell_back,
+        "preset_name": ins.preset_name,
+        "category_names": ins.category_names,
+    })
+}
+
+async fn results(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = find(&state, &tenant, &id)?;
+    let s = job.state();
+    let mut body = status_view(&job, &s);
+    let results: Vec<Value> = (0..s.outputs.len()).map(|k| result_view(&state, &job, &s, k)).collect();
+    let schedule = job.schedule();
+    let ok: Vec<f64> = s
+        .outputs
+        .iter()
+        .zip(&schedule.outputs)
+        .filter(|(o, _)| o.status == OutputStatus::Completed)
+        .map(|(_, slot)| slot.quality_score)
+        .collect();
+    let failed = s.outputs.iter().filter(|o| o.status == OutputStatus::Failed).count();
+    let total = s.outputs.len();
+    let average = if ok.is_empty() {
+        Value::Null
+    } else {
+        json!((ok.iter().sum::<f64>() / ok.len() as f64 * 1000.0).round() / 1000.0)
+    };
+    body["results"] = Value::Array(results);
+    body["summary"] = json!({
+        "total_images": total,
+        "successful": ok.len(),
+        "failed": failed,
+        "average_quality_score": average,
+        "success_rate": if total == 0 { 0.0 } else { (ok.len() as f64 / total as f64 * 1000.0).round() / 1000.0 },
+    });
+    body["credits_used"] = json!(ok.len());
+    Ok(Json(body))
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    Path((id, image_index)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let job = find(&state, &tenant, &id)?;
+    let index: usize = image_index
+        .parse()
+        .ok()
+        .filter(|i| *i < job.request.instructions.len())
+        .ok_or_else(|| ApiError::not_found("output", Some(("image_index", Position::Path))))?;
+    let s = job.state();
+    let schedule = job.schedule();
+    let versions: Vec<Value> = (0..s.outputs.len())
+        .filter(|k| schedule.outputs[*k].instruction == index)
+        .map(|k| result_view(&state, &job, &s, k))
+        .collect();
+    Ok(Json(
+        json!({ "job_id": job.id, "image_index": index, "versions": versions }),
+    ))
+}

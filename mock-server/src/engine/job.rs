@@ -1,0 +1,175 @@
+//! One job: what it was asked, what it is made from, its schedule and its
+//! state, and its rendered outputs (each rendered once, on first need, off
+//! the async runtime, then kept encoded).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use tokio::sync::OnceCell;
+
+use crate::clock::Instant;
+use crate::domain::ids::{FileId, JobId, TenantId};
+use crate::domain::job_request::{Format, JobRequest};
+use crate::engine::plan::FaultPlan;
+use crate::engine::schedule::Schedule;
+use crate::engine::state::JobState;
+use crate::render::{OutputFormat, RenderError, RenderRequest, Rendered, render};
+use crate::storage::records::{Identity, Project};
+
+/// One input image, as it was when the job was created.
+#[derive(Debug, Clone)]
+pub struct JobInput {
+    /// The file.
+    pub file_id: FileId,
+    /// Its upload name.
+    pub filename: String,
+    /// Its styling note.
+    pub note: Option<String>,
+    /// Its bytes.
+    pub bytes: Bytes,
+}
+
+/// A job.
+#[derive(Debug)]
+pub struct Job {
+    /// `job_…`.
+    pub id: JobId,
+    /// Owner.
+    pub owner: TenantId,
+    /// Creation order, to break ties.
+    pub seq: u64,
+    /// Creation time.
+    pub created_at: Instant,
+    /// The parsed request.
+    pub request: JobRequest,
+    /// The model.
+    pub identity: Arc<Identity>,
+    /// The project.
+    pub project: Project,
+    /// The inputs, in request order.
+    pub inputs: Vec<JobInput>,
+    /// The fault plan it runs under.
+    pub plan: FaultPlan,
+    schedule: RwLock<Arc<Schedule>>,
+    state: RwLock<JobState>,
+    renders: Vec<OnceCell<Arc<Rendered>>>,
+}
+
+/// What a new job is made of.
+#[derive(Debug)]
+pub struct NewJob {
+    /// `job_…`.
+    pub id: JobId,
+    /// Owner.
+    pub owner: TenantId,
+    /// Creation time.
+    pub created_at: Instant,
+    /// The parsed request.
+    pub request: JobRequest,
+    /// The model.
+    pub identity: Arc<Identity>,
+    /// The project.
+    pub project: Project,
+    /// The inputs.
+    pub inputs: Vec<JobInput>,
+    /// The fault plan.
+    pub plan: FaultPlan,
+}
+
+impl Job {
+    /// A job with its schedule, in its initial state.
+    pub fn new(n: NewJob, seq: u64, schedule: Schedule) -> Self {
+        let outputs = schedule.outputs.len();
+        Self {
+            state: RwLock::new(JobState::new(outputs, n.request.post_process, n.created_at)),
+            renders: (0..outputs).map(|_| OnceCell::new()).collect(),
+            schedule: RwLock::new(Arc::new(schedule)),
+            id: n.id,
+            owner: n.owner,
+            seq,
+            created_at: n.created_at,
+            request: n.request,
+            identity: n.identity,
+            project: n.project,
+            inputs: n.inputs,
+            plan: n.plan,
+        }
+    }
+
+    /// The current state (as of the engine's last step).
+    pub fn state(&self) -> JobState {
+        self.state.read().clone()
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> Arc<Schedule> {
+        self.schedule.read().clone()
+    }
+
+    /// When the next unapplied event is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        let applied = self.state.read().applied;
+        self.schedule.read().events.get(applied).map(|e| e.at)
+    }
+
+    /// Applies the next event if it is due at `now`; returns it.
+    pub(crate) fn apply_next(&self, now: Instant) -> Option<crate::engine::schedule::TimedEvent> {
+        let schedule = self.schedule.read().clone();
+        let mut state = self.state.write();
+        let ev = schedule.events.get(state.applied).filter(|e| e.at <= now)?;
+        state.apply(ev.at, &ev.event);
+        Some(ev.clone())
+    }
+
+    /// Moves every event still to come to `now` (keeping their order), so
+    /// the next step finishes the job.
+    pub(crate) fn pull_forward(&self, now: Instant) {
+        let applied = self.state.read().applied;
+        let mut guard = self.schedule.write();
+        let mut s = (**guard).clone();
+        for e in s.events.iter_mut().skip(applied) {
+            if e.at > now {
+                e.at = now;
+            }
+        }
+        *guard = Arc::new(s);
+    }
+
+    /// Output `k`'s full image and thumbnail, rendered on first call.
+    pub async fn rendered(&self, k: usize) -> Result<Arc<Rendered>, RenderError> {
+        let cell = self
+            .renders
+            .get(k)
+            .ok_or_else(|| RenderError(format!("no output {k}")))?;
+        let req = self.render_request(k)?;
+        cell.get_or_try_init(|| async move {
+            tokio::task::spawn_blocking(move || render(&req).map(Arc::new))
+                .await
+                .map_err(|e| RenderError(format!("render task failed: {e}")))?
+        })
+        .await
+        .cloned()
+    }
+
+    fn render_request(&self, k: usize) -> Result<RenderRequest, RenderError> {
+        let schedule = self.schedule();
+        let slot = schedule
+            .outputs
+            .get(k)
+            .ok_or_else(|| RenderError(format!("no output {k}")))?;
+        let ins = &self.request.instructions[slot.instruction];
+        Ok(RenderRequest {
+            width: slot.width,
+            height: slot.height,
+            format: match ins.format {
+                Format::Jpg => OutputFormat::Jpeg,
+                Format::Png => OutputFormat::Png,
+            },
+            identity: self.identity.bytes.clone(),
+            garments: self.inputs.iter().map(|i| i.bytes.clone()).collect(),
+            style_key: slot.style_key,
+            watermark: self.request.options.add_ai_watermark,
+        })
+    }
+}

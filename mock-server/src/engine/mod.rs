@@ -1,0 +1,171 @@
+//! The job engine: jobs on the injected clock. Each job's timeline is
+//! decided at creation ([`schedule`]); [`Engine::step`] applies every event
+//! due at a time, in global time order, and is what tests, the control API
+//! and the background ticker drive.
+
+pub mod job;
+pub mod plan;
+pub mod schedule;
+pub mod state;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+
+use crate::clock::Instant;
+use crate::domain::ids::{JobId, TenantId};
+use crate::engine::job::{Job, NewJob};
+use crate::engine::schedule::TimedEvent;
+
+/// An event the engine applied.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The job.
+    pub job: Arc<Job>,
+    /// The event.
+    pub event: TimedEvent,
+}
+
+/// All jobs and the queue of what is due.
+#[derive(Debug)]
+pub struct Engine {
+    jobs: DashMap<JobId, Arc<Job>>,
+    due: Mutex<BinaryHeap<Reverse<(Instant, u64, JobId)>>>,
+    /// Earliest due time in `due` (ms), so a step with nothing due takes no lock.
+    next_due: AtomicI64,
+    seq: AtomicU64,
+    seed: u64,
+    time_scale: f64,
+}
+
+impl Engine {
+    /// An engine for `--seed` and `--time-scale`.
+    pub fn new(seed: u64, time_scale: f64) -> Self {
+        Self {
+            jobs: DashMap::new(),
+            due: Mutex::new(BinaryHeap::new()),
+            next_due: AtomicI64::new(i64::MAX),
+            seq: AtomicU64::new(0),
+            seed,
+            time_scale,
+        }
+    }
+
+    /// Forgets every job.
+    pub fn clear(&self) {
+        let mut due = self.due.lock();
+        due.clear();
+        self.jobs.clear();
+        self.seq.store(0, Ordering::SeqCst);
+        self.next_due.store(i64::MAX, Ordering::SeqCst);
+    }
+
+    /// Schedules and stores a new job.
+    pub fn submit(&self, n: NewJob) -> Arc<Job> {
+        let seed = job_seed(self.seed, &n.id);
+        let schedule = schedule::build(&n.request, &n.plan, n.created_at, seed, self.time_scale);
+        let job = Arc::new(Job::new(n, self.seq.fetch_add(1, Ordering::Relaxed), schedule));
+        self.jobs.insert(job.id.clone(), job.clone());
+        self.enqueue(&job);
+        job
+    }
+
+    fn enqueue(&self, job: &Job) {
+        if let Some(at) = job.next_due() {
+            let mut due = self.due.lock();
+            due.push(Reverse((at, job.seq, job.id.clone())));
+            self.next_due.fetch_min(at.millis(), Ordering::SeqCst);
+        }
+    }
+
+    /// The owner's job `id`; another tenant's job is `None`, like a missing one.
+    pub fn get(&self, owner: &TenantId, id: &JobId) -> Option<Arc<Job>> {
+        self.jobs
+            .get(id)
+            .filter(|j| &j.owner == owner)
+            .map(|j| j.value().clone())
+    }
+
+    /// Any tenant's job (for signed URLs and the control API).
+    pub fn get_any(&self, id: &JobId) -> Option<Arc<Job>> {
+        self.jobs.get(id).map(|j| j.value().clone())
+    }
+
+    /// How many jobs exist.
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Whether no job exists.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// When the next event of any job is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        let ms = self.next_due.load(Ordering::SeqCst);
+        (ms != i64::MAX).then(|| Instant::from_millis(ms))
+    }
+
+    /// Applies every event due at `now`, one at a time in global order of
+    /// (time, job creation, event order), and returns them in that order.
+    pub fn step(&self, now: Instant) -> Vec<Applied> {
+        if self.next_due.load(Ordering::SeqCst) > now.millis() {
+            return Vec::new();
+        }
+        let mut applied = Vec::new();
+        let mut due = self.due.lock();
+        while let Some(Reverse((at, seq, id))) = due.peek().cloned() {
+            if at > now {
+                break;
+            }
+            due.pop();
+            let Some(job) = self.jobs.get(&id).map(|j| j.value().clone()) else {
+                continue;
+            };
+            match job.next_due() {
+                // A stale entry (the job was pulled forward or already ran).
+                Some(actual) if actual != at => due.push(Reverse((actual, seq, id))),
+                Some(_) => {
+                    if let Some(event) = job.apply_next(now) {
+                        applied.push(Applied {
+                            job: job.clone(),
+                            event,
+                        });
+                    }
+                    if let Some(next) = job.next_due() {
+                        due.push(Reverse((next, seq, id)));
+                    }
+                }
+                None => {}
+            }
+        }
+        let next = due.peek().map_or(i64::MAX, |Reverse((at, ..))| at.millis());
+        self.next_due.store(next, Ordering::SeqCst);
+        applied
+    }
+
+    /// Finishes job `id` now: its remaining events move to `now` and run.
+    pub fn complete_now(&self, id: &JobId, now: Instant) -> Vec<Applied> {
+        if let Some(job) = self.get_any(id) {
+            job.pull_forward(now);
+            self.enqueue(&job);
+        }
+        self.step(now)
+    }
+}
+
+/// A job's own seed: from `--seed` and its id, so one job's timeline does not
+/// depend on how many other jobs exist.
+fn job_seed(seed: u64, id: &JobId) -> u64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::new()
+        .chain_update(seed.to_le_bytes())
+        .chain_update(id.as_str())
+        .finalize();
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}

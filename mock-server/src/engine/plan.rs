@@ -1,0 +1,129 @@
+//! The fault plan of one job: which outputs are refused or fail, when the
+//! whole job fails, which outputs are slow. A plan comes from documented
+//! marker words in the request and from an injected plan (scenarios); the
+//! schedule is built from it, so every failure is deterministic.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::job_request::JobRequest;
+
+/// In an instruction's text (any descriptor or `prompt`): the first engine
+/// tried refuses that instruction's outputs. In an image note: all outputs.
+pub const MARKER_REFUSE: &str = "mock:refuse";
+/// Every engine refuses.
+pub const MARKER_REFUSE_ALL: &str = "mock:refuse-all";
+/// The output fails with an engine error.
+pub const MARKER_FAIL: &str = "mock:fail";
+/// Post-processing fails.
+pub const MARKER_FAIL_POST: &str = "mock:fail-post-processing";
+/// The output takes 60 s longer (scaled by `--time-scale`).
+pub const MARKER_SLOW: &str = "mock:slow";
+
+/// Extra time for one output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputDelay {
+    /// Output index (in order of instructions, then variations).
+    pub output: u32,
+    /// Extra seconds, before `--time-scale`.
+    pub seconds: f64,
+}
+
+/// What goes wrong in one job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Outputs the first engine tried refuses: `auto` falls back to
+    /// seedream, an explicit engine fails the output.
+    #[serde(default)]
+    pub refuse_outputs: BTreeSet<u32>,
+    /// Outputs every engine refuses (fails even with `auto`).
+    #[serde(default)]
+    pub refuse_outputs_all_engines: BTreeSet<u32>,
+    /// Outputs that fail with an engine error.
+    #[serde(default)]
+    pub fail_outputs: BTreeSet<u32>,
+    /// Fail the whole job once its progress reaches this percentage
+    /// (0 fails it as processing starts).
+    #[serde(default)]
+    pub fail_job_at_progress: Option<f64>,
+    /// The job's `error_message` when it is failed by the plan.
+    #[serde(default)]
+    pub fail_job_message: Option<String>,
+    /// Slow outputs.
+    #[serde(default)]
+    pub delay_outputs: Vec<OutputDelay>,
+    /// Post-processing fails with this message.
+    #[serde(default)]
+    pub fail_post_processing: Option<String>,
+}
+
+impl FaultPlan {
+    /// The plan the request's marker words ask for.
+    pub fn from_markers(req: &JobRequest) -> Self {
+        let mut plan = Self::default();
+        let has = |text: &str, marker: &str| {
+            text.to_ascii_lowercase()
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .any(|w| w == marker)
+        };
+        let notes: Vec<&str> = req.images.iter().filter_map(|i| i.note.as_deref()).collect();
+        let mut k = 0u32;
+        for ins in &req.instructions {
+            let mut texts = ins.descriptor_texts();
+            texts.extend(notes.iter().copied());
+            let any = |m: &str| texts.iter().any(|t| has(t, m));
+            for _ in 0..ins.num_variations {
+                if any(MARKER_REFUSE) {
+                    plan.refuse_outputs.insert(k);
+                }
+                if any(MARKER_REFUSE_ALL) {
+                    plan.refuse_outputs_all_engines.insert(k);
+                }
+                if any(MARKER_FAIL) {
+                    plan.fail_outputs.insert(k);
+                }
+                if any(MARKER_SLOW) {
+                    plan.delay_outputs.push(OutputDelay {
+                        output: k,
+                        seconds: 60.0,
+                    });
+                }
+                if any(MARKER_FAIL_POST) {
+                    plan.fail_post_processing = Some("post-processing failed".into());
+                }
+                k += 1;
+            }
+        }
+        plan
+    }
+
+    /// This plan with `other` laid over it (sets unite; `other`'s single
+    /// values win).
+    pub fn merged(mut self, other: &FaultPlan) -> Self {
+        self.refuse_outputs.extend(&other.refuse_outputs);
+        self.refuse_outputs_all_engines
+            .extend(&other.refuse_outputs_all_engines);
+        self.fail_outputs.extend(&other.fail_outputs);
+        self.delay_outputs.extend(other.delay_outputs.iter().cloned());
+        if other.fail_job_at_progress.is_some() {
+            self.fail_job_at_progress = other.fail_job_at_progress;
+            self.fail_job_message.clone_from(&other.fail_job_message);
+        }
+        if other.fail_post_processing.is_some() {
+            self.fail_post_processing.clone_from(&other.fail_post_processing);
+        }
+        self
+    }
+
+    /// Extra seconds for output `k`.
+    pub fn delay_of(&self, k: u32) -> f64 {
+        self.delay_outputs
+            .iter()
+            .filter(|d| d.output == k)
+            .map(|d| d.seconds.max(0.0))
+            .sum()
+    }
+}
