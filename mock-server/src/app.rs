@@ -42,7 +42,6 @@ async fn tick(state: AppState) {
     loop {
         state.run_due();
         let wait = state
-            .engine
             .next_due()
             .map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));
         let wait = std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(250));

@@ -103,6 +103,19 @@ pub struct Config {
     #[arg(long, env = "MOCK_ZIP_LINK_TTL", default_value = "1h", value_parser = parse_ttl)]
     pub zip_link_ttl: Duration,
 
+    /// Interval of the SSE stream's `:keepalive` comments.
+    #[arg(long, env = "MOCK_SSE_KEEPALIVE", default_value = "15s", value_parser = parse_ttl)]
+    pub sse_keepalive: Duration,
+
+    /// How old a notification may be and still be backfilled on a fresh SSE
+    /// connection (a resumed one, with `Last-Event-ID`, gets everything after it).
+    #[arg(long, env = "MOCK_SSE_BACKFILL_WINDOW", default_value = "10m", value_parser = parse_ttl)]
+    pub sse_backfill_window: Duration,
+
+    /// How long one webhook delivery attempt may take before it counts as failed.
+    #[arg(long, env = "MOCK_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_ttl_ms)]
+    pub webhook_timeout: Duration,
+
     /// Largest JSON request body accepted, in bytes (larger: 413).
     #[arg(long, env = "MOCK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
@@ -114,6 +127,11 @@ pub struct Config {
 
 fn parse_instant(s: &str) -> Result<Instant, String> {
     Instant::parse_rfc3339(s).ok_or_else(|| format!("not an RFC 3339 time: {s}"))
+}
+
+/// Like `parse_ttl`, also taking milliseconds (`250ms`).
+fn parse_ttl_ms(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).or_else(|_| parse_ttl(s))
 }
 
 fn parse_ttl(s: &str) -> Result<Duration, String> {

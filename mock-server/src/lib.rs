@@ -10,6 +10,7 @@ pub mod contract;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod render;
 pub mod state;
 pub mod storage;

@@ -3,12 +3,14 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
+use crate::api::jobs::result_path;
 use crate::clock::{Clock, Instant, ManualClock, SystemClock};
 use crate::config::{ClockMode, Config};
 use crate::domain::ids::IdGen;
@@ -16,6 +18,9 @@ use crate::domain::ids::{JobId, TenantId};
 use crate::engine::job::{Job, NewJob};
 use crate::engine::{Applied, Engine};
 use crate::error::{ApiError, FieldError, Position};
+use crate::events::log::Notification;
+use crate::events::notify::{self, batch_edit};
+use crate::events::webhook::{Attempt, Webhooks, sign};
 use crate::storage::fixtures::AccountsFile;
 use crate::storage::presign::Signer;
 use crate::storage::records::{Account, Tenant};
@@ -45,6 +50,12 @@ pub struct Settings {
     pub job_rate_limit: u32,
     /// ZIP link lifetime.
     pub zip_link_ttl: Duration,
+    /// SSE keep-alive interval.
+    pub sse_keepalive: Duration,
+    /// SSE backfill window of a fresh connection.
+    pub sse_backfill_window: Duration,
+    /// Webhook attempt timeout.
+    pub webhook_timeout: Duration,
     /// Largest JSON body.
     pub max_body_bytes: usize,
     /// Largest upload.
@@ -74,6 +85,12 @@ pub struct Shared {
     pub downloads: DashMap<String, DownloadGrant>,
     /// Wakes the background ticker when a job is added.
     pub ticker: Notify,
+    /// Webhook registrations and deliveries.
+    pub webhooks: Webhooks,
+    /// The HTTP client that delivers webhooks.
+    pub http: reqwest::Client,
+    /// The last notification id handed out (ids increase server-wide).
+    pub notification_seq: AtomicU64,
 }
 
 /// What a ZIP download link gives access to.
@@ -125,6 +142,9 @@ impl AppState {
             refresh_token_ttl: cfg.refresh_token_ttl,
             job_rate_limit: cfg.job_rate_limit,
             zip_link_ttl: cfg.zip_link_ttl,
+            sse_keepalive: cfg.sse_keepalive,
+            sse_backfill_window: cfg.sse_backfill_window,
+            webhook_timeout: cfg.webhook_timeout,
             max_body_bytes: cfg.max_body_bytes,
             max_upload_bytes: cfg.max_upload_bytes,
         };
@@ -139,6 +159,13 @@ impl AppState {
             engine: Engine::new(cfg.seed, cfg.time_scale),
             downloads: DashMap::new(),
             ticker: Notify::new(),
+            webhooks: Webhooks::default(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .user_agent(concat!("flat2model-mock/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| e.to_string())?,
+            notification_seq: AtomicU64::new(0),
         }));
         state.load_fixtures();
         Ok(state)
@@ -156,6 +183,8 @@ impl AppState {
         self.tokens.clear();
         self.engine.clear();
         self.downloads.clear();
+        self.webhooks.clear();
+        self.notification_seq.store(0, Ordering::SeqCst);
         self.ids.reset();
         self.load_fixtures();
     }
@@ -183,17 +212,124 @@ impl AppState {
         tenant
     }
 
-    /// Schedules a new job and wakes the ticker.
+    /// Schedules a new job, announces it (`batch_edit`, pending) and wakes
+    /// the ticker.
     pub fn submit_job(&self, n: NewJob) -> Arc<Job> {
         let job = self.engine.submit(n);
+        self.publish(&job.owner, "batch_edit", batch_edit(&job, &job.state()), job.created_at);
         self.run_due();
         self.ticker.notify_one();
         job
     }
 
-    /// Applies every job event due by now.
+    /// Applies every job event due by now, publishes the notifications they
+    /// cause, and sends the webhook deliveries that are due.
     pub fn run_due(&self) -> Vec<Applied> {
-        self.engine.step(self.now())
+        let applied = self.engine.step(self.now());
+        for a in &applied {
+            let urls = |k: usize| {
+                let exp = self.now().plus(self.settings.download_url_ttl);
+                let sign = |kind| {
+                    self.signer
+                        .url(&self.settings.public_url, "GET", &result_path(&a.job, k, kind), "", exp)
+                };
+                (sign("full"), sign("thumbnail"))
+            };
+            for (name, data) in notify::for_event(a, urls) {
+                self.publish(&a.job.owner, name, data, a.event.at);
+            }
+        }
+        self.dispatch_webhooks();
+        applied
+    }
+
+    /// Appends a notification to `owner`'s log (waking its SSE subscribers)
+    /// and queues it for the webhook.
+    pub fn publish(&self, owner: &TenantId, name: &'static str, data: serde_json::Value, at: Instant) {
+        let Some(tenant) = self.store.tenant(owner) else { return };
+        let n = Arc::new(self.notification(owner, name, data, at));
+        tenant.log.append(n.clone());
+        self.queue_webhook(&n);
+    }
+
+    /// A notification with the next id (not yet appended anywhere).
+    pub fn notification(
+        &self,
+        owner: &TenantId,
+        name: &'static str,
+        data: serde_json::Value,
+        at: Instant,
+    ) -> Notification {
+        let id = self.notification_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        Notification {
+            id,
+            name,
+            timestamp: at.seconds_f64(),
+            data,
+            owner: owner.clone(),
+            at,
+        }
+    }
+
+    /// Queues `n` for its owner's webhook (if any), keyed by its job so
+    /// deliveries of one job keep their order.
+    pub fn queue_webhook(&self, n: &Notification) -> Option<u64> {
+        let body = bytes::Bytes::from(n.wire().to_string());
+        let key = n.task().map_or_else(|| format!("n{}", n.id), str::to_owned);
+        self.webhooks.enqueue(&n.owner, n.name, n.id, key, body, self.now())
+    }
+
+    /// Sends every webhook delivery due now, each in its own task, so
+    /// delivery never blocks the engine or the API. A finished attempt
+    /// dispatches again (the next delivery of its job may be waiting).
+    pub fn dispatch_webhooks(&self) {
+        for send in self.webhooks.take_due(self.now()) {
+            let state = self.clone();
+            tokio::spawn(async move {
+                let at = state.now();
+                let started = std::time::Instant::now();
+                let request = state
+                    .http
+                    .post(&send.url)
+                    .header("content-type", "application/json")
+                    .header("x-webhook-signature", sign(&send.secret, &send.body))
+                    .header("x-webhook-event", send.event)
+                    .header("x-webhook-delivery", send.id.to_string())
+                    .body(send.body.clone())
+                    .send();
+                let outcome = tokio::time::timeout(state.settings.webhook_timeout, request).await;
+                let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let (status_code, error) = match outcome {
+                    Err(_) => (
+                        None,
+                        Some(format!("timed out after {:?}", state.settings.webhook_timeout)),
+                    ),
+                    Ok(Err(e)) => (None, Some(format!("unreachable: {e}"))),
+                    Ok(Ok(r)) if r.status().is_success() => (Some(r.status().as_u16()), None),
+                    Ok(Ok(r)) => (Some(r.status().as_u16()), Some(format!("HTTP {}", r.status().as_u16()))),
+                };
+                state.webhooks.record(
+                    send.id,
+                    Attempt {
+                        at,
+                        status_code,
+                        latency_ms,
+                        error,
+                    },
+                    state.now(),
+                );
+                state.dispatch_webhooks();
+                state.ticker.notify_one();
+            });
+        }
+    }
+
+    /// When the next job event or webhook attempt is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        match (self.engine.next_due(), self.webhooks.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The vendor's limit on job creation: `--job-rate-limit` a minute per

@@ -44,9 +44,9 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
 async fn complete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     state.run_due();
     let job_id = JobId::from_client(&id);
-    if state.engine.get_any(&job_id).is_none() {
+    if !state.engine.pull_forward(&job_id, state.now()) {
         return Err(ApiError::not_found("job", Some(("id", Position::Path))));
     }
-    state.engine.complete_now(&job_id, state.now());
+    state.run_due();
     internal_view(&state, &id)
 }

@@ -1,6 +1,7 @@
 //! The control API under the reserved prefix `/__admin` (no auth): health,
 //! reset, the clock and jobs. It grows with scenarios and the journal.
 
+pub mod events;
 pub mod jobs;
 
 use axum::Json;
@@ -21,7 +22,7 @@ pub const PREFIX: &str = "/__admin";
 
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
-    let r = jobs::routes(r);
+    let r = events::routes(jobs::routes(r));
     r.add(Method::GET, "/__admin/health", get(health))
         .add(Method::POST, "/__admin/reset", post(reset))
         .add(Method::GET, "/__admin/clock", get(clock))

@@ -127,28 +127,57 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Arc<Tenant>);
 
+/// The tenant of a bearer token (or the 401 saying why not).
+fn authenticate(state: &AppState, token: Result<&str, BearerError>) -> Result<Arc<Tenant>, ApiError> {
+    let token = token.map_err(|e| match e {
+        BearerError::Missing => ApiError::unauthorized("missing bearer token"),
+        BearerError::Malformed => ApiError::unauthorized("must be 'Bearer <token>'"),
+    })?;
+    let make = || state.new_anonymous_tenant();
+    let any: Option<&dyn Fn() -> Arc<Tenant>> = if state.settings.any_token { Some(&make) } else { None };
+    state.tokens.authenticate(token, state.now(), any).map_err(|f| match f {
+        AuthFailure::Unknown => ApiError::unauthorized("unknown token"),
+        AuthFailure::Expired => ApiError::unauthorized("token expired"),
+    })
+}
+
+fn bearer_header(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("\u{0}"));
-        let token = parse_bearer(header).map_err(|e| match e {
-            BearerError::Missing => ApiError::unauthorized("missing bearer token"),
-            BearerError::Malformed => ApiError::unauthorized("must be 'Bearer <token>'"),
-        })?;
-        let make = || state.new_anonymous_tenant();
-        let any: Option<&dyn Fn() -> Arc<Tenant>> = if state.settings.any_token { Some(&make) } else { None };
-        state
-            .tokens
-            .authenticate(token, state.now(), any)
-            .map(Caller)
-            .map_err(|f| match f {
-                AuthFailure::Unknown => ApiError::unauthorized("unknown token"),
-                AuthFailure::Expired => ApiError::unauthorized("token expired"),
-            })
+        authenticate(state, parse_bearer(bearer_header(parts))).map(Caller)
+    }
+}
+
+/// Like [`Caller`], but the token may also come as `?token=` (the SSE
+/// endpoint, since browsers' `EventSource` cannot send headers).
+#[derive(Debug, Clone)]
+pub struct StreamCaller(pub Arc<Tenant>);
+
+impl FromRequestParts<AppState> for StreamCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(h) = bearer_header(parts) {
+            return authenticate(state, parse_bearer(Some(h))).map(StreamCaller);
+        }
+        let query = parts.uri.query().unwrap_or("");
+        let token = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned());
+        let token = match &token {
+            None => Err(BearerError::Missing),
+            Some(t) if crate::domain::auth::is_token_shaped(t) => Ok(t.as_str()),
+            Some(_) => Err(BearerError::Malformed),
+        };
+        authenticate(state, token).map(StreamCaller)
     }
 }
 

@@ -181,6 +181,12 @@ async fn upload(
                 ApiError::conflict("an identity with the same image already exists", "image")
                     .with_extra("existing_identity_code", code.to_string())
             })?;
+    state.publish(
+        tenant.id(),
+        "identity_preprocessing",
+        json!({ "identity_code": stored.code, "preprocessing_status": "completed", "error_message": null }),
+        stored.created_at,
+    );
     let mut view = identity_view(&state, &stored, &tenant.account.username());
     view["success"] = Value::Bool(true);
     Ok(Json(view))

@@ -8,8 +8,10 @@ pub mod download;
 pub mod extract;
 pub mod identity;
 pub mod jobs;
+pub mod notifications;
 pub mod project;
 pub mod upload;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -67,6 +69,8 @@ pub fn routes(state: &AppState) -> Routes {
     r = upload::routes(r, state);
     r = jobs::routes(r);
     r = download::routes(r);
+    r = notifications::routes(r);
+    r = webhooks::routes(r);
     r = blobs::routes(r);
     crate::admin::routes(r)
 }

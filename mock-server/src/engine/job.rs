@@ -113,13 +113,14 @@ impl Job {
         self.schedule.read().events.get(applied).map(|e| e.at)
     }
 
-    /// Applies the next event if it is due at `now`; returns it.
-    pub(crate) fn apply_next(&self, now: Instant) -> Option<crate::engine::schedule::TimedEvent> {
+    /// Applies the next event if it is due at `now`; returns it and the
+    /// state right after it.
+    pub(crate) fn apply_next(&self, now: Instant) -> Option<(crate::engine::schedule::TimedEvent, JobState)> {
         let schedule = self.schedule.read().clone();
         let mut state = self.state.write();
         let ev = schedule.events.get(state.applied).filter(|e| e.at <= now)?;
         state.apply(ev.at, &ev.event);
-        Some(ev.clone())
+        Some((ev.clone(), state.clone()))
     }
 
     /// Moves every event still to come to `now` (keeping their order), so

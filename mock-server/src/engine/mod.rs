@@ -28,6 +28,8 @@ pub struct Applied {
     pub job: Arc<Job>,
     /// The event.
     pub event: TimedEvent,
+    /// The job's state right after it.
+    pub state: state::JobState,
 }
 
 /// All jobs and the queue of what is due.
@@ -131,10 +133,11 @@ impl Engine {
                 // A stale entry (the job was pulled forward or already ran).
                 Some(actual) if actual != at => due.push(Reverse((actual, seq, id))),
                 Some(_) => {
-                    if let Some(event) = job.apply_next(now) {
+                    if let Some((event, state)) = job.apply_next(now) {
                         applied.push(Applied {
                             job: job.clone(),
                             event,
+                            state,
                         });
                     }
                     if let Some(next) = job.next_due() {
@@ -149,13 +152,13 @@ impl Engine {
         applied
     }
 
-    /// Finishes job `id` now: its remaining events move to `now` and run.
-    pub fn complete_now(&self, id: &JobId, now: Instant) -> Vec<Applied> {
-        if let Some(job) = self.get_any(id) {
-            job.pull_forward(now);
-            self.enqueue(&job);
-        }
-        self.step(now)
+    /// Makes job `id` finish now: its remaining events move to `now`, to be
+    /// applied (and announced) by the next step.
+    pub fn pull_forward(&self, id: &JobId, now: Instant) -> bool {
+        let Some(job) = self.get_any(id) else { return false };
+        job.pull_forward(now);
+        self.enqueue(&job);
+        true
     }
 }
 

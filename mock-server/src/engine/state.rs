@@ -15,7 +15,8 @@ pub enum JobStatus {
     Pending,
     /// Outputs are being generated.
     Processing,
-    /// Every output is done and at least one succeeded.
+    /// Every output is done, at least one succeeded, and post-processing
+    /// (when asked for) has ended.
     Completed,
     /// No output succeeded, or the job failed as a whole.
     Failed,
@@ -217,7 +218,11 @@ impl JobState {
             }
             Event::GenerationDone => {
                 if self.outputs.iter().any(|o| o.status == OutputStatus::Completed) {
-                    self.status = JobStatus::Completed;
+                    // With post-processing the job stays `processing` until it
+                    // ends, so `completed` is announced exactly once, and final.
+                    if self.post_processing_status.is_none() {
+                        self.status = JobStatus::Completed;
+                    }
                 } else {
                     let first = self
                         .outputs
@@ -235,6 +240,7 @@ impl JobState {
                     PostStatus::Completed
                 });
                 self.post_processing_error.clone_from(error);
+                self.status = JobStatus::Completed;
             }
         }
     }

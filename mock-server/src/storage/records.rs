@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::clock::Instant;
 use crate::domain::ids::{FileId, IdentityCode, ProjectId, TenantId, TokenId};
+use crate::events::log::AccountLog;
 use crate::storage::fixtures::{AccountFixture, SavedDesignValue};
 
 /// The policy that unlocks custom output `width`/`height`.
@@ -116,6 +117,8 @@ pub struct Tenant {
     pub account: Account,
     /// Data needing a per-tenant lock (never held across an await).
     pub data: Mutex<TenantData>,
+    /// The notification log.
+    pub log: AccountLog,
 }
 
 impl Tenant {
@@ -124,6 +127,7 @@ impl Tenant {
         Self {
             account,
             data: Mutex::new(TenantData::default()),
+            log: AccountLog::default(),
         }
     }
 

@@ -45,6 +45,16 @@ impl Store {
         self.tenants.insert(t.id().clone(), t);
     }
 
+    /// The tenant `id`.
+    pub fn tenant(&self, id: &TenantId) -> Option<Arc<Tenant>> {
+        self.tenants.get(id).map(|t| t.value().clone())
+    }
+
+    /// Every tenant.
+    pub fn tenants(&self) -> Vec<Arc<Tenant>> {
+        self.tenants.iter().map(|t| t.value().clone()).collect()
+    }
+
     /// How many tenants exist.
     pub fn tenant_count(&self) -> usize {
         self.tenants.len()

@@ -646,7 +646,14 @@ async fn post_processing_runs_after_generation() {
         let st = app.status(DEMO, &job).await;
         let pp = st["post_processing_status"].as_str().expect("pp").to_owned();
         if pp == "processing" {
-            assert_eq!(st["status"], "completed", "post-processing starts after generation");
+            assert_eq!(st["progress"], 100.0, "post-processing starts after generation");
+            assert_eq!(
+                st["status"], "processing",
+                "completed is announced once, after post-processing"
+            );
+        }
+        if pp == "completed" {
+            assert_eq!(st["status"], "completed");
         }
         if seen.last() != Some(&pp) {
             seen.push(pp.clone());

@@ -1,0 +1,93 @@
+//! `GET /__admin/notifications` (filter by account),
+//! `GET /__admin/webhooks/deliveries` (the delivery log) and
+//! `POST /__admin/webhooks/deliveries/{id}/redeliver`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::Routes;
+use crate::api::extract::ApiQuery;
+use crate::domain::ids::TenantId;
+use crate::error::{ApiError, Position};
+use crate::state::AppState;
+
+/// Adds the event control routes.
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/__admin/notifications", get(notifications))
+        .add(Method::GET, "/__admin/webhooks/deliveries", get(deliveries))
+        .add(
+            Method::POST,
+            "/__admin/webhooks/deliveries/{id}/redeliver",
+            post(redeliver),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+struct AccountQuery {
+    /// A tenant id (`acct_…`) or a fixture account's e-mail.
+    account: Option<String>,
+    /// Only deliveries with this status.
+    status: Option<String>,
+}
+
+/// Resolves `account` (tenant id or e-mail); unknown → 404.
+fn account(state: &AppState, q: Option<&str>) -> Result<Option<TenantId>, ApiError> {
+    let Some(q) = q else { return Ok(None) };
+    state
+        .store
+        .tenants()
+        .into_iter()
+        .find(|t| t.id().as_str() == q || t.account.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(q)))
+        .map(|t| Some(t.id().clone()))
+        .ok_or_else(|| ApiError::not_found("account", Some(("account", Position::Query))))
+}
+
+async fn notifications(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AccountQuery>,
+) -> Result<Json<Value>, ApiError> {
+    state.run_due();
+    let only = account(&state, q.account.as_deref())?;
+    let mut items: Vec<Value> = state
+        .store
+        .tenants()
+        .into_iter()
+        .filter(|t| only.as_ref().is_none_or(|a| a == t.id()))
+        .flat_map(|t| {
+            t.log.all().into_iter().map(move |n| {
+                let mut v = n.wire();
+                v["account"] = json!(t.id());
+                v
+            })
+        })
+        .collect();
+    items.sort_by_key(|v| v["id"].as_u64());
+    Ok(Json(json!({ "notifications": items })))
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AccountQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let only = account(&state, q.account.as_deref())?;
+    let list: Vec<Value> = state
+        .webhooks
+        .deliveries(only.as_ref())
+        .into_iter()
+        .filter_map(|d| serde_json::to_value(&d).ok())
+        .filter(|d| q.status.as_deref().is_none_or(|s| d["status"] == s))
+        .collect();
+    Ok(Json(json!({ "deliveries": list })))
+}
+
+async fn redeliver(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let not_found = || ApiError::not_found("delivery", Some(("id", Position::Path)));
+    let id: u64 = id.parse().map_err(|_| not_found())?;
+    let d = state.webhooks.redeliver(id, state.now()).ok_or_else(not_found)?;
+    state.dispatch_webhooks();
+    Ok(Json(serde_json::to_value(&d).map_err(ApiError::internal)?))
+}

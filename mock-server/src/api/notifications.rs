@@ -1,0 +1,143 @@
+//! Notifications: the SSE stream `GET /notifications/events`, polling with
+//! `POST /notifications` (or `GET /notifications`), and
+//! `DELETE /notifications/{id}`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::IntoResponse;
+use axum::response::sse::{KeepAlive, Sse};
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::Routes;
+use crate::api::extract::{ApiJson, ApiQuery, Caller, StreamCaller};
+use crate::clock::Instant;
+use crate::error::{ApiError, Position};
+use crate::events::sse::{Filter, Start, stream};
+use crate::state::AppState;
+
+/// Adds the notification routes.
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/notifications/events", get(events))
+        .add(Method::POST, "/notifications", post(list_post))
+        .add(Method::GET, "/notifications", get(list_get))
+        .add(Method::DELETE, "/notifications/{id}", delete(remove))
+}
+
+/// One value or several: `id_task=a` and `id_task=a,b` in a query;
+/// `"a"` and `["a", "b"]` in a body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn list(self) -> Vec<String> {
+        match self {
+            Self::None => Vec::new(),
+            Self::One(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FilterParams {
+    #[serde(default)]
+    id_task: OneOrMany,
+    #[serde(default)]
+    id_image: OneOrMany,
+    #[serde(default)]
+    name_list: OneOrMany,
+}
+
+impl FilterParams {
+    fn filter(self) -> Filter {
+        Filter {
+            id_task: self.id_task.list(),
+            id_image: self.id_image.list(),
+            name_list: self.name_list.list(),
+        }
+    }
+}
+
+async fn events(
+    State(state): State<AppState>,
+    StreamCaller(tenant): StreamCaller,
+    ApiQuery(q): ApiQuery<FilterParams>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    state.run_due();
+    let start = match headers.get("last-event-id") {
+        None => Start::Window {
+            since: Instant::from_millis(state.now().millis() - window_ms(&state)),
+        },
+        Some(v) => Start::After(v.to_str().ok().and_then(|s| s.trim().parse().ok()).ok_or_else(|| {
+            ApiError::invalid_field(
+                "Last-Event-ID",
+                "must be a notification id (an integer)",
+                Position::Header,
+            )
+        })?),
+    };
+    let body = stream(tenant, q.filter(), start, None);
+    Ok(Sse::new(body).keep_alive(
+        KeepAlive::new()
+            .interval(state.settings.sse_keepalive)
+            .text("keepalive"),
+    ))
+}
+
+fn window_ms(state: &AppState) -> i64 {
+    i64::try_from(state.settings.sse_backfill_window.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+fn listing(state: &AppState, tenant: &crate::storage::records::Tenant, f: Filter) -> Json<Value> {
+    state.run_due();
+    let items: Vec<Value> = tenant
+        .log
+        .all()
+        .iter()
+        .filter(|n| f.matches(n))
+        .map(|n| n.wire())
+        .collect();
+    Json(Value::Array(items))
+}
+
+async fn list_post(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    ApiJson(p): ApiJson<FilterParams>,
+) -> Json<Value> {
+    listing(&state, &tenant, p.filter())
+}
+
+async fn list_get(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    ApiQuery(p): ApiQuery<FilterParams>,
+) -> Json<Value> {
+    listing(&state, &tenant, p.filter())
+}
+
+/// Deletes one of the caller's notifications: it is never replayed again.
+/// Another account's or an unknown id answers 404.
+async fn remove(Caller(tenant): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let not_found = || ApiError::not_found("notification", Some(("id", Position::Path)));
+    let id: u64 = id.parse().map_err(|_| not_found())?;
+    if !tenant.log.delete(id) {
+        return Err(not_found());
+    }
+    Ok(Json(json!({ "success": true, "id": id })))
+}

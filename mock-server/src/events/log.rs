@@ -1,0 +1,145 @@
+//! The notification log of one account: every job change, appended in order
+//! with increasing ids, kept until deleted (or pushed out by the retention
+//! cap). SSE subscribers read it at their own pace, woken by a watch channel,
+//! so a slow subscriber holds no buffer of its own and never slows anyone.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::clock::Instant;
+use crate::domain::ids::TenantId;
+
+/// Most notifications an account keeps; older ones are dropped first.
+pub const MAX_LOG_ENTRIES: usize = 10_000;
+
+/// One notification, as the vendor shapes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    /// Increasing id (unique in the server).
+    pub id: u64,
+    /// `batch_edit`, `image_result`, `identity_preprocessing`, `ping`, `test`.
+    pub name: &'static str,
+    /// Seconds since the epoch, with a fraction.
+    pub timestamp: f64,
+    /// Event data (`id_task`, `status`, …).
+    pub data: Value,
+    /// Owner (not sent to clients).
+    #[serde(skip)]
+    pub owner: TenantId,
+    /// When it happened.
+    #[serde(skip)]
+    pub at: Instant,
+}
+
+impl Notification {
+    /// The JSON sent over SSE and webhooks: `{id, name, data, timestamp}`.
+    pub fn wire(&self) -> Value {
+        serde_json::json!({ "id": self.id, "name": self.name, "data": self.data, "timestamp": self.timestamp })
+    }
+
+    /// The job this notification is about, if any.
+    pub fn task(&self) -> Option<&str> {
+        self.data.get("id_task").and_then(Value::as_str)
+    }
+}
+
+/// One account's log.
+#[derive(Debug)]
+pub struct AccountLog {
+    entries: RwLock<VecDeque<Arc<Notification>>>,
+    latest: watch::Sender<u64>,
+}
+
+impl Default for AccountLog {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::new(VecDeque::new()),
+            latest: watch::Sender::new(0),
+        }
+    }
+}
+
+impl AccountLog {
+    /// Appends `n` and wakes every subscriber.
+    pub fn append(&self, n: Arc<Notification>) {
+        let id = n.id;
+        {
+            let mut entries = self.entries.write();
+            entries.push_back(n);
+            while entries.len() > MAX_LOG_ENTRIES {
+                entries.pop_front();
+            }
+        }
+        self.latest.send_replace(id);
+    }
+
+    /// Notifications with an id above `after`, oldest first, at most `limit`.
+    pub fn after(&self, after: u64, limit: usize) -> Vec<Arc<Notification>> {
+        let entries = self.entries.read();
+        let start = entries.partition_point(|n| n.id <= after);
+        entries.range(start..).take(limit).cloned().collect()
+    }
+
+    /// Every notification kept, oldest first.
+    pub fn all(&self) -> Vec<Arc<Notification>> {
+        self.entries.read().iter().cloned().collect()
+    }
+
+    /// The oldest id kept, if any.
+    pub fn oldest_id(&self) -> Option<u64> {
+        self.entries.read().front().map(|n| n.id)
+    }
+
+    /// Deletes notification `id`; `false` when the account has none such.
+    pub fn delete(&self, id: u64) -> bool {
+        let mut entries = self.entries.write();
+        match entries.binary_search_by_key(&id, |n| n.id) {
+            Ok(i) => {
+                entries.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A receiver that wakes when something is appended.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.latest.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(id: u64) -> Arc<Notification> {
+        Arc::new(Notification {
+            id,
+            name: "batch_edit",
+            timestamp: 0.0,
+            data: Value::Null,
+            owner: TenantId::from_client("acct_1"),
+            at: Instant::from_millis(0),
+        })
+    }
+
+    #[test]
+    fn reads_after_an_id_and_deletes() {
+        let log = AccountLog::default();
+        for id in [1, 2, 5, 9] {
+            log.append(n(id));
+        }
+        let ids = |v: Vec<Arc<Notification>>| v.iter().map(|n| n.id).collect::<Vec<_>>();
+        assert_eq!(ids(log.after(2, 10)), [5, 9]);
+        assert_eq!(ids(log.after(0, 2)), [1, 2]);
+        assert!(log.delete(5));
+        assert!(!log.delete(5));
+        assert_eq!(ids(log.after(2, 10)), [9]);
+        assert_eq!(*log.subscribe().borrow(), 9);
+    }
+}

@@ -1,0 +1,209 @@
+//! Network peers for tests: an SSE client that reads events off a real
+//! socket, and a webhook receiver on 127.0.0.1 port 0.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::helpers::TestApp;
+
+/// One SSE message (or comment).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SseMessage {
+    pub id: Option<u64>,
+    pub event: Option<String>,
+    pub data: Option<String>,
+    pub comment: Option<String>,
+}
+
+impl SseMessage {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.data.as_deref().expect("a data line")).expect("JSON data")
+    }
+}
+
+/// A connected SSE client.
+pub struct SseClient {
+    stream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    buf: String,
+}
+
+impl SseClient {
+    pub async fn connect(app: &TestApp, query: &str, token: &str, last_event_id: Option<u64>) -> Self {
+        let mut req = reqwest::Client::new()
+            .get(format!("{}/notifications/events{query}", app.base))
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let res = req.send().await.expect("connected");
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .expect("ct")
+                .starts_with("text/event-stream")
+        );
+        Self {
+            stream: res.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next message, or `None` when the stream ends; fails after 10 s.
+    pub async fn next(&mut self) -> Option<SseMessage> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut m = SseMessage::default();
+                for line in block.lines() {
+                    if let Some(c) = line.strip_prefix(':') {
+                        m.comment = Some(c.trim().to_owned());
+                    } else if let Some((k, v)) = line.split_once(':') {
+                        let v = v.strip_prefix(' ').unwrap_or(v).to_owned();
+                        match k {
+                            "id" => m.id = v.parse().ok(),
+                            "event" => m.event = Some(v),
+                            "data" => m.data = Some(v),
+                            _ => {}
+                        }
+                    }
+                }
+                return Some(m);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("an SSE message within 10 s")?;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        }
+    }
+
+    /// The next message that is not a comment.
+    pub async fn next_event(&mut self) -> Option<SseMessage> {
+        loop {
+            let m = self.next().await?;
+            if m.comment.is_none() {
+                return Some(m);
+            }
+        }
+    }
+
+    /// Reads past the backfill; returns the backfilled messages.
+    pub async fn backfill(&mut self) -> Vec<SseMessage> {
+        let mut out = Vec::new();
+        loop {
+            let m = self.next_event().await.expect("backfill_complete");
+            if m.event.as_deref() == Some("backfill_complete") {
+                assert_eq!(m.data.as_deref(), Some("{}"));
+                return out;
+            }
+            assert_eq!(m.event.as_deref(), Some("backfill"));
+            out.push(m);
+        }
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub answered: u16,
+}
+
+/// How the receiver answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Behaviour {
+    /// 500 for the first N requests, then 204.
+    FailFirst(usize),
+    /// Never answers (holds the request open).
+    Hang,
+}
+
+/// A webhook receiver on 127.0.0.1, port 0.
+pub struct Receiver {
+    pub url: String,
+    rx: mpsc::UnboundedReceiver<Received>,
+}
+
+impl Receiver {
+    pub async fn start(behaviour: Behaviour) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let count = Arc::new(AtomicUsize::new(0));
+        let handler = move |headers: HeaderMap, body: Bytes| {
+            let tx = tx.clone();
+            let count = count.clone();
+            async move {
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                match behaviour {
+                    Behaviour::Hang => {
+                        let _ = tx.send(Received {
+                            headers,
+                            body,
+                            answered: 0,
+                        });
+                        std::future::pending::<()>().await;
+                        StatusCode::NO_CONTENT
+                    }
+                    Behaviour::FailFirst(k) => {
+                        let status = if n < k {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            StatusCode::NO_CONTENT
+                        };
+                        let _ = tx.send(Received {
+                            headers,
+                            body,
+                            answered: status.as_u16(),
+                        });
+                        status
+                    }
+                }
+            }
+        };
+        let router = axum::Router::new().route("/hook", axum::routing::post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { url, rx }
+    }
+
+    /// The next request; fails after 10 s.
+    pub async fn next(&mut self) -> Received {
+        tokio::time::timeout(Duration::from_secs(10), self.rx.recv())
+            .await
+            .expect("a delivery within 10 s")
+            .expect("open")
+    }
+
+    /// Requests until one for `name` arrives (others are returned too).
+    pub async fn until(&mut self, pred: impl Fn(&serde_json::Value) -> bool) -> Vec<Received> {
+        let mut out = Vec::new();
+        loop {
+            let r = self.next().await;
+            let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON body");
+            let done = pred(&v);
+            out.push(r);
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+/// The documentation's Flask `verify_signature`, in Rust:
+/// `"sha256=" + hmac.new(secret, body, sha256).hexdigest()` compared with
+/// `hmac.compare_digest`.
+pub fn verify_signature(secret: &str, body: &[u8], signature_header: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    use subtle::ConstantTimeEq;
+    bool::from(expected.as_bytes().ct_eq(signature_header.as_bytes()))
+}
