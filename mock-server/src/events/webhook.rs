@@ -398,9 +398,9 @@ mod tests {
         assert!(!verify("whsec_test", b"x", "sha256=zz"));
     }
 
-    fn attempt(ok: bool) -> Attempt {
+    fn attempt(ok: bool, at: Instant) -> Attempt {
         Attempt {
-            at: Instant::from_millis(0),
+            at,
             status_code: Some(if ok { 200 } else { 500 }),
             latency_ms: 1,
             error: (!ok).then(|| "HTTP 500".to_owned()),
@@ -425,11 +425,11 @@ mod tests {
         let ids = |v: Vec<Send>| v.iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(ids(w.take_due(t0)), [a, c], "b waits behind a");
         assert!(w.take_due(t0).is_empty(), "in flight is not sent twice");
-        w.record(a, attempt(false), t0);
+        w.record(a, attempt(false, t0), t0);
         assert_eq!(w.next_due(), Some(t0.plus(RETRY_BACKOFF[0])));
         assert!(w.take_due(t0).is_empty(), "the retry waits 5 s and b waits behind it");
         assert_eq!(ids(w.take_due(t0.plus(RETRY_BACKOFF[0]))), [a]);
-        w.record(a, attempt(true), t0);
+        w.record(a, attempt(true, t0), t0);
         assert_eq!(ids(w.take_due(t0.plus(RETRY_BACKOFF[0]))), [b]);
         let log = w.deliveries(Some(&owner));
         assert_eq!(log[0].attempts.len(), 2);
@@ -447,7 +447,7 @@ mod tests {
             .expect("queued");
         for _ in 0..7 {
             assert_eq!(w.take_due(now).len(), 1);
-            w.record(id, attempt(false), now);
+            w.record(id, attempt(false, now), now);
             now = now.plus(Duration::from_secs(3600));
         }
         assert_eq!(w.deliveries(None)[0].status, DeliveryStatus::Failed);
