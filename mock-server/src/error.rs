@@ -217,7 +217,7 @@ impl S3Error {
         Self::new(
             StatusCode::FORBIDDEN,
             "AccessDenied",
-            "Query-string authentication requires the X-Amz-Expires and X-Amz-Signature parameters",
+            "Query-string authentication requires the Expires and Signature parameters",
             resource,
         )
     }

@@ -91,6 +91,8 @@ pub struct Shared {
     pub http: reqwest::Client,
     /// The last notification id handed out (ids increase server-wide).
     pub notification_seq: AtomicU64,
+    /// Renders running at once: one per CPU.
+    pub render_permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// What a ZIP download link gives access to.
@@ -128,8 +130,8 @@ impl AppState {
 
     /// Like [`AppState::new`] with an explicit clock.
     pub fn with_clock(cfg: &Config, public_url: String, clock: Arc<dyn Clock>) -> Result<Self, String> {
-        if !(cfg.time_scale.is_finite() && cfg.time_scale >= 0.0) {
-            return Err("--time-scale must be a finite number >= 0".into());
+        if !(cfg.time_scale.is_finite() && (0.0..=1000.0).contains(&cfg.time_scale)) {
+            return Err("--time-scale must be a number from 0 to 1000".into());
         }
         let settings = Settings {
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -166,6 +168,9 @@ impl AppState {
                 .build()
                 .map_err(|e| e.to_string())?,
             notification_seq: AtomicU64::new(0),
+            render_permits: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
         }));
         state.load_fixtures();
         Ok(state)
@@ -186,6 +191,7 @@ impl AppState {
         self.webhooks.clear();
         self.notification_seq.store(0, Ordering::SeqCst);
         self.ids.reset();
+        self.signer.rekey(self.ids.epoch());
         self.load_fixtures();
     }
 

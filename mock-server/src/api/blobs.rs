@@ -86,7 +86,7 @@ async fn result(
     if !done || crate::api::jobs::result_path(&job, k, file.split('.').next().unwrap_or("")) != path {
         return Err(S3Error::no_such_key(&path));
     }
-    let img = job.rendered(k).await.map_err(|e| {
+    let img = job.rendered(k, state.render_permits.clone()).await.map_err(|e| {
         tracing::error!(error = %e, "render failed");
         S3Error::no_such_key(&path)
     })?;

@@ -136,7 +136,7 @@ async fn fetch(State(state): State<AppState>, Path(token): Path<String>) -> Resu
         )));
     }
     let bulk = grant.jobs.len() > 1;
-    let mut entries = Vec::new();
+    let mut wanted = Vec::new();
     for id in &grant.jobs {
         let job = state
             .engine
@@ -144,12 +144,18 @@ async fn fetch(State(state): State<AppState>, Path(token): Path<String>) -> Resu
             .ok_or_else(|| ApiError::not_found("job", Some(("token", Position::Path))))?;
         let s = job.state();
         for k in (0..s.outputs.len()).filter(|k| s.outputs[*k].status == OutputStatus::Completed) {
-            let img = job.rendered(k).await.map_err(ApiError::internal)?;
             let name = download_filename(&job, k);
             let name = if bulk { format!("{}/{name}", job.id) } else { name };
-            entries.push((name, img.full.clone()));
+            wanted.push((job.clone(), k, name));
         }
     }
+    // Rendered concurrently, as many at once as there are render permits.
+    let entries = futures_util::future::try_join_all(wanted.into_iter().map(|(job, k, name)| {
+        let permits = state.render_permits.clone();
+        async move { job.rendered(k, permits).await.map(|img| (name, img.full.clone())) }
+    }))
+    .await
+    .map_err(ApiError::internal)?;
     let zip = tokio::task::spawn_blocking(move || build_zip(&entries))
         .await
         .map_err(ApiError::internal)?

@@ -108,9 +108,9 @@ fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
     };
     let bad = |m: String| ApiError::invalid_field("X-Mock-Fault-Plan", m, Position::Header);
     let text = v.to_str().map_err(|_| bad("must be ASCII JSON".into()))?;
-    serde_json::from_str(text)
-        .map(Some)
-        .map_err(|e| bad(format!("not a fault plan: {e}")))
+    let plan: FaultPlan = serde_json::from_str(text).map_err(|e| bad(format!("not a fault plan: {e}")))?;
+    plan.validate().map_err(bad)?;
+    Ok(Some(plan))
 }
 
 async fn create(

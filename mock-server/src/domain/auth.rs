@@ -90,17 +90,18 @@ fn parse_lifetime_str(s: &str) -> Result<i64, String> {
     } else {
         clock.split(':').collect()
     };
-    let nums: Vec<i64> = parts
+    let nums: Vec<u64> = parts
         .iter()
-        .map(|p| p.parse::<i64>())
+        .map(|p| p.parse::<u64>())
         .collect::<Result<_, _>>()
         .map_err(|_| bad())?;
-    let clock_secs = match nums.as_slice() {
-        [] => 0,
-        [ss] => *ss,
-        [hh, mm, ss] if *mm < 60 && *ss < 60 => hh * 3600 + mm * 60 + ss,
+    let clock_secs: Option<u64> = match nums.as_slice() {
+        [] => Some(0),
+        [ss] => Some(*ss),
+        [hh, mm, ss] if *mm < 60 && *ss < 60 => hh.checked_mul(3600).and_then(|h| h.checked_add(mm * 60 + ss)),
         _ => return Err(bad()),
     };
+    let clock_secs = clock_secs.and_then(|c| i64::try_from(c).ok()).ok_or_else(bad)?;
     let total = days
         .checked_mul(86_400)
         .and_then(|d| d.checked_add(clock_secs))
@@ -207,6 +208,10 @@ mod tests {
             json!(true),
             json!(1.5),
             json!("1:2"),
+            json!("9999999999999999:00:00"),
+            json!("2:-59:00"),
+            json!("P99999999999999999999D"),
+            json!("99999999999999D"),
         ] {
             assert!(parse_token_lifetime(&v).is_err(), "{v}");
         }

@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 pub struct IdGen {
     seed: u64,
     counter: AtomicU64,
+    /// Bumped by every reset and mixed into secrets only: IDs repeat after a
+    /// reset (a seeded run is repeatable), tokens and secrets never do.
+    epoch: AtomicU64,
 }
 
 impl IdGen {
@@ -20,12 +23,19 @@ impl IdGen {
         Self {
             seed,
             counter: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
         }
     }
 
     /// Starts over, as after `POST /__admin/reset`.
     pub fn reset(&self) {
         self.counter.store(0, Ordering::SeqCst);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many resets happened.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     /// The next `len` hex characters (at most 64) for an ID of `kind`.
@@ -47,7 +57,8 @@ impl IdGen {
 
     /// A secret value (token, webhook secret) with `prefix`: 40 hex digits.
     pub fn secret(&self, prefix: &str) -> String {
-        format!("{prefix}{}", self.next_hex(prefix, 40))
+        let kind = format!("{prefix}#{}", self.epoch());
+        format!("{prefix}{}", self.next_hex(&kind, 40))
     }
 }
 
@@ -135,8 +146,12 @@ mod tests {
         assert!(ids_a[0].as_str().starts_with("job_"));
         assert_eq!(ids_a[0].as_str().len(), 4 + 24);
         assert_ne!(ids_a[0], ids_a[1]);
+        let secret = a.secret("at_");
         a.reset();
         assert_eq!(a.next::<JobId>(), ids_a[0]);
+        a.reset();
+        a.next::<JobId>();
+        assert_ne!(a.secret("at_"), secret, "secrets never repeat across resets");
     }
 
     #[test]

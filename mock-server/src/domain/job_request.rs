@@ -434,6 +434,16 @@ fn join(parent: &str, key: &str) -> String {
     }
 }
 
+/// An integer, also written as an integral float (`2.0`), as JSON Schema
+/// counts it.
+fn as_int(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        let f = v.as_f64()?;
+        // i64::MAX as f64 rounds up to 2^63, which is out of range.
+        (f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63)).then_some(f as i64)
+    })
+}
+
 /// A present, non-null member.
 fn member<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
@@ -474,7 +484,7 @@ fn opt_bool(obj: &Map<String, Value>, key: &str, parent: &str, e: &mut Errors) -
 
 fn opt_int(obj: &Map<String, Value>, key: &str, parent: &str, e: &mut Errors) -> Option<i64> {
     let v = member(obj, key)?;
-    let n = v.as_i64();
+    let n = as_int(v);
     if n.is_none() {
         e.add(&join(parent, key), "must be an integer");
     }
@@ -506,8 +516,8 @@ fn one_of<T: Copy>(v: &Value, path: &str, table: &[(T, &'static str)], e: &mut E
 fn design_value(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) -> Option<DesignValue> {
     match v {
         Value::String(_) => text(v, path, MAX_TEXT_LEN, false, e).map(DesignValue::Text),
-        Value::Number(n) => {
-            let Some(index) = n.as_i64() else {
+        Value::Number(_) => {
+            let Some(index) = as_int(v) else {
                 e.add(path, "a saved Design Value index must be an integer");
                 return None;
             };
@@ -591,7 +601,7 @@ fn lighting(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) -> Op
 
 fn custom_side(v: Option<&Value>, path: &str, e: &mut Errors) -> Option<u32> {
     let v = v?;
-    let Some(n) = v.as_i64() else {
+    let Some(n) = as_int(v) else {
         e.add(path, "must be an integer");
         return None;
     };
@@ -699,7 +709,7 @@ fn instruction(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) ->
     let nv_path = join(path, "num_variations");
     let num_variations = match member(o, "num_variations") {
         None => Some(1),
-        Some(v) => match v.as_i64() {
+        Some(v) => match as_int(v) {
             Some(n) if (1..=i64::from(MAX_VARIATIONS)).contains(&n) => u32::try_from(n).ok(),
             Some(_) => {
                 e.add(&nv_path, format!("must be between 1 and {MAX_VARIATIONS}"));

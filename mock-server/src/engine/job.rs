@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::clock::Instant;
 use crate::domain::ids::{FileId, JobId, TenantId};
@@ -14,7 +14,7 @@ use crate::domain::job_request::{Format, JobRequest};
 use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::Schedule;
 use crate::engine::state::JobState;
-use crate::render::{OutputFormat, RenderError, RenderRequest, Rendered, render};
+use crate::render::{Inputs, OutputFormat, OutputSpec, RenderError, Rendered, render_inputs};
 use crate::storage::records::{Identity, Project};
 
 /// One input image, as it was when the job was created.
@@ -54,6 +54,7 @@ pub struct Job {
     schedule: RwLock<Arc<Schedule>>,
     state: RwLock<JobState>,
     renders: Vec<OnceCell<Arc<Rendered>>>,
+    decoded: OnceCell<Arc<Inputs>>,
 }
 
 /// What a new job is made of.
@@ -84,6 +85,7 @@ impl Job {
         Self {
             state: RwLock::new(JobState::new(outputs, n.request.post_process, n.created_at)),
             renders: (0..outputs).map(|_| OnceCell::new()).collect(),
+            decoded: OnceCell::new(),
             schedule: RwLock::new(Arc::new(schedule)),
             id: n.id,
             owner: n.owner,
@@ -137,38 +139,64 @@ impl Job {
         *guard = Arc::new(s);
     }
 
-    /// Output `k`'s full image and thumbnail, rendered on first call.
-    pub async fn rendered(&self, k: usize) -> Result<Arc<Rendered>, RenderError> {
+    /// Output `k`'s full image and thumbnail, rendered on first call. The
+    /// render runs in its own task (so a client that hangs up does not waste
+    /// it), on a blocking thread, holding one of `permits` (so renders never
+    /// take more CPUs and memory than there are permits).
+    pub async fn rendered(self: &Arc<Self>, k: usize, permits: Arc<Semaphore>) -> Result<Arc<Rendered>, RenderError> {
         let cell = self
             .renders
             .get(k)
             .ok_or_else(|| RenderError(format!("no output {k}")))?;
-        let req = self.render_request(k)?;
-        cell.get_or_try_init(|| async move {
-            tokio::task::spawn_blocking(move || render(&req).map(Arc::new))
-                .await
-                .map_err(|e| RenderError(format!("render task failed: {e}")))?
-        })
-        .await
-        .cloned()
+        if let Some(r) = cell.get() {
+            return Ok(r.clone());
+        }
+        let job = self.clone();
+        let task = tokio::spawn(async move {
+            let cell = &job.renders[k];
+            cell.get_or_try_init(|| async {
+                let _permit = permits.acquire_owned().await.map_err(|e| RenderError(e.to_string()))?;
+                let inputs = job.inputs().await?;
+                let spec = job.output_spec(k)?;
+                tokio::task::spawn_blocking(move || render_inputs(&spec, &inputs).map(Arc::new))
+                    .await
+                    .map_err(|e| RenderError(format!("render task failed: {e}")))?
+            })
+            .await
+            .cloned()
+        });
+        task.await
+            .map_err(|e| RenderError(format!("render task failed: {e}")))?
     }
 
-    fn render_request(&self, k: usize) -> Result<RenderRequest, RenderError> {
+    /// The inputs, decoded and shrunk once per job.
+    async fn inputs(&self) -> Result<Arc<Inputs>, RenderError> {
+        self.decoded
+            .get_or_try_init(|| async {
+                let identity = self.identity.bytes.clone();
+                let garments: Vec<Bytes> = self.inputs.iter().map(|i| i.bytes.clone()).collect();
+                tokio::task::spawn_blocking(move || Inputs::decode(&identity, &garments).map(Arc::new))
+                    .await
+                    .map_err(|e| RenderError(format!("decode task failed: {e}")))?
+            })
+            .await
+            .cloned()
+    }
+
+    fn output_spec(&self, k: usize) -> Result<OutputSpec, RenderError> {
         let schedule = self.schedule();
         let slot = schedule
             .outputs
             .get(k)
             .ok_or_else(|| RenderError(format!("no output {k}")))?;
         let ins = &self.request.instructions[slot.instruction];
-        Ok(RenderRequest {
+        Ok(OutputSpec {
             width: slot.width,
             height: slot.height,
             format: match ins.format {
                 Format::Jpg => OutputFormat::Jpeg,
                 Format::Png => OutputFormat::Png,
             },
-            identity: self.identity.bytes.clone(),
-            garments: self.inputs.iter().map(|i| i.bytes.clone()).collect(),
             style_key: slot.style_key,
             watermark: self.request.options.add_ai_watermark,
         })

@@ -21,6 +21,11 @@ pub const MARKER_FAIL_POST: &str = "mock:fail-post-processing";
 /// The output takes 60 s longer (scaled by `--time-scale`).
 pub const MARKER_SLOW: &str = "mock:slow";
 
+/// The longest delay a plan may ask for (a year).
+pub const MAX_DELAY_SECONDS: f64 = 31_536_000.0;
+/// Output indexes run below this (10 instructions × 8 variations).
+pub const MAX_OUTPUT_INDEX: u32 = 80;
+
 /// Extra time for one output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +121,37 @@ impl FaultPlan {
             self.fail_post_processing.clone_from(&other.fail_post_processing);
         }
         self
+    }
+
+    /// Checks the numbers: progress 0–100, delays finite and at most a year,
+    /// output indexes below 80 (10 instructions × 8 variations). The error
+    /// names the field (`delay_outputs[0].seconds: …`).
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(p) = self.fail_job_at_progress
+            && !(p.is_finite() && (0.0..=100.0).contains(&p))
+        {
+            return Err("fail_job_at_progress: must be between 0 and 100".into());
+        }
+        for (name, set) in [
+            ("refuse_outputs", &self.refuse_outputs),
+            ("refuse_outputs_all_engines", &self.refuse_outputs_all_engines),
+            ("fail_outputs", &self.fail_outputs),
+        ] {
+            if set.iter().any(|k| *k >= MAX_OUTPUT_INDEX) {
+                return Err(format!("{name}: output indexes must be below {MAX_OUTPUT_INDEX}"));
+            }
+        }
+        for (i, d) in self.delay_outputs.iter().enumerate() {
+            if !(d.seconds.is_finite() && (0.0..=MAX_DELAY_SECONDS).contains(&d.seconds)) {
+                return Err(format!(
+                    "delay_outputs[{i}].seconds: must be between 0 and {MAX_DELAY_SECONDS}"
+                ));
+            }
+            if d.output >= MAX_OUTPUT_INDEX {
+                return Err(format!("delay_outputs[{i}].output: must be below {MAX_OUTPUT_INDEX}"));
+            }
+        }
+        Ok(())
     }
 
     /// Extra seconds for output `k`.

@@ -121,6 +121,8 @@ pub struct Schedule {
     pub outputs: Vec<OutputSlot>,
 }
 
+/// The longest any scheduled span can be (ten years).
+const MAX_SPAN: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 86_400);
 /// Seconds before a job starts processing.
 const QUEUE_SECONDS: (f64, f64) = (0.2, 1.0);
 /// Seconds one engine attempt takes at 1K.
@@ -141,7 +143,8 @@ fn size_factor(g: Geometry) -> f64 {
 /// job's own seed (from `--seed` and the job id).
 pub fn build(req: &JobRequest, plan: &FaultPlan, created_at: Instant, seed: u64, time_scale: f64) -> Schedule {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let scaled = |secs: f64| std::time::Duration::from_secs_f64((secs * time_scale).max(0.0));
+    // Saturates instead of panicking: no plan or scale can overflow a Duration.
+    let scaled = |secs: f64| std::time::Duration::try_from_secs_f64((secs * time_scale).max(0.0)).unwrap_or(MAX_SPAN);
     let mut draw = |(lo, hi): (f64, f64)| rng.random_range(lo..hi);
 
     // Fixed facts of every output, in order of instructions then variations.
@@ -287,7 +290,6 @@ pub fn build(req: &JobRequest, plan: &FaultPlan, created_at: Instant, seed: u64,
         if let (true, Some(p)) = (is_finish, fail_at)
             && total > 0
             && (finished as f64) * 100.0 / (total as f64) >= p
-            && finished < total
         {
             events.push(TimedEvent {
                 at,

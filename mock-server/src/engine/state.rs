@@ -206,12 +206,13 @@ impl JobState {
                 }
             }
             Event::JobFailed { message } => {
+                // Outputs that never ran fail with the job but are not
+                // processed: progress stays where the job stopped.
                 for o in &mut self.outputs {
                     if !matches!(o.status, OutputStatus::Completed | OutputStatus::Failed) {
                         o.status = OutputStatus::Failed;
                         o.error_message = Some(format!("job failed: {message}"));
                         o.finished_at = Some(at);
-                        self.processed += 1;
                     }
                 }
                 self.fail(message.clone());

@@ -97,38 +97,97 @@ impl fmt::Display for RenderError {
 
 impl std::error::Error for RenderError {}
 
+/// The size of one output, apart from its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// File format.
+    pub format: OutputFormat,
+    /// See [`RenderRequest::style_key`].
+    pub style_key: u64,
+    /// See [`RenderRequest::watermark`].
+    pub watermark: bool,
+}
+
+/// The longest side an input keeps once decoded: inputs are drawn into
+/// tiles and a portrait area, so more pixels would only cost memory.
+pub const INPUT_MAX_SIDE: u32 = 1024;
+
+/// A job's inputs, decoded once and shrunk to [`INPUT_MAX_SIDE`], shared by
+/// all of its outputs.
+pub struct Inputs {
+    identity: Source,
+    garments: Vec<Source>,
+}
+
+impl fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inputs")
+            .field("identity", &self.identity.dimensions())
+            .field("garments", &self.garments.len())
+            .finish()
+    }
+}
+
+impl Inputs {
+    /// Decodes and shrinks the identity and garment images.
+    pub fn decode(identity: &[u8], garments: &[Bytes]) -> Result<Self, RenderError> {
+        let identity = decode(identity).map_err(|e| RenderError(format!("identity image: {e}")))?;
+        let garments = garments
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| decode(bytes).map_err(|e| RenderError(format!("garment image {}: {e}", i + 1))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { identity, garments })
+    }
+}
+
 /// Composes and encodes one output. Pure and deterministic: the same request gives byte-identical output.
 /// CPU-bound: callers run it on a blocking thread.
 pub fn render(req: &RenderRequest) -> Result<Rendered, RenderError> {
-    let (width, height) = (req.width, req.height);
+    let spec = OutputSpec {
+        width: req.width,
+        height: req.height,
+        format: req.format,
+        style_key: req.style_key,
+        watermark: req.watermark,
+    };
+    check_size(req.width, req.height)?;
+    render_inputs(&spec, &Inputs::decode(&req.identity, &req.garments)?)
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), RenderError> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
         return Err(RenderError(format!(
             "unsupported output size {width}x{height} (1..={MAX_SIDE} per side)"
         )));
     }
-    let identity = decode(&req.identity).map_err(|e| RenderError(format!("identity image: {e}")))?;
-    let garments = req
-        .garments
-        .iter()
-        .enumerate()
-        .map(|(i, bytes)| decode(bytes).map_err(|e| RenderError(format!("garment image {}: {e}", i + 1))))
-        .collect::<Result<Vec<_>, _>>()?;
+    Ok(())
+}
 
-    let mut full = compose(width, height, &Style::from_key(req.style_key), &identity, &garments);
+/// Like [`render`], from inputs already decoded (once per job).
+pub fn render_inputs(spec: &OutputSpec, inputs: &Inputs) -> Result<Rendered, RenderError> {
+    let (width, height) = (spec.width, spec.height);
+    check_size(width, height)?;
+    let (identity, garments) = (&inputs.identity, &inputs.garments);
+    let mut full = compose(width, height, &Style::from_key(spec.style_key), identity, garments);
     let (thumbnail_width, thumbnail_height) = thumbnail_size(width, height);
     let mut thumbnail = if (thumbnail_width, thumbnail_height) == (width, height) {
         full.clone()
     } else {
         resample::resize::<_, 3>(&full, thumbnail_width, thumbnail_height)
     };
-    if req.watermark {
+    if spec.watermark {
         watermark::draw(&mut full);
         watermark::draw(&mut thumbnail);
     }
     Ok(Rendered {
-        full: encode(&full, req.format)?,
-        thumbnail: encode(&thumbnail, req.format)?,
-        content_type: req.format.content_type(),
+        full: encode(&full, spec.format)?,
+        thumbnail: encode(&thumbnail, spec.format)?,
+        content_type: spec.format.content_type(),
         thumbnail_width,
         thumbnail_height,
     })
@@ -202,6 +261,13 @@ fn decode(bytes: &[u8]) -> Result<Source, String> {
     if img.width() == 0 || img.height() == 0 {
         return Err("empty image".to_owned());
     }
+    let (w, h) = (img.width(), img.height());
+    let img = if w.max(h) > INPUT_MAX_SIDE {
+        let (tw, th) = fit(w, h, INPUT_MAX_SIDE, INPUT_MAX_SIDE);
+        img.thumbnail_exact(tw, th)
+    } else {
+        img
+    };
     Ok(if img.color().has_alpha() {
         Source::Rgba(img.into_rgba8())
     } else {

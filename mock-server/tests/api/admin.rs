@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{DEMO, TestApp};
+use crate::helpers::{DEMO, OTHER, TestApp};
 
 #[tokio::test]
 async fn health_reports_ok() {
@@ -106,4 +106,43 @@ async fn reset_forgets_data_and_sessions_but_keeps_fixture_tokens() {
     assert_eq!(list["pagination"]["total"], 0);
     // IDs start over, so a reset run repeats the same IDs.
     assert_eq!(app.create_project(DEMO, "p").await, first);
+    // Secrets never repeat: a token or signed URL from before a reset grants
+    // nothing after it, not even to whoever gets the same IDs.
+    let again = app
+        .post("/auth/login")
+        .header(
+            "authorization",
+            "Basic b3RoZXJAZmxhdDJtb2RlbC50ZXN0Om90aGVyLXBhc3N3b3Jk",
+        )
+        .send()
+        .await
+        .expect(200)
+        .json();
+    assert_ne!(again["token"], login["token"]);
+    app.post("/__admin/reset").send().await.expect(200);
+    let before = app
+        .post("/upload")
+        .token(DEMO)
+        .json(serde_json::json!({"filename": "a.png"}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    app.post("/__admin/reset").send().await.expect(200);
+    let after = app
+        .post("/upload")
+        .token(OTHER)
+        .json(serde_json::json!({"filename": "a.png"}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(before["file_id"], after["file_id"], "the same ID, another tenant");
+    let r = app
+        .put(before["upload_url"].as_str().expect("url"))
+        .bytes("image/png", crate::helpers::png(1))
+        .send()
+        .await
+        .expect(403);
+    assert_eq!(r.s3_code(), "SignatureDoesNotMatch");
 }

@@ -140,7 +140,7 @@ async fn each_documented_rule_is_refused_with_its_field_path() {
     let app = TestApp::spawn().await;
     let inputs = app.job_inputs(DEMO, 1).await;
     let one = |opts: Value| TestApp::job_body(&inputs, json!([{ "options": opts }]));
-    let cases: Vec<(Value, &str)> = vec![
+    let mut cases: Vec<(Value, &str)> = vec![
         (
             {
                 let mut b = TestApp::job_body(&inputs, json!([{}, {}]));
@@ -290,6 +290,97 @@ async fn each_documented_rule_is_refused_with_its_field_path() {
             "identity_code: is required",
         ),
     ];
+    let with = |key: &str, v: Value| {
+        let mut b = TestApp::job_body(&inputs, json!([{}]));
+        b[key] = v;
+        b
+    };
+    cases.extend([
+        (
+            TestApp::job_body(&inputs, json!([{"seed": 1.5}])),
+            "instructions[0].seed: must be an integer",
+        ),
+        (
+            one(json!({"seed": "x"})),
+            "instructions[0].options.seed: must be an integer",
+        ),
+        (one(json!("big")), "instructions[0].options: must be an object"),
+        (
+            TestApp::job_body(&inputs, json!([{"category_names": "casual"}])),
+            "instructions[0].category_names: must be an array of strings",
+        ),
+        (
+            TestApp::job_body(&inputs, json!([{"category_names": ["a", 3]}])),
+            "instructions[0].category_names[1]: must be a string",
+        ),
+        (
+            TestApp::job_body(
+                &inputs,
+                json!([{"category_names": (0..51).map(|i| i.to_string()).collect::<Vec<_>>()}]),
+            ),
+            "instructions[0].category_names: must have at most 50 items",
+        ),
+        (
+            TestApp::job_body(&inputs, json!([{"preset_name": 7}])),
+            "instructions[0].preset_name: must be a string",
+        ),
+        (
+            TestApp::job_body(&inputs, json!([{"prompt": "x".repeat(8001)}])),
+            "instructions[0].prompt: must be at most 8000 characters",
+        ),
+        (
+            TestApp::job_body(&inputs, json!([{"prompt": "bell\u{7}"}])),
+            "instructions[0].prompt: must not contain control characters",
+        ),
+        (
+            TestApp::job_body(&inputs, json!([{"lighting": {"quality": ["soft"]}}])),
+            "instructions[0].lighting.quality: must be a string",
+        ),
+        (
+            TestApp::job_body(&inputs, json!([{"style": {"text": "x", "image": 5}}])),
+            "instructions[0].style.image: must be a string",
+        ),
+        (
+            TestApp::job_body(&inputs, json!([{"pose": ""}])),
+            "instructions[0].pose: must not be empty",
+        ),
+        (
+            with("options", json!({"use_anchor": "no"})),
+            "options.use_anchor: must be a boolean",
+        ),
+        (
+            with("options", json!({"add_ai_watermark": 1})),
+            "options.add_ai_watermark: must be a boolean",
+        ),
+        (
+            with("options", json!({"use_alternative_method": "yes"})),
+            "options.use_alternative_method: must be a boolean",
+        ),
+        (
+            with("options", json!({"anchor_index": -1})),
+            "options.anchor_index: must satisfy 0 <= anchor_index < 1 (the number of instructions)",
+        ),
+        (
+            with("options", json!({"anchor_index": "0"})),
+            "options.anchor_index: must be an integer",
+        ),
+        (with("options", json!([])), "options: must be an object"),
+        (
+            with("images", json!([{"file_id": inputs.file_ids[0], "note": 5}])),
+            "images[0].note: must be a string",
+        ),
+        (
+            with(
+                "images",
+                json!([{"file_id": inputs.file_ids[0], "note": "n".repeat(2001)}]),
+            ),
+            "images[0].note: must be at most 2000 characters",
+        ),
+        (
+            with("images", json!([7])),
+            "images[0]: must be a file ID string or an object {file_id, note}",
+        ),
+    ]);
     for (body, expected) in cases {
         let got = refused_field(&app, DEMO, body, 400).await;
         assert!(got.iter().any(|g| g == expected), "expected {expected:?}, got {got:?}");
@@ -383,6 +474,7 @@ async fn every_shape_of_every_field_is_accepted() {
     body["post_process"] = json!(true);
     body["review_config"] = json!(null);
     body["an_unknown_field"] = json!({"is": "ignored"});
+    body["instructions"][1]["num_variations"] = json!(2.0);
     let r = app
         .post("/flat-2-model")
         .token(DEMO)
@@ -592,7 +684,50 @@ async fn an_injected_fault_plan_fails_delays_and_refuses() {
     assert_eq!(res["status"], "failed");
     assert_eq!(res["error_message"], "GPU on fire");
     assert_eq!(res["summary"]["successful"], 2);
-    assert_eq!(res["processed_images"], 4);
+    assert_eq!(res["processed_images"], 2, "progress stays where the job stopped");
+    assert_eq!(res["progress"], 50.0);
+    let aborted = res["results"]
+        .as_array()
+        .expect("r")
+        .iter()
+        .filter(|r| r["error_message"] == "job failed: GPU on fire")
+        .count();
+    assert_eq!(aborted, 2, "the outputs that never ran fail with the job");
+
+    // At 100 the job fails once every output is done, instead of completing.
+    let plan = r#"{"fail_job_at_progress": 100}"#;
+    let r = app
+        .post("/flat-2-model")
+        .token(DEMO)
+        .header("x-mock-fault-plan", plan)
+        .json(body.clone())
+        .send()
+        .await
+        .expect(202)
+        .json();
+    app.finish_jobs();
+    let st = app.status(DEMO, r["job_id"].as_str().expect("id")).await;
+    assert_eq!(
+        (st["status"].as_str(), st["processed_images"].as_u64()),
+        (Some("failed"), Some(4))
+    );
+
+    // Numbers out of range are refused, never a 500.
+    for bad in [
+        r#"{"delay_outputs": [{"output": 0, "seconds": 1e20}]}"#,
+        r#"{"fail_job_at_progress": 150}"#,
+        r#"{"fail_outputs": [80]}"#,
+    ] {
+        let r = app
+            .post("/flat-2-model")
+            .token(DEMO)
+            .header("x-mock-fault-plan", bad)
+            .json(body.clone())
+            .send()
+            .await
+            .expect(400);
+        assert_eq!(r.error_field().as_deref(), Some("X-Mock-Fault-Plan"), "{bad}");
+    }
 
     let plan = r#"{"delay_outputs": [{"output": 1, "seconds": 600}], "fail_outputs": [0]}"#;
     let r = app
