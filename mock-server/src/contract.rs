@@ -164,7 +164,13 @@ impl Contract {
             .find(|(m, t)| m == method && template_matches(t, path))?;
         let op = &self.openapi["paths"][template.as_str()][method.to_lowercase()];
         let responses = op.get("responses")?;
-        let response = self.resolve(responses.get(status.to_string()).or_else(|| responses.get("default"))?);
+        let range = format!("{}XX", status / 100);
+        let response = self.resolve(
+            responses
+                .get(status.to_string())
+                .or_else(|| responses.get(&range))
+                .or_else(|| responses.get("default"))?,
+        );
         let reference = response.pointer("/content/application~1json/schema/$ref")?.as_str()?;
         Some(reference.trim_start_matches("./").split('#').next()?.to_owned())
     }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod render;
+pub mod scenarios;
 pub mod state;
 pub mod storage;
 

@@ -21,6 +21,9 @@ use crate::error::{ApiError, FieldError, Position};
 use crate::events::log::Notification;
 use crate::events::notify::{self, batch_edit};
 use crate::events::webhook::{Attempt, Webhooks, sign};
+use crate::scenarios::WebhookFault;
+use crate::scenarios::catalogue::Catalogue;
+use crate::scenarios::endpoint::CallCounters;
 use crate::storage::fixtures::AccountsFile;
 use crate::storage::presign::Signer;
 use crate::storage::records::{Account, Tenant};
@@ -93,6 +96,12 @@ pub struct Shared {
     pub notification_seq: AtomicU64,
     /// Renders running at once: one per CPU.
     pub render_permits: Arc<tokio::sync::Semaphore>,
+    /// QA scenarios and who runs under which.
+    pub scenarios: Catalogue,
+    /// Endpoint-fault call counters.
+    pub call_counters: CallCounters,
+    /// Where scenario files are read from (on start and reset).
+    pub scenario_dir: std::path::PathBuf,
 }
 
 /// What a ZIP download link gives access to.
@@ -171,7 +180,11 @@ impl AppState {
             render_permits: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
+            scenarios: Catalogue::default(),
+            call_counters: CallCounters::default(),
+            scenario_dir: cfg.fixtures_dir().join("scenarios"),
         }));
+        state.scenarios.load_dir(&state.scenario_dir)?;
         state.load_fixtures();
         Ok(state)
     }
@@ -192,6 +205,11 @@ impl AppState {
         self.notification_seq.store(0, Ordering::SeqCst);
         self.ids.reset();
         self.signer.rekey(self.ids.epoch());
+        self.scenarios.clear();
+        self.call_counters.clear();
+        if let Err(e) = self.scenarios.load_dir(&self.scenario_dir) {
+            tracing::error!(error = %e, "scenario files could not be reloaded");
+        }
         self.load_fixtures();
     }
 
@@ -200,6 +218,9 @@ impl AppState {
             let tenant = Arc::new(Tenant::new(Account::from_fixture(self.ids.next(), f)));
             self.store.add_tenant(tenant.clone());
             self.tokens.add_login(&f.email, tenant.clone());
+            if f.scenario.is_some() {
+                self.scenarios.set_for_token(&f.api_token, f.scenario.clone());
+            }
             self.tokens.add_bearer(
                 f.api_token.clone(),
                 Grant {
@@ -222,7 +243,13 @@ impl AppState {
     /// the ticker.
     pub fn submit_job(&self, n: NewJob) -> Arc<Job> {
         let job = self.engine.submit(n);
-        self.publish(&job.owner, "batch_edit", batch_edit(&job, &job.state()), job.created_at);
+        self.publish(
+            &job.owner,
+            "batch_edit",
+            batch_edit(&job, &job.state()),
+            job.created_at,
+            job.webhook_fault(),
+        );
         self.run_due();
         self.ticker.notify_one();
         job
@@ -242,7 +269,7 @@ impl AppState {
                 (sign("full"), sign("thumbnail"))
             };
             for (name, data) in notify::for_event(a, urls) {
-                self.publish(&a.job.owner, name, data, a.event.at);
+                self.publish(&a.job.owner, name, data, a.event.at, a.job.webhook_fault());
             }
         }
         self.dispatch_webhooks();
@@ -251,11 +278,18 @@ impl AppState {
 
     /// Appends a notification to `owner`'s log (waking its SSE subscribers)
     /// and queues it for the webhook.
-    pub fn publish(&self, owner: &TenantId, name: &'static str, data: serde_json::Value, at: Instant) {
+    pub fn publish(
+        &self,
+        owner: &TenantId,
+        name: &'static str,
+        data: serde_json::Value,
+        at: Instant,
+        fault: Option<WebhookFault>,
+    ) {
         let Some(tenant) = self.store.tenant(owner) else { return };
         let n = Arc::new(self.notification(owner, name, data, at));
         tenant.log.append(n.clone());
-        self.queue_webhook(&n);
+        self.queue_webhook(&n, fault);
     }
 
     /// A notification with the next id (not yet appended anywhere).
@@ -279,10 +313,11 @@ impl AppState {
 
     /// Queues `n` for its owner's webhook (if any), keyed by its job so
     /// deliveries of one job keep their order.
-    pub fn queue_webhook(&self, n: &Notification) -> Option<u64> {
+    pub fn queue_webhook(&self, n: &Notification, fault: Option<WebhookFault>) -> Option<u64> {
         let body = bytes::Bytes::from(n.wire().to_string());
         let key = n.task().map_or_else(|| format!("n{}", n.id), str::to_owned);
-        self.webhooks.enqueue(&n.owner, n.name, n.id, key, body, self.now())
+        self.webhooks
+            .enqueue(&n.owner, n.name, n.id, key, body, fault, self.now())
     }
 
     /// Sends every webhook delivery due now, each in its own task, so
@@ -290,6 +325,11 @@ impl AppState {
     /// dispatches again (the next delivery of its job may be waiting).
     pub fn dispatch_webhooks(&self) {
         for send in self.webhooks.take_due(self.now()) {
+            if let Some(attempt) = send.simulated {
+                self.webhooks.record(send.id, attempt, self.now());
+                self.ticker.notify_one();
+                continue;
+            }
             let state = self.clone();
             tokio::spawn(async move {
                 let at = state.now();

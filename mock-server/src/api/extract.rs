@@ -181,6 +181,18 @@ impl FromRequestParts<AppState> for StreamCaller {
     }
 }
 
+/// The scenario the request runs under (set by the scenario middleware;
+/// none outside a scenario).
+pub type Scenario = crate::scenarios::endpoint::ActiveScenario;
+
+impl<S: Send + Sync> FromRequestParts<S> for crate::scenarios::endpoint::ActiveScenario {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Self>().cloned().unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

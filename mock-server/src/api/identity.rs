@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::Routes;
-use crate::api::extract::{ApiQuery, Caller, too_large};
+use crate::api::extract::{ApiQuery, Caller, Scenario, too_large};
 use crate::domain::ids::IdentityCode;
 use crate::domain::image_probe::probe;
 use crate::domain::pagination::PageRequest;
@@ -138,6 +138,7 @@ async fn read_form(state: &AppState, mut form: Multipart) -> Result<UploadForm, 
 async fn upload(
     State(state): State<AppState>,
     Caller(tenant): Caller,
+    scenario: Scenario,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let form = form.map_err(|_| {
@@ -186,6 +187,7 @@ async fn upload(
         "identity_preprocessing",
         json!({ "identity_code": stored.code, "preprocessing_status": "completed", "error_message": null }),
         stored.created_at,
+        scenario.0.as_ref().and_then(|s| s.webhook.clone()),
     );
     let mut view = identity_view(&state, &stored, &tenant.account.username());
     view["success"] = Value::Bool(true);

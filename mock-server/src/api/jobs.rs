@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::api::Routes;
-use crate::api::extract::{ApiJson, Caller};
+use crate::api::extract::{ApiJson, Caller, Scenario};
 use crate::api::upload::download_path;
 use crate::domain::ids::JobId;
 use crate::domain::job_request::{ParseContext, parse};
@@ -116,6 +116,7 @@ fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
 async fn create(
     State(state): State<AppState>,
     Caller(tenant): Caller,
+    scenario: Scenario,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -127,11 +128,17 @@ async fn create(
     let extra_plan = injected_plan(&headers)?;
     let (identity, project, inputs) = resolve_inputs(&state, &tenant, &req)?;
     state.check_job_rate(&tenant)?;
-    let plan = FaultPlan::from_markers(&req);
-    let plan = match &extra_plan {
-        Some(p) => plan.merged(p),
-        None => plan,
-    };
+    // Markers, then the scenario's plan, then the header's: later ones win.
+    let mut plan = FaultPlan::from_markers(&req);
+    for extra in scenario
+        .0
+        .as_ref()
+        .and_then(|s| s.job.as_ref())
+        .into_iter()
+        .chain(extra_plan.as_ref())
+    {
+        plan = plan.merged(extra);
+    }
     let total = req.total_outputs();
     let job = state.submit_job(NewJob {
         id: state.ids.next(),
@@ -142,6 +149,7 @@ async fn create(
         project,
         inputs,
         plan,
+        scenario: scenario.0,
     });
     Ok((
         StatusCode::ACCEPTED,

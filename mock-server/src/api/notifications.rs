@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery, Caller, StreamCaller};
+use crate::api::extract::{ApiJson, ApiQuery, Caller, Scenario, StreamCaller};
 use crate::clock::Instant;
 use crate::error::{ApiError, Position};
 use crate::events::sse::{Filter, Start, stream};
@@ -75,6 +75,7 @@ impl FilterParams {
 async fn events(
     State(state): State<AppState>,
     StreamCaller(tenant): StreamCaller,
+    scenario: Scenario,
     ApiQuery(q): ApiQuery<FilterParams>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -91,7 +92,8 @@ async fn events(
             )
         })?),
     };
-    let body = stream(tenant, q.filter(), start, None);
+    let drop_after = scenario.0.as_ref().and_then(|s| s.sse_drop_after);
+    let body = stream(tenant, q.filter(), start, drop_after);
     Ok(Sse::new(body).keep_alive(
         KeepAlive::new()
             .interval(state.settings.sse_keepalive)

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery, Caller};
+use crate::api::extract::{ApiJson, ApiQuery, Caller, Scenario};
 use crate::domain::ids::FileId;
 use crate::domain::image_probe::probe;
 use crate::domain::upload::UploadName;
@@ -54,6 +54,7 @@ struct CreateUpload {
 async fn create(
     State(state): State<AppState>,
     Caller(tenant): Caller,
+    scenario: Scenario,
     ApiJson(req): ApiJson<CreateUpload>,
 ) -> Result<Json<Value>, ApiError> {
     let name = UploadName::parse(&req.filename)?;
@@ -71,7 +72,12 @@ async fn create(
     };
     let now = state.now();
     let id: FileId = state.ids.next();
-    let upload_expires_at = now.plus(state.settings.upload_url_ttl);
+    let ttl = scenario
+        .0
+        .as_ref()
+        .and_then(|s| s.upload_url_ttl_seconds)
+        .map_or(state.settings.upload_url_ttl, std::time::Duration::from_secs);
+    let upload_expires_at = now.plus(ttl);
     let base = &state.settings.public_url;
     let upload_url = state
         .signer

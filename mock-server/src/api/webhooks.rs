@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::Routes;
-use crate::api::extract::{ApiJson, Caller};
+use crate::api::extract::{ApiJson, Caller, Scenario};
 use crate::error::{ApiError, Position};
 use crate::events::webhook::Registration;
 use crate::state::AppState;
@@ -62,6 +62,7 @@ fn parse_url(raw: &str) -> Result<String, ApiError> {
 async fn register(
     State(state): State<AppState>,
     Caller(tenant): Caller,
+    scenario: Scenario,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let url = parse_url(&req.url)?;
@@ -79,7 +80,7 @@ async fn register(
         json!({ "webhook_id": reg.id, "url": reg.url }),
         now,
     );
-    state.queue_webhook(&ping);
+    state.queue_webhook(&ping, scenario.0.as_ref().and_then(|s| s.webhook.clone()));
     state.dispatch_webhooks();
     Ok(Json(view(&reg)))
 }
@@ -103,7 +104,11 @@ async fn remove(State(state): State<AppState>, Caller(tenant): Caller) -> Result
     Ok(Json(json!({ "success": true })))
 }
 
-async fn test(State(state): State<AppState>, Caller(tenant): Caller) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn test(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    scenario: Scenario,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     if state.webhooks.get(tenant.id()).is_none() {
         return Err(not_registered());
     }
@@ -113,7 +118,7 @@ async fn test(State(state): State<AppState>, Caller(tenant): Caller) -> Result<(
         json!({ "message": "a test event from flat2model-mock" }),
         state.now(),
     );
-    let delivery = state.queue_webhook(&n);
+    let delivery = state.queue_webhook(&n, scenario.0.as_ref().and_then(|s| s.webhook.clone()));
     state.dispatch_webhooks();
     Ok((
         StatusCode::ACCEPTED,

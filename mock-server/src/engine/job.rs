@@ -15,6 +15,7 @@ use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::Schedule;
 use crate::engine::state::JobState;
 use crate::render::{Inputs, OutputFormat, OutputSpec, RenderError, Rendered, render_inputs};
+use crate::scenarios::{Scenario, WebhookFault};
 use crate::storage::records::{Identity, Project};
 
 /// One input image, as it was when the job was created.
@@ -51,6 +52,8 @@ pub struct Job {
     pub inputs: Vec<JobInput>,
     /// The fault plan it runs under.
     pub plan: FaultPlan,
+    /// The scenario it was created under (it keeps it).
+    pub scenario: Option<Arc<Scenario>>,
     schedule: RwLock<Arc<Schedule>>,
     state: RwLock<JobState>,
     renders: Vec<OnceCell<Arc<Rendered>>>,
@@ -76,6 +79,8 @@ pub struct NewJob {
     pub inputs: Vec<JobInput>,
     /// The fault plan.
     pub plan: FaultPlan,
+    /// The scenario of the creating request.
+    pub scenario: Option<Arc<Scenario>>,
 }
 
 impl Job {
@@ -96,7 +101,13 @@ impl Job {
             project: n.project,
             inputs: n.inputs,
             plan: n.plan,
+            scenario: n.scenario,
         }
+    }
+
+    /// The webhook fault of the job's scenario.
+    pub fn webhook_fault(&self) -> Option<WebhookFault> {
+        self.scenario.as_ref().and_then(|s| s.webhook.clone())
     }
 
     /// The current state (as of the engine's last step).

@@ -52,16 +52,16 @@ pub struct FaultPlan {
     pub fail_outputs: BTreeSet<u32>,
     /// Fail the whole job once its progress reaches this percentage
     /// (0 fails it as processing starts).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_job_at_progress: Option<f64>,
     /// The job's `error_message` when it is failed by the plan.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_job_message: Option<String>,
     /// Slow outputs.
     #[serde(default)]
     pub delay_outputs: Vec<OutputDelay>,
     /// Post-processing fails with this message.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_post_processing: Option<String>,
 }
 

@@ -18,6 +18,7 @@ use sha2::Sha256;
 
 use crate::clock::Instant;
 use crate::domain::ids::TenantId;
+use crate::scenarios::{WebhookFault, WebhookFaultMode};
 
 /// Waits after a failed attempt before the next: 7 attempts in all.
 pub const RETRY_BACKOFF: [Duration; 6] = [
@@ -123,6 +124,9 @@ pub struct Delivery {
     pub next_attempt_at: Option<Instant>,
     /// When it was enqueued.
     pub created_at: Instant,
+    /// A scenario's webhook fault, if the delivery runs under one.
+    #[serde(skip)]
+    pub fault: Option<WebhookFault>,
 }
 
 /// A delivery to send now.
@@ -138,6 +142,8 @@ pub struct Send {
     pub event: &'static str,
     /// Body bytes.
     pub body: Bytes,
+    /// When set, the attempt is not sent: it fails as the scenario says.
+    pub simulated: Option<Attempt>,
 }
 
 #[derive(Debug, Default)]
@@ -222,6 +228,7 @@ impl Webhooks {
     }
 
     /// Queues `body` for `owner`'s webhook, if it has one; returns the id.
+    #[allow(clippy::too_many_arguments)]
     pub fn enqueue(
         &self,
         owner: &TenantId,
@@ -229,6 +236,7 @@ impl Webhooks {
         notification_id: u64,
         key: String,
         body: Bytes,
+        fault: Option<WebhookFault>,
         now: Instant,
     ) -> Option<u64> {
         let url = self.registrations.get(owner)?.url.clone();
@@ -249,6 +257,7 @@ impl Webhooks {
                 attempts: Vec::new(),
                 next_attempt_at: Some(now),
                 created_at: now,
+                fault,
             },
         );
         if book.deliveries.len() > MAX_DELIVERIES {
@@ -292,12 +301,26 @@ impl Webhooks {
                 // secret rotated since the delivery was queued is honoured.
                 d.status = DeliveryStatus::InFlight;
                 d.url.clone_from(&reg.url);
+                let simulated = d
+                    .fault
+                    .as_ref()
+                    .filter(|f| (d.attempts.len() as u32) < f.fail_attempts)
+                    .map(|f| Attempt {
+                        at: now,
+                        status_code: (f.mode == WebhookFaultMode::Status).then_some(f.status),
+                        latency_ms: 0,
+                        error: Some(match f.mode {
+                            WebhookFaultMode::Status => format!("HTTP {} (simulated by scenario)", f.status),
+                            WebhookFaultMode::Timeout => "timed out (simulated by scenario)".to_owned(),
+                        }),
+                    });
                 out.push(Send {
                     id: d.id,
                     url: d.url.clone(),
                     secret: reg.secret.clone(),
                     event: d.event,
                     body: d.body.clone(),
+                    simulated,
                 });
             }
         }
@@ -414,13 +437,37 @@ mod tests {
         let t0 = Instant::from_millis(1_000_000);
         w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
         let a = w
-            .enqueue(&owner, "batch_edit", 1, "job_a".into(), Bytes::from_static(b"1"), t0)
+            .enqueue(
+                &owner,
+                "batch_edit",
+                1,
+                "job_a".into(),
+                Bytes::from_static(b"1"),
+                None,
+                t0,
+            )
             .expect("queued");
         let b = w
-            .enqueue(&owner, "batch_edit", 2, "job_a".into(), Bytes::from_static(b"2"), t0)
+            .enqueue(
+                &owner,
+                "batch_edit",
+                2,
+                "job_a".into(),
+                Bytes::from_static(b"2"),
+                None,
+                t0,
+            )
             .expect("queued");
         let c = w
-            .enqueue(&owner, "batch_edit", 3, "job_c".into(), Bytes::from_static(b"3"), t0)
+            .enqueue(
+                &owner,
+                "batch_edit",
+                3,
+                "job_c".into(),
+                Bytes::from_static(b"3"),
+                None,
+                t0,
+            )
             .expect("queued");
         let ids = |v: Vec<Send>| v.iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(ids(w.take_due(t0)), [a, c], "b waits behind a");
@@ -443,7 +490,7 @@ mod tests {
         let mut now = Instant::from_millis(0);
         w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
         let id = w
-            .enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), now)
+            .enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), None, now)
             .expect("queued");
         for _ in 0..7 {
             assert_eq!(w.take_due(now).len(), 1);

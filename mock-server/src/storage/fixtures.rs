@@ -47,6 +47,9 @@ pub struct AccountFixture {
     /// Saved Design Values.
     #[serde(default)]
     pub design_values: Vec<SavedDesignValue>,
+    /// The scenario every request with this account's static token runs under.
+    #[serde(default)]
+    pub scenario: Option<String>,
 }
 
 /// The file `accounts.json`.

@@ -357,8 +357,12 @@ impl Resp {
             }
             Some((_, template)) => {
                 let declared = &c.openapi()["paths"][template.as_str()][self.method.to_lowercase()]["responses"];
+                let range = format!("{}XX", self.status / 100);
                 assert!(
-                    declared.get(self.status.to_string()).is_some(),
+                    declared
+                        .get(self.status.to_string())
+                        .or_else(|| declared.get(&range))
+                        .is_some(),
                     "{} {template} answered {} which openapi.yaml does not declare: {}",
                     self.method,
                     self.status,

@@ -12,4 +12,5 @@ mod identity;
 mod jobs;
 mod peers;
 mod project;
+mod scenarios;
 mod upload;

@@ -1,0 +1,83 @@
+//! Scenarios through the control API: list, load, clear, and choose one
+//! globally or for a token.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::routing::{delete, get, put};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::Routes;
+use crate::api::extract::ApiJson;
+use crate::error::{ApiError, Position};
+use crate::scenarios::Scenario;
+use crate::state::AppState;
+
+/// Adds the scenario control routes.
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/__admin/scenarios", get(list))
+        .add(Method::POST, "/__admin/scenarios", axum::routing::post(load))
+        .add(Method::DELETE, "/__admin/scenarios", delete(clear))
+        .add(Method::DELETE, "/__admin/scenarios/{name}", delete(remove))
+        .add(Method::PUT, "/__admin/scenarios/active", put(activate))
+}
+
+fn view(state: &AppState) -> Json<Value> {
+    Json(json!({
+        "scenarios": state.scenarios.all().iter().map(|s| serde_json::to_value(&**s).unwrap_or(Value::Null)).collect::<Vec<_>>(),
+        "global": state.scenarios.global(),
+        "tokens": state.scenarios.token_choices(),
+    }))
+}
+
+async fn list(State(state): State<AppState>) -> Json<Value> {
+    view(&state)
+}
+
+/// Loads (or replaces) a scenario given as JSON.
+async fn load(State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> Result<Json<Value>, ApiError> {
+    let s: Scenario = crate::api::extract::parse_json(body.to_string().as_bytes())?;
+    s.validate().map_err(|m| {
+        let (field, message) = m.split_once(": ").unwrap_or(("", m.as_str()));
+        ApiError::invalid_field(field, message, Position::Body)
+    })?;
+    state.scenarios.insert(s);
+    Ok(view(&state))
+}
+
+/// Forgets every scenario and choice (files come back on reset).
+async fn clear(State(state): State<AppState>) -> Json<Value> {
+    state.scenarios.clear();
+    view(&state)
+}
+
+async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    if !state.scenarios.remove(&name) {
+        return Err(ApiError::not_found("scenario", Some(("name", Position::Path))));
+    }
+    Ok(view(&state))
+}
+
+/// `{"name": "…"}` globally, `{"name": "…", "token": "…"}` for a token;
+/// `"name": null` clears the choice.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Activate {
+    name: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+async fn activate(State(state): State<AppState>, ApiJson(req): ApiJson<Activate>) -> Result<Json<Value>, ApiError> {
+    if let Some(name) = &req.name
+        && state.scenarios.get(name).is_none()
+    {
+        return Err(ApiError::not_found("scenario", Some(("name", Position::Body))));
+    }
+    match &req.token {
+        Some(t) => state.scenarios.set_for_token(t, req.name),
+        None => state.scenarios.set_global(req.name),
+    }
+    Ok(view(&state))
+}

@@ -1,0 +1,123 @@
+//! The loaded scenarios and which one is active for whom.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+
+use crate::scenarios::Scenario;
+
+/// Every loaded scenario, the global choice and the per-token choices.
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    scenarios: RwLock<BTreeMap<String, Arc<Scenario>>>,
+    global: RwLock<Option<String>>,
+    by_token: DashMap<String, String>,
+}
+
+impl Catalogue {
+    /// Loads every `*.json` of `dir` (a missing folder loads nothing).
+    pub fn load_dir(&self, dir: &Path) -> Result<usize, String> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(0);
+        };
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+        for p in &paths {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let s = Scenario::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            if s.name != stem {
+                return Err(format!("{}: name {:?} must equal the file name", p.display(), s.name));
+            }
+            self.insert(s);
+        }
+        Ok(paths.len())
+    }
+
+    /// Adds or replaces a scenario.
+    pub fn insert(&self, s: Scenario) {
+        self.scenarios.write().insert(s.name.clone(), Arc::new(s));
+    }
+
+    /// Removes a scenario (and every choice of it); `false` if unknown.
+    pub fn remove(&self, name: &str) -> bool {
+        let removed = self.scenarios.write().remove(name).is_some();
+        if removed {
+            self.by_token.retain(|_, v| v != name);
+            let mut g = self.global.write();
+            if g.as_deref() == Some(name) {
+                *g = None;
+            }
+        }
+        removed
+    }
+
+    /// Forgets every scenario and choice.
+    pub fn clear(&self) {
+        self.scenarios.write().clear();
+        self.by_token.clear();
+        *self.global.write() = None;
+    }
+
+    /// A scenario by name.
+    pub fn get(&self, name: &str) -> Option<Arc<Scenario>> {
+        self.scenarios.read().get(name).cloned()
+    }
+
+    /// All scenarios, by name.
+    pub fn all(&self) -> Vec<Arc<Scenario>> {
+        self.scenarios.read().values().cloned().collect()
+    }
+
+    /// Sets (or with `None` clears) the global scenario.
+    pub fn set_global(&self, name: Option<String>) {
+        *self.global.write() = name;
+    }
+
+    /// The global scenario's name.
+    pub fn global(&self) -> Option<String> {
+        self.global.read().clone()
+    }
+
+    /// Sets (or clears) the scenario of a token.
+    pub fn set_for_token(&self, token: &str, name: Option<String>) {
+        match name {
+            Some(n) => {
+                self.by_token.insert(token.to_owned(), n);
+            }
+            None => {
+                self.by_token.remove(token);
+            }
+        }
+    }
+
+    /// The per-token choices.
+    pub fn token_choices(&self) -> BTreeMap<String, String> {
+        self.by_token
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect()
+    }
+
+    /// The scenario for a request: the header's, else the token's, else the
+    /// global one. An unknown name in the header is an error.
+    pub fn resolve(&self, header: Option<&str>, token: Option<&str>) -> Result<Option<Arc<Scenario>>, String> {
+        if let Some(name) = header {
+            return self
+                .get(name)
+                .map(Some)
+                .ok_or_else(|| format!("unknown scenario {name:?}"));
+        }
+        let name = token
+            .and_then(|t| self.by_token.get(t).map(|n| n.clone()))
+            .or_else(|| self.global());
+        Ok(name.and_then(|n| self.get(&n)))
+    }
+}
