@@ -145,6 +145,19 @@ impl Contract {
         ops
     }
 
+    /// The JSON Schema of a JSON request body of `method path`, if any.
+    pub fn request_schema(&self, method: &str, path: &str) -> Option<String> {
+        let (_, template) = self
+            .operations()
+            .into_iter()
+            .find(|(m, t)| m == method && template_matches(t, path))?;
+        let op = &self.openapi["paths"][template.as_str()][method.to_lowercase()];
+        let reference = op
+            .pointer("/requestBody/content/application~1json/schema/$ref")?
+            .as_str()?;
+        Some(reference.trim_start_matches("./").split('#').next()?.to_owned())
+    }
+
     /// Follows a local `$ref` (`#/components/responses/Error`) inside the
     /// OpenAPI document; anything else is returned as it is.
     pub fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {

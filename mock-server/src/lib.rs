@@ -11,6 +11,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod journal;
 pub mod render;
 pub mod scenarios;
 pub mod state;

@@ -102,6 +102,8 @@ pub struct Shared {
     pub call_counters: CallCounters,
     /// Where scenario files are read from (on start and reset).
     pub scenario_dir: std::path::PathBuf,
+    /// The request journal.
+    pub journal: crate::journal::Journal,
 }
 
 /// What a ZIP download link gives access to.
@@ -183,6 +185,7 @@ impl AppState {
             scenarios: Catalogue::default(),
             call_counters: CallCounters::default(),
             scenario_dir: cfg.fixtures_dir().join("scenarios"),
+            journal: crate::journal::Journal::default(),
         }));
         state.scenarios.load_dir(&state.scenario_dir)?;
         state.load_fixtures();
@@ -207,6 +210,7 @@ impl AppState {
         self.signer.rekey(self.ids.epoch());
         self.scenarios.clear();
         self.call_counters.clear();
+        self.journal.clear();
         if let Err(e) = self.scenarios.load_dir(&self.scenario_dir) {
             tracing::error!(error = %e, "scenario files could not be reloaded");
         }

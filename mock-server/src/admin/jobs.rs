@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/__admin/jobs/{id}", get(show))
         .add(Method::POST, "/__admin/jobs/{id}/complete", post(complete))
+        .add(Method::POST, "/__admin/jobs/{id}/state", post(force))
 }
 
 fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
@@ -46,6 +47,54 @@ async fn complete(State(state): State<AppState>, Path(id): Path<String>) -> Resu
     let job_id = JobId::from_client(&id);
     if !state.engine.pull_forward(&job_id, state.now()) {
         return Err(ApiError::not_found("job", Some(("id", Position::Path))));
+    }
+    state.run_due();
+    internal_view(&state, &id)
+}
+
+/// `{"status": "completed"}` finishes the job now (as `/complete`);
+/// `{"status": "failed", "error_message": "…"}` fails it now.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForceState {
+    status: String,
+    #[serde(default)]
+    error_message: Option<String>,
+}
+
+async fn force(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    crate::api::extract::ApiJson(req): crate::api::extract::ApiJson<ForceState>,
+) -> Result<Json<Value>, ApiError> {
+    state.run_due();
+    let job_id = JobId::from_client(&id);
+    let job = state
+        .engine
+        .get_any(&job_id)
+        .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))?;
+    if job.state().status.is_terminal() {
+        return Err(ApiError::new(axum::http::StatusCode::CONFLICT, "Conflict").with_detail(
+            crate::error::FieldError::new("status", "the job has already ended", Position::Body),
+        ));
+    }
+    match req.status.as_str() {
+        "completed" => {
+            state.engine.pull_forward(&job_id, state.now());
+        }
+        "failed" => {
+            let message = req
+                .error_message
+                .unwrap_or_else(|| "failed by the control API".to_owned());
+            state.engine.fail_now(&job_id, state.now(), message);
+        }
+        _ => {
+            return Err(ApiError::invalid_field(
+                "status",
+                "must be 'completed' or 'failed'",
+                Position::Body,
+            ));
+        }
     }
     state.run_due();
     internal_view(&state, &id)

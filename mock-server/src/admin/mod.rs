@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod jobs;
+pub mod journal;
 pub mod scenarios;
 
 use axum::Json;
@@ -23,7 +24,7 @@ pub const PREFIX: &str = "/__admin";
 
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
-    let r = scenarios::routes(events::routes(jobs::routes(r)));
+    let r = journal::routes(scenarios::routes(events::routes(jobs::routes(r))));
     r.add(Method::GET, "/__admin/health", get(health))
         .add(Method::POST, "/__admin/reset", post(reset))
         .add(Method::GET, "/__admin/clock", get(clock))

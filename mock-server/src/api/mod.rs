@@ -88,6 +88,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::scenarios::endpoint::apply,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::journal::record,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
         }))

@@ -136,6 +136,20 @@ impl Job {
         Some((ev.clone(), state.clone()))
     }
 
+    /// Replaces every event still to come by `events`, all at `now`.
+    pub(crate) fn replace_rest(&self, now: Instant, events: Vec<crate::engine::schedule::Event>) {
+        let applied = self.state.read().applied;
+        let mut guard = self.schedule.write();
+        let mut s = (**guard).clone();
+        s.events.truncate(applied);
+        s.events.extend(
+            events
+                .into_iter()
+                .map(|event| crate::engine::schedule::TimedEvent { at: now, event }),
+        );
+        *guard = Arc::new(s);
+    }
+
     /// Moves every event still to come to `now` (keeping their order), so
     /// the next step finishes the job.
     pub(crate) fn pull_forward(&self, now: Instant) {

@@ -152,6 +152,15 @@ impl Engine {
         applied
     }
 
+    /// Makes job `id` fail now with `message`: its remaining events are
+    /// replaced by one `JobFailed`, applied (and announced) by the next step.
+    pub fn fail_now(&self, id: &JobId, now: Instant, message: String) -> bool {
+        let Some(job) = self.get_any(id) else { return false };
+        job.replace_rest(now, vec![schedule::Event::JobFailed { message }]);
+        self.enqueue(&job);
+        true
+    }
+
     /// Makes job `id` finish now: its remaining events move to `now`, to be
     /// applied (and announced) by the next step.
     pub fn pull_forward(&self, id: &JobId, now: Instant) -> bool {

@@ -36,7 +36,8 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("bound");
         let base = format!("http://{addr}");
-        let state = AppState::new(&cfg, base.clone()).expect("state");
+        let public = cfg.public_url.clone().unwrap_or_else(|| base.clone());
+        let state = AppState::new(&cfg, public).expect("state");
         tokio::spawn(serve_on(state.clone(), listener));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

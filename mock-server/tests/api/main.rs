@@ -10,6 +10,7 @@ mod events;
 mod helpers;
 mod identity;
 mod jobs;
+mod journal;
 mod peers;
 mod project;
 mod scenarios;

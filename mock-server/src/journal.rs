@@ -1,0 +1,229 @@
+//! The request journal: what clients actually sent (headers without
+//! `Authorization`, a digest of the body), what they got, how long it took,
+//! and where the request broke the contract. Kept in a bounded ring.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Instant;
+use crate::contract::Contract;
+use crate::state::AppState;
+
+/// Most entries kept; the oldest go first.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// One request and its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Order of arrival.
+    pub seq: u64,
+    /// When it arrived (injected clock).
+    pub at: Instant,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Query string, if any.
+    pub query: Option<String>,
+    /// Headers, without `Authorization` and `Cookie`.
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    /// Who called: a digest of the bearer token (never the token).
+    pub caller: Option<String>,
+    /// SHA-256 of the body, hex.
+    pub body_sha256: String,
+    /// Body length in bytes.
+    pub body_size: usize,
+    /// The answer's status.
+    pub status: u16,
+    /// Wall-clock time to answer.
+    pub duration_ms: u64,
+    /// Where the request broke `schemas/` (`field: message`).
+    pub violations: Vec<String>,
+    /// The caller repeated a request that got 429 before its `Retry-After`.
+    pub ignored_retry_after: bool,
+}
+
+/// The journal.
+#[derive(Debug, Default)]
+pub struct Journal {
+    entries: Mutex<VecDeque<Entry>>,
+    seq: std::sync::atomic::AtomicU64,
+    /// (caller, method, path) → the time a 429 said to wait until.
+    backoff: DashMap<(String, String, String), Instant>,
+}
+
+impl Journal {
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.entries.lock().clear();
+        self.backoff.clear();
+        self.seq.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Entries matching the filters, oldest first.
+    pub fn query(&self, f: &Filter) -> Vec<Entry> {
+        self.entries.lock().iter().filter(|e| f.matches(e)).cloned().collect()
+    }
+
+    fn push(&self, e: Entry) {
+        let mut entries = self.entries.lock();
+        entries.push_back(e);
+        while entries.len() > MAX_ENTRIES {
+            entries.pop_front();
+        }
+    }
+}
+
+/// What to select from the journal.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// HTTP method.
+    pub method: Option<String>,
+    /// A path pattern: `*` matches within a segment, `**` across segments.
+    pub path: Option<String>,
+    /// Exact status.
+    pub status: Option<u16>,
+    /// Only requests with contract violations.
+    pub violations: Option<bool>,
+}
+
+impl Filter {
+    /// Whether `e` is selected.
+    pub fn matches(&self, e: &Entry) -> bool {
+        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(&e.method))
+            && self.path.as_deref().is_none_or(|p| glob(p, &e.path))
+            && self.status.is_none_or(|s| s == e.status)
+            && self.violations.is_none_or(|v| v != e.violations.is_empty())
+    }
+}
+
+/// `*` matches any run of characters but `/`; `**` any run at all.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p {
+            [] => t.is_empty(),
+            [b'*', b'*', rest @ ..] => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            [b'*', rest @ ..] => (0..=t.len())
+                .take_while(|i| *i == 0 || t[i - 1] != b'/')
+                .any(|i| go(rest, &t[i..])),
+            [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+/// Records every request outside the control API.
+pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with(crate::admin::PREFIX) {
+        return next.run(req).await;
+    }
+    let started = std::time::Instant::now();
+    let at = state.now();
+    let (parts, body) = req.into_parts();
+    let limit = state.settings.max_upload_bytes + 64 * 1024;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return crate::api::extract::too_large(state.settings.max_upload_bytes).into_response();
+    };
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().map(str::to_owned);
+    let mut headers = serde_json::Map::new();
+    for (k, v) in &parts.headers {
+        if k == header::AUTHORIZATION || k == header::COOKIE {
+            continue;
+        }
+        headers.insert(
+            k.as_str().to_owned(),
+            serde_json::Value::String(v.to_str().unwrap_or("<binary>").to_owned()),
+        );
+    }
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| crate::domain::auth::parse_bearer(Some(h)).ok());
+    let caller = token.map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..6]));
+    let violations = request_violations(&method, &path, &parts.headers, &bytes);
+    let key = (caller.clone().unwrap_or_default(), method.clone(), path.clone());
+    let ignored_retry_after = state.journal.backoff.get(&key).is_some_and(|until| at < *until);
+    let digest = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len();
+    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    if res.status().as_u16() == 429 {
+        let wait = res
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        state.journal.backoff.insert(key, at.plus(Duration::from_secs(wait)));
+    }
+    let seq = state.journal.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    state.journal.push(Entry {
+        seq,
+        at,
+        method,
+        path,
+        query,
+        headers,
+        caller,
+        body_sha256: digest,
+        body_size: size,
+        status: res.status().as_u16(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        violations,
+        ignored_retry_after,
+    });
+    res
+}
+
+/// The request's contract violations: a JSON body checked against the
+/// schema `openapi.yaml` names for its operation.
+fn request_violations(method: &str, path: &str, headers: &axum::http::HeaderMap, body: &[u8]) -> Vec<String> {
+    let c = Contract::global();
+    let Some(schema) = c.request_schema(method, path) else {
+        return Vec::new();
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
+    if !is_json {
+        return vec![format!("Content-Type: must be application/json ({schema})")];
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Err(e) => vec![format!("body: not JSON: {e}")],
+        Ok(v) => c
+            .validate(&schema, &v)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs_match_segments_and_everything() {
+        assert!(glob("/jobs/*/status", "/jobs/job_1/status"));
+        assert!(!glob("/jobs/*/status", "/jobs/a/b/status"));
+        assert!(glob("/jobs/**", "/jobs/a/b/status"));
+        assert!(glob("/flat-2-model", "/flat-2-model"));
+        assert!(!glob("/flat-2-model", "/flat-2-models"));
+    }
+}
