@@ -145,22 +145,24 @@ async fn job_plan_scenarios_replay_to_the_same_outcome() {
 async fn slow_outputs_keep_the_job_processing_for_ten_minutes() {
     let app = TestApp::spawn().await;
     let inputs = app.job_inputs(DEMO, 1).await;
-    let job = job_under(
-        &app,
-        &inputs,
-        "slow-outputs",
-        json!([{}, {}]),
-        json!({"options": {"use_anchor": false}}),
-    )
-    .await;
-    app.advance(Duration::from_secs(300));
-    let st = app.status(DEMO, &job).await;
-    assert_eq!(
-        (st["status"].as_str(), st["processed_images"].as_u64()),
-        (Some("processing"), Some(1))
-    );
-    app.advance(Duration::from_secs(400));
-    assert_eq!(app.status(DEMO, &job).await["status"], "completed");
+    for _ in 0..100 {
+        let job = job_under(
+            &app,
+            &inputs,
+            "slow-outputs",
+            json!([{}, {}]),
+            json!({"options": {"use_anchor": false}}),
+        )
+        .await;
+        app.advance(Duration::from_secs(300));
+        let st = app.status(DEMO, &job).await;
+        assert_eq!(
+            (st["status"].as_str(), st["processed_images"].as_u64()),
+            (Some("processing"), Some(1))
+        );
+        app.advance(Duration::from_secs(400));
+        assert_eq!(app.status(DEMO, &job).await["status"], "completed");
+    }
 }
 
 #[tokio::test]
@@ -191,38 +193,32 @@ async fn rate_limited_and_server_errors_hit_the_nth_calls_of_each_caller() {
     let app = TestApp::spawn_with(|c| c.any_token = true).await;
     let inputs = app.job_inputs("caller-setup", 1).await;
     let body = TestApp::job_body(&inputs, json!([{}]));
-    for _ in 0..2 {
-        let r = app
-            .post("/flat-2-model")
-            .token("caller-setup")
-            .header(H, "rate-limited")
-            .json(body.clone())
-            .send()
-            .await
-            .expect(429);
-        assert_eq!(r.headers["retry-after"], "2");
+    for replay in 0..100 {
+        // A fresh caller each replay: counters are per caller token.
+        let caller = format!("caller-{replay}");
+        let mut seen = Vec::new();
+        for scenario in [
+            "rate-limited",
+            "rate-limited",
+            "rate-limited",
+            "server-error-on-create",
+            "server-error-on-create",
+        ] {
+            let r = app
+                .post("/flat-2-model")
+                .token(&caller)
+                .header(H, scenario)
+                .json(body.clone())
+                .send()
+                .await;
+            if r.status == 429 {
+                assert_eq!(r.headers["retry-after"], "2");
+            }
+            seen.push(r.status);
+        }
+        // 404: this caller's tenant does not own the setup's files.
+        assert_eq!(seen, [429, 429, 404, 500, 404], "replay {replay}");
     }
-    app.post("/flat-2-model")
-        .token("caller-setup")
-        .header(H, "rate-limited")
-        .json(body.clone())
-        .send()
-        .await
-        .expect(202);
-    app.post("/flat-2-model")
-        .token("caller-setup")
-        .header(H, "server-error-on-create")
-        .json(body.clone())
-        .send()
-        .await
-        .expect(500);
-    app.post("/flat-2-model")
-        .token("caller-setup")
-        .header(H, "server-error-on-create")
-        .json(body)
-        .send()
-        .await
-        .expect(202);
 }
 
 #[tokio::test]
@@ -265,9 +261,9 @@ async fn flaky_polls_fail_the_same_calls_every_replay() {
     let inputs = app.job_inputs(DEMO, 1).await;
     let job = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
     let mut patterns = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..100 {
         let mut pattern = Vec::new();
-        for _ in 0..40 {
+        for _ in 0..20 {
             let r = app
                 .get(&format!("/jobs/{job}/status"))
                 .token(DEMO)
@@ -308,54 +304,62 @@ async fn the_sse_stream_drops_after_three_notifications() {
     let inputs = app.job_inputs(DEMO, 1).await;
     app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}, {}]))).await;
     app.finish_jobs();
-    let res = reqwest::Client::new()
-        .get(format!("{}/notifications/events", app.base))
-        .bearer_auth(DEMO)
-        .header(H, "sse-drop")
-        .header("last-event-id", "0")
-        .send()
-        .await
-        .expect("sent");
-    let text = tokio::time::timeout(Duration::from_secs(10), res.text())
-        .await
-        .expect("the stream ends")
-        .expect("body");
-    assert_eq!(
-        text.matches("\ndata: ").count() + usize::from(text.starts_with("data: ")),
-        3,
-        "{text}"
-    );
+    let client = reqwest::Client::new();
+    let mut first = None;
+    for _ in 0..100 {
+        let res = client
+            .get(format!("{}/notifications/events", app.base))
+            .bearer_auth(DEMO)
+            .header(H, "sse-drop")
+            .header("last-event-id", "0")
+            .send()
+            .await
+            .expect("sent");
+        let text = tokio::time::timeout(Duration::from_secs(10), res.text())
+            .await
+            .expect("the stream ends")
+            .expect("body");
+        assert_eq!(text.matches("data: ").count(), 3, "{text}");
+        match &first {
+            None => first = Some(text),
+            Some(f) => assert_eq!(&text, f),
+        }
+    }
 }
 
 #[tokio::test]
 async fn webhook_outages_are_simulated_and_retried() {
+    let app = TestApp::spawn().await;
+    let mut rx = Receiver::start(Behaviour::FailFirst(0)).await;
     for (scenario, failures) in [("webhook-outage", 3), ("webhook-timeouts", 2)] {
-        let app = TestApp::spawn().await;
-        let mut rx = Receiver::start(Behaviour::FailFirst(0)).await;
-        app.put("/webhooks")
-            .token(DEMO)
-            .header(H, scenario)
-            .json(json!({"url": rx.url}))
-            .send()
-            .await
-            .expect(200);
-        for wait in [5u64, 30, 120].iter().take(failures) {
-            app.post("/__admin/clock")
-                .json(json!({"advance": wait}))
+        for _ in 0..100 {
+            app.post("/__admin/reset").send().await.expect(200);
+            app.put("/webhooks")
+                .token(DEMO)
+                .header(H, scenario)
+                .json(json!({"url": rx.url}))
                 .send()
                 .await
                 .expect(200);
+            for wait in [5u64, 30, 120].iter().take(failures) {
+                app.post("/__admin/clock")
+                    .json(json!({"advance": wait}))
+                    .send()
+                    .await
+                    .expect(200);
+            }
+            let got = rx.next().await;
+            assert_eq!(got.headers["x-webhook-event"], "ping");
+            let log = app.get("/__admin/webhooks/deliveries").send().await.expect(200).json();
+            let attempts = log["deliveries"][0]["attempts"].as_array().expect("a").clone();
+            assert_eq!(attempts.len(), failures + 1, "{scenario}: {attempts:?}");
+            assert!(
+                attempts[..failures]
+                    .iter()
+                    .all(|a| a["error"].as_str().expect("e").contains("simulated"))
+            );
+            assert_eq!(attempts[failures]["status_code"], 204);
         }
-        let got = rx.next().await;
-        assert_eq!(got.headers["x-webhook-event"], "ping");
-        let log = app.get("/__admin/webhooks/deliveries").send().await.expect(200).json();
-        let attempts = log["deliveries"][0]["attempts"].as_array().expect("a").clone();
-        assert_eq!(attempts.len(), failures + 1, "{scenario}: {attempts:?}");
-        assert!(
-            attempts[..failures]
-                .iter()
-                .all(|a| a["error"].as_str().expect("e").contains("simulated"))
-        );
     }
 }
 
@@ -373,30 +377,32 @@ async fn a_contract_violation_is_served_and_detected() {
             .header(H, "contract-violation")
             .send()
     };
-    let status: Value = get(format!("/jobs/{job}/status"))
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    assert!(status.get("progress").is_none());
-    let errs = mock_server::contract::Contract::global()
-        .validate("job-status-response.json", &status)
-        .expect_err("violation");
-    assert!(errs.iter().any(|e| e.message.contains("progress")), "{errs:?}");
-    let results: Value = get(format!("/jobs/{job}/results"))
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    let errs = mock_server::contract::Contract::global()
-        .validate("job-results-response.json", &results)
-        .expect_err("violation");
-    assert!(
-        errs.iter().any(|e| e.field.as_deref() == Some("summary.failed")),
-        "{errs:?}"
-    );
+    for _ in 0..100 {
+        let status: Value = get(format!("/jobs/{job}/status"))
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        assert!(status.get("progress").is_none());
+        let errs = mock_server::contract::Contract::global()
+            .validate("job-status-response.json", &status)
+            .expect_err("violation");
+        assert!(errs.iter().any(|e| e.message.contains("progress")), "{errs:?}");
+        let results: Value = get(format!("/jobs/{job}/results"))
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        let errs = mock_server::contract::Contract::global()
+            .validate("job-results-response.json", &results)
+            .expect_err("violation");
+        assert!(
+            errs.iter().any(|e| e.field.as_deref() == Some("summary.failed")),
+            "{errs:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -467,4 +473,52 @@ async fn scenarios_are_chosen_by_header_token_or_globally_and_jobs_keep_theirs()
         .await
         .expect(400);
     assert_eq!(r.error_field().as_deref(), Some("endpoints[0].probability"));
+}
+
+#[tokio::test]
+async fn a_fixture_account_can_carry_its_own_scenario() {
+    let dir = std::env::temp_dir().join(format!("f2m-fixtures-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("scenarios")).expect("temp dir");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let mut accounts: Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("accounts.json")).expect("read")).expect("json");
+    accounts["accounts"][0]["scenario"] = json!("upload-url-expired");
+    std::fs::write(dir.join("accounts.json"), accounts.to_string()).expect("write");
+    std::fs::copy(
+        src.join("scenarios/upload-url-expired.json"),
+        dir.join("scenarios/upload-url-expired.json"),
+    )
+    .expect("copy");
+    let fixtures = dir.clone();
+    let app = TestApp::spawn_with(move |c| c.fixtures = Some(fixtures)).await;
+    let r = app
+        .post("/upload")
+        .token(DEMO)
+        .json(json!({"filename": "a.png"}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    app.put(r["upload_url"].as_str().expect("url"))
+        .bytes("image/png", crate::helpers::png(1))
+        .send()
+        .await
+        .expect(403);
+    // The other account runs without a scenario.
+    let r = app
+        .post("/upload")
+        .token(crate::helpers::OTHER)
+        .json(json!({"filename": "a.png"}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    app.put(r["upload_url"].as_str().expect("url"))
+        .bytes("image/png", crate::helpers::png(1))
+        .send()
+        .await
+        .expect(200);
+    let listed = app.get("/__admin/scenarios").send().await.expect(200).json();
+    assert_eq!(listed["tokens"][DEMO], "upload-url-expired");
+    std::fs::remove_dir_all(&dir).ok();
 }
