@@ -19,6 +19,7 @@ pub const SCHEMA_BASE: &str = "https://flat2model-mock.local/schemas/";
 pub struct Contract {
     validators: HashMap<&'static str, Validator>,
     openapi: Value,
+    bundled: OnceLock<Value>,
 }
 
 impl std::fmt::Debug for Contract {
@@ -80,7 +81,11 @@ impl Contract {
                 .map_err(|e| ContractError(format!("{name}: {e}")))?;
             validators.insert(*name, v);
         }
-        Ok(Self { validators, openapi })
+        Ok(Self {
+            validators,
+            openapi,
+            bundled: OnceLock::new(),
+        })
     }
 
     /// The contract, compiled once per process. Panics only if a committed
@@ -121,6 +126,35 @@ impl Contract {
             })
             .collect();
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// The OpenAPI document with every schema file inlined under
+    /// `components/schemas` and every `$ref` made local, so tools that want
+    /// one self-contained document (Schemathesis, Prism) can load it from
+    /// `/__admin/openapi.json`.
+    pub fn bundled(&self) -> &Value {
+        self.bundled.get_or_init(|| {
+            let mut doc = self.openapi.clone();
+            rewrite_refs(&mut doc, None);
+            let mut schemas = serde_json::Map::new();
+            for (name, text) in SCHEMA_FILES {
+                let Some(stem) = name.strip_suffix(".json") else {
+                    continue;
+                };
+                let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+                    continue;
+                };
+                rewrite_refs(&mut v, Some(stem));
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("$schema");
+                }
+                schemas.insert(stem.to_owned(), v);
+            }
+            if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+                components.insert("schemas".into(), Value::Object(schemas));
+            }
+            doc
+        })
     }
 
     /// The OpenAPI document (`schemas/openapi.yaml`).
@@ -189,6 +223,35 @@ impl Contract {
     }
 }
 
+/// Rewrites `$ref`s for the bundled document: `./x.json#/p` and `x.json#/p`
+/// become `#/components/schemas/x/p`; inside schema `owner`, a local `#/p`
+/// becomes `#/components/schemas/owner/p`.
+fn rewrite_refs(v: &mut Value, owner: Option<&str>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if k == "$ref"
+                    && let Value::String(r) = child
+                {
+                    let target = r.trim_start_matches("./");
+                    let (file, frag) = target.split_once('#').unwrap_or((target, ""));
+                    if let Some(stem) = file.strip_suffix(".json") {
+                        *r = format!("#/components/schemas/{stem}{frag}");
+                    } else if file.is_empty()
+                        && let Some(owner) = owner
+                    {
+                        *r = format!("#/components/schemas/{owner}{frag}");
+                    }
+                } else {
+                    rewrite_refs(child, owner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|c| rewrite_refs(c, owner)),
+        _ => {}
+    }
+}
+
 /// Whether a concrete path (`/jobs/job_1/status`) fits an OpenAPI template
 /// (`/jobs/{id}/status`).
 pub fn template_matches(template: &str, path: &str) -> bool {
@@ -248,6 +311,30 @@ mod tests {
         assert!(!template_matches("/jobs/{id}/status", "/jobs//status"));
         assert!(!template_matches("/jobs/{id}/status", "/jobs/job_1/results"));
         assert!(template_matches("/project", "/project?per_page=100"));
+    }
+
+    #[test]
+    fn the_bundled_document_has_only_local_refs_that_resolve() {
+        let c = Contract::global();
+        let doc = c.bundled();
+        let text = doc.to_string();
+        let mut refs = 0;
+        for part in text.split("\"$ref\":\"").skip(1) {
+            let r = part.split('"').next().expect("ref");
+            let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("non-local ref {r}"));
+            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+            refs += 1;
+        }
+        assert!(refs > 100);
+        // Every inlined schema still compiles as a whole document.
+        for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
+            let mut root = doc.clone();
+            root["$ref"] = Value::String(format!("#/components/schemas/{name}"));
+            jsonschema::options()
+                .build(&root)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(schema.is_object());
+        }
     }
 
     #[test]

@@ -26,9 +26,23 @@ pub const PREFIX: &str = "/__admin";
 pub fn routes(r: Routes) -> Routes {
     let r = journal::routes(scenarios::routes(events::routes(jobs::routes(r))));
     r.add(Method::GET, "/__admin/health", get(health))
+        .add(Method::GET, "/__admin/openapi.json", get(openapi_json))
+        .add(Method::GET, "/__admin/openapi.yaml", get(openapi_yaml))
         .add(Method::POST, "/__admin/reset", post(reset))
         .add(Method::GET, "/__admin/clock", get(clock))
         .add(Method::POST, "/__admin/clock", post(move_clock))
+}
+
+async fn openapi_json() -> Json<Value> {
+    Json(crate::contract::Contract::global().bundled().clone())
+}
+
+async fn openapi_yaml() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match serde_yaml_ng::to_string(crate::contract::Contract::global().bundled()) {
+        Ok(text) => ([(axum::http::header::CONTENT_TYPE, "application/yaml")], text).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {

@@ -146,3 +146,15 @@ async fn reset_forgets_data_and_sessions_but_keeps_fixture_tokens() {
         .expect(403);
     assert_eq!(r.s3_code(), "SignatureDoesNotMatch");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_bundled_as_json_and_yaml() {
+    let app = TestApp::spawn().await;
+    let json = app.get("/__admin/openapi.json").send().await.expect(200).json();
+    assert_eq!(&json, mock_server::contract::Contract::global().bundled());
+    let yaml = app.get("/__admin/openapi.yaml").send().await.expect(200);
+    assert_eq!(yaml.content_type(), "application/yaml");
+    let parsed: serde_json::Value = serde_yaml_ng::from_str(&yaml.text()).expect("YAML");
+    assert_eq!(parsed, json);
+    assert!(json["components"]["schemas"]["job-create-request"].is_object());
+}
