@@ -1,11 +1,14 @@
-//! `contract-tests`: `schemas` lists the schema names; `validate --schema
-//! NAME [FILE]` checks a payload (a file, or stdin) offline.
+//! `contract-tests`: `run` checks a server end to end; `validate` checks a
+//! payload offline; `schemas` lists the schema names.
 
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use contract_tests::report::{Format, render};
+use contract_tests::suite::{Config, run};
 
 /// Contract tests for the PiktID v2 flat-lay-on-model API.
 #[derive(Debug, Parser)]
@@ -17,11 +20,32 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the documented flow against a server and probe every rule.
+    Run {
+        /// Base URL of the server.
+        #[arg(long, env = "CONTRACT_BASE_URL", default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+        /// Bearer token.
+        #[arg(long, env = "CONTRACT_TOKEN", default_value = "f2m_demo_token")]
+        token: String,
+        /// Extra header on every API request, `Name: value` (repeatable).
+        #[arg(long = "header", env = "CONTRACT_HEADERS", value_delimiter = '\n')]
+        headers: Vec<String>,
+        /// How long the job may take.
+        #[arg(long, env = "CONTRACT_JOB_TIMEOUT_SECS", default_value_t = 300)]
+        job_timeout_secs: u64,
+        /// Report format.
+        #[arg(long, env = "CONTRACT_REPORT", value_enum, default_value_t = Format::Text)]
+        report: Format,
+        /// Write the report here instead of stdout.
+        #[arg(long, env = "CONTRACT_OUTPUT")]
+        output: Option<PathBuf>,
+    },
     /// List the schema names.
     Schemas,
     /// Validate a JSON payload against a schema.
     Validate {
-        /// Schema name, e.g. `upload-request.json`.
+        /// Schema name, e.g. `job-create-request.json`.
         #[arg(long, env = "CONTRACT_SCHEMA")]
         schema: String,
         /// The payload file; stdin when absent.
@@ -37,35 +61,94 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Validate { schema, file } => {
-            let mut text = String::new();
-            let read = match &file {
-                Some(p) => std::fs::read_to_string(p).map(|t| text = t),
-                None => std::io::stdin().read_to_string(&mut text).map(|_| ()),
-            };
-            if let Err(e) = read {
-                eprintln!("contract-tests: cannot read the payload: {e}");
-                return ExitCode::from(2);
-            }
-            let payload: serde_json::Value = match serde_json::from_str(&text) {
-                Ok(v) => v,
-                Err(e) => {
-                    eprintln!("contract-tests: not JSON: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            match contract_tests::validate(&schema, &payload) {
-                Ok(()) => {
-                    println!("valid against {schema}");
-                    ExitCode::SUCCESS
-                }
-                Err(errs) => {
-                    for e in errs {
-                        println!("{e}");
+        Command::Validate { schema, file } => validate(&schema, file),
+        Command::Run {
+            base_url,
+            token,
+            headers,
+            job_timeout_secs,
+            report,
+            output,
+        } => {
+            let mut parsed = Vec::new();
+            for h in headers.iter().filter(|h| !h.trim().is_empty()) {
+                match h.split_once(':') {
+                    Some((k, v)) => parsed.push((k.trim().to_owned(), v.trim().to_owned())),
+                    None => {
+                        eprintln!("contract-tests: --header must be 'Name: value', got {h:?}");
+                        return ExitCode::from(2);
                     }
-                    ExitCode::FAILURE
                 }
             }
+            let cfg = Config {
+                base_url,
+                token,
+                headers: parsed,
+                job_timeout: Duration::from_secs(job_timeout_secs),
+                poll_interval: Duration::from_millis(500),
+            };
+            let live = std::io::stderr().is_terminal();
+            let progress = move |name: &str| {
+                if live {
+                    eprint!("\r\x1b[2K… {name}");
+                }
+            };
+            let Ok(rt) = tokio::runtime::Runtime::new() else {
+                eprintln!("contract-tests: cannot start the runtime");
+                return ExitCode::from(2);
+            };
+            let results = rt.block_on(run(&cfg, &progress));
+            if live {
+                eprint!("\r\x1b[2K");
+            }
+            let text = render(&results, report);
+            match output {
+                Some(path) => {
+                    if let Err(e) = std::fs::write(&path, &text) {
+                        eprintln!("contract-tests: cannot write {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                    print!("{}", render(&results, Format::Text));
+                }
+                None => print!("{text}"),
+            }
+            let _ = std::io::stdout().flush();
+            if results.iter().all(|r| r.passed) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn validate(schema: &str, file: Option<PathBuf>) -> ExitCode {
+    let mut text = String::new();
+    let read = match &file {
+        Some(p) => std::fs::read_to_string(p).map(|t| text = t),
+        None => std::io::stdin().read_to_string(&mut text).map(|_| ()),
+    };
+    if let Err(e) = read {
+        eprintln!("contract-tests: cannot read the payload: {e}");
+        return ExitCode::from(2);
+    }
+    let payload: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("contract-tests: not JSON: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match contract_tests::validate(schema, &payload) {
+        Ok(()) => {
+            println!("valid against {schema}");
+            ExitCode::SUCCESS
+        }
+        Err(errs) => {
+            for e in errs {
+                println!("{e}");
+            }
+            ExitCode::FAILURE
         }
     }
 }

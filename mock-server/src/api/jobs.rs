@@ -123,6 +123,7 @@ async fn create(
     let ctx = ParseContext {
         custom_dimensions_allowed: tenant.account.has_policy(POLICY_CUSTOM_DIMENSIONS),
         saved_design_values: &tenant.account.design_values,
+        any_saved_index: false,
     };
     let req = parse(&body, &ctx).map_err(ApiError::invalid)?;
     let extra_plan = injected_plan(&headers)?;

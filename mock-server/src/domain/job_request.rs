@@ -33,6 +33,20 @@ pub struct ParseContext<'a> {
     pub custom_dimensions_allowed: bool,
     /// The account's saved Design Values.
     pub saved_design_values: &'a [SavedDesignValue],
+    /// Offline validation (no account known): accept any integer index.
+    pub any_saved_index: bool,
+}
+
+impl ParseContext<'static> {
+    /// The context of offline validation: every account-dependent rule
+    /// passes (custom dimensions allowed, any saved index exists).
+    pub fn offline() -> Self {
+        Self {
+            custom_dimensions_allowed: true,
+            saved_design_values: &[],
+            any_saved_index: true,
+        }
+    }
 }
 
 /// A "Design Value": a descriptor in one of three shapes.
@@ -521,6 +535,13 @@ fn design_value(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) -
                 e.add(path, "a saved Design Value index must be an integer");
                 return None;
             };
+            if ctx.any_saved_index {
+                return Some(DesignValue::Saved {
+                    index,
+                    text: format!("saved Design Value {index}"),
+                    image: None,
+                });
+            }
             match ctx.saved_design_values.iter().find(|d| d.index == index) {
                 Some(d) => Some(DesignValue::Saved {
                     index,
@@ -928,6 +949,7 @@ mod tests {
         ParseContext {
             custom_dimensions_allowed: custom,
             saved_design_values: &[],
+            any_saved_index: false,
         }
     }
 
