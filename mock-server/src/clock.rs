@@ -5,6 +5,10 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// 9999-12-31T23:59:59Z: the last time RFC 3339 can write (times are
+/// clamped to 1970 … 9999 when written).
+pub const MAX_RFC3339_SECS: i64 = 253_402_300_799;
+
 /// Milliseconds since the Unix epoch, as read from a [`Clock`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(i64);
@@ -38,13 +42,13 @@ impl Instant {
     /// RFC 3339 in UTC with whole seconds, the form the vendor uses
     /// (`2024-12-17T10:00:00Z`).
     pub fn rfc3339(self) -> String {
-        let secs = self.0.div_euclid(1000).max(0) as u64;
+        let secs = self.0.div_euclid(1000).clamp(0, MAX_RFC3339_SECS) as u64;
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
     }
 
     /// RFC 3339 with milliseconds, for the control API.
     pub fn rfc3339_millis(self) -> String {
-        let ms = self.0.max(0) as u64;
+        let ms = self.0.clamp(0, MAX_RFC3339_SECS * 1000) as u64;
         humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
     }
 

@@ -3,6 +3,7 @@
 //! and where the request broke the contract. Kept in a bounded ring.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -56,7 +57,7 @@ pub struct Entry {
 /// The journal.
 #[derive(Debug, Default)]
 pub struct Journal {
-    entries: Mutex<VecDeque<Entry>>,
+    entries: Mutex<VecDeque<Arc<Entry>>>,
     seq: std::sync::atomic::AtomicU64,
     /// (caller, method, path) → the time a 429 said to wait until.
     backoff: DashMap<(String, String, String), Instant>,
@@ -71,13 +72,15 @@ impl Journal {
     }
 
     /// Entries matching the filters, oldest first.
-    pub fn query(&self, f: &Filter) -> Vec<Entry> {
-        self.entries.lock().iter().filter(|e| f.matches(e)).cloned().collect()
+    /// Filters a copy, so a slow filter never holds up recording.
+    pub fn query(&self, f: &Filter) -> Vec<Arc<Entry>> {
+        let all: Vec<Arc<Entry>> = self.entries.lock().iter().cloned().collect();
+        all.into_iter().filter(|e| f.matches(e)).collect()
     }
 
     fn push(&self, e: Entry) {
         let mut entries = self.entries.lock();
-        entries.push_back(e);
+        entries.push_back(Arc::new(e));
         while entries.len() > MAX_ENTRIES {
             entries.pop_front();
         }
@@ -108,19 +111,31 @@ impl Filter {
     }
 }
 
-/// `*` matches any run of characters but `/`; `**` any run at all.
+/// `*` matches any run of characters but `/`; `**` any run at all. Linear
+/// in pattern × path: a set of reachable path positions, advanced per
+/// pattern token (no backtracking, so no pattern can stall the server).
 pub fn glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match p {
-            [] => t.is_empty(),
-            [b'*', b'*', rest @ ..] => (0..=t.len()).any(|i| go(rest, &t[i..])),
-            [b'*', rest @ ..] => (0..=t.len())
-                .take_while(|i| *i == 0 || t[i - 1] != b'/')
-                .any(|i| go(rest, &t[i..])),
-            [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let mut reach = vec![false; t.len() + 1];
+    reach[0] = true;
+    let mut i = 0;
+    while i < p.len() {
+        let mut next = vec![false; t.len() + 1];
+        if p[i] == b'*' {
+            let double = p.get(i + 1) == Some(&b'*');
+            for j in 0..=t.len() {
+                next[j] = reach[j] || (j > 0 && next[j - 1] && (double || t[j - 1] != b'/'));
+            }
+            i += if double { 2 } else { 1 };
+        } else {
+            for j in 0..t.len() {
+                next[j + 1] = reach[j] && t[j] == p[i];
+            }
+            i += 1;
         }
+        reach = next;
     }
-    go(pattern.as_bytes(), text.as_bytes())
+    reach[t.len()]
 }
 
 /// Records every request outside the control API.
@@ -137,7 +152,20 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     };
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().map(str::to_owned);
+    // The SSE endpoint takes `?token=`: never keep it, only who it was.
+    let query_token = parts.uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let query = parts.uri.query().map(|q| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| {
+                let v = if k == "token" { "[redacted]".into() } else { v };
+                (k, v)
+            }))
+            .finish()
+    });
     let mut headers = serde_json::Map::new();
     for (k, v) in &parts.headers {
         if k == header::AUTHORIZATION || k == header::COOKIE {
@@ -153,7 +181,9 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|h| crate::domain::auth::parse_bearer(Some(h)).ok());
-    let caller = token.map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..6]));
+    let caller = token
+        .or(query_token.as_deref())
+        .map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..6]));
     let violations = request_violations(&method, &path, &parts.headers, &bytes);
     let key = (caller.clone().unwrap_or_default(), method.clone(), path.clone());
     let ignored_retry_after = state.journal.backoff.get(&key).is_some_and(|until| at < *until);
@@ -225,5 +255,9 @@ mod tests {
         assert!(glob("/jobs/**", "/jobs/a/b/status"));
         assert!(glob("/flat-2-model", "/flat-2-model"));
         assert!(!glob("/flat-2-model", "/flat-2-models"));
+        assert!(glob("/a*/*c", "/ab/xc") && !glob("/a*c", "/ab/c") && glob("**", ""));
+        // The pattern that made a backtracking matcher take forever.
+        let evil = format!("{}/zz", "/**".repeat(40));
+        assert!(!glob(&evil, &"/a".repeat(500)));
     }
 }

@@ -104,6 +104,8 @@ pub struct Shared {
     pub scenario_dir: std::path::PathBuf,
     /// The request journal.
     pub journal: crate::journal::Journal,
+    /// Held while notifications are numbered, logged and queued.
+    pub publish_lock: parking_lot::Mutex<()>,
 }
 
 /// What a ZIP download link gives access to.
@@ -175,6 +177,7 @@ impl AppState {
             webhooks: Webhooks::default(),
             http: reqwest::Client::builder()
                 .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
                 .user_agent(concat!("flat2model-mock/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| e.to_string())?,
@@ -186,8 +189,20 @@ impl AppState {
             call_counters: CallCounters::default(),
             scenario_dir: cfg.fixtures_dir().join("scenarios"),
             journal: crate::journal::Journal::default(),
+            publish_lock: parking_lot::Mutex::new(()),
         }));
         state.scenarios.load_dir(&state.scenario_dir)?;
+        for a in &state.fixtures.accounts {
+            if let Some(name) = &a.scenario
+                && state.scenarios.get(name).is_none()
+            {
+                return Err(format!(
+                    "accounts.json: {} names scenario {name:?}, which is not in {}",
+                    a.email,
+                    state.scenario_dir.display()
+                ));
+            }
+        }
         state.load_fixtures();
         Ok(state)
     }
@@ -246,14 +261,20 @@ impl AppState {
     /// Schedules a new job, announces it (`batch_edit`, pending) and wakes
     /// the ticker.
     pub fn submit_job(&self, n: NewJob) -> Arc<Job> {
-        let job = self.engine.submit(n);
-        self.publish(
-            &job.owner,
-            "batch_edit",
-            batch_edit(&job, &job.state()),
-            job.created_at,
-            job.webhook_fault(),
-        );
+        let job = {
+            let guard = self.publish_lock.lock();
+            let job = self.engine.submit(n);
+            let data = batch_edit(&job, &job.state());
+            self.publish_held(
+                &guard,
+                &job.owner,
+                "batch_edit",
+                data,
+                job.created_at,
+                job.webhook_fault(),
+            );
+            job
+        };
         self.run_due();
         self.ticker.notify_one();
         job
@@ -262,18 +283,25 @@ impl AppState {
     /// Applies every job event due by now, publishes the notifications they
     /// cause, and sends the webhook deliveries that are due.
     pub fn run_due(&self) -> Vec<Applied> {
-        let applied = self.engine.step(self.now());
-        for a in &applied {
-            let urls = |k: usize| {
-                let exp = self.now().plus(self.settings.download_url_ttl);
-                let sign = |kind| {
-                    self.signer
-                        .url(&self.settings.public_url, "GET", &result_path(&a.job, k, kind), "", exp)
+        let now = self.now();
+        let mut applied = Vec::new();
+        if self.engine.next_due().is_some_and(|due| due <= now) {
+            // Stepping and publishing under one lock: notifications get their
+            // ids, log places and webhook order in the order events happened.
+            let guard = self.publish_lock.lock();
+            applied = self.engine.step(now);
+            for a in &applied {
+                let urls = |k: usize| {
+                    let exp = self.now().plus(self.settings.download_url_ttl);
+                    let sign = |kind| {
+                        self.signer
+                            .url(&self.settings.public_url, "GET", &result_path(&a.job, k, kind), "", exp)
+                    };
+                    (sign("full"), sign("thumbnail"))
                 };
-                (sign("full"), sign("thumbnail"))
-            };
-            for (name, data) in notify::for_event(a, urls) {
-                self.publish(&a.job.owner, name, data, a.event.at, a.job.webhook_fault());
+                for (name, data) in notify::for_event(a, urls) {
+                    self.publish_held(&guard, &a.job.owner, name, data, a.event.at, a.job.webhook_fault());
+                }
             }
         }
         self.dispatch_webhooks();
@@ -284,6 +312,20 @@ impl AppState {
     /// and queues it for the webhook.
     pub fn publish(
         &self,
+        owner: &TenantId,
+        name: &'static str,
+        data: serde_json::Value,
+        at: Instant,
+        fault: Option<WebhookFault>,
+    ) {
+        let guard = self.publish_lock.lock();
+        self.publish_held(&guard, owner, name, data, at, fault);
+    }
+
+    /// [`AppState::publish`] with the publish lock already held.
+    fn publish_held(
+        &self,
+        _guard: &parking_lot::MutexGuard<'_, ()>,
         owner: &TenantId,
         name: &'static str,
         data: serde_json::Value,
@@ -330,7 +372,7 @@ impl AppState {
     pub fn dispatch_webhooks(&self) {
         for send in self.webhooks.take_due(self.now()) {
             if let Some(attempt) = send.simulated {
-                self.webhooks.record(send.id, attempt, self.now());
+                self.webhooks.record(send.id, send.generation, attempt, self.now());
                 self.ticker.notify_one();
                 continue;
             }
@@ -360,6 +402,7 @@ impl AppState {
                 };
                 state.webhooks.record(
                     send.id,
+                    send.generation,
                     Attempt {
                         at,
                         status_code,

@@ -74,6 +74,15 @@ async fn deliveries(
     ApiQuery(q): ApiQuery<AccountQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let only = account(&state, q.account.as_deref())?;
+    if let Some(s) = q.status.as_deref()
+        && !["pending", "in_flight", "delivered", "failed"].contains(&s)
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            "must be pending, in_flight, delivered or failed",
+            Position::Query,
+        ));
+    }
     let list: Vec<Value> = state
         .webhooks
         .deliveries(only.as_ref())

@@ -112,6 +112,21 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
             ));
         }
     };
+    if advance.is_some_and(|d| d > std::time::Duration::from_secs(315_360_000)) {
+        return Err(ApiError::invalid_field(
+            "advance",
+            "must be at most 10 years",
+            Position::Body,
+        ));
+    }
+    let target = set.unwrap_or_else(|| state.now()).plus(advance.unwrap_or_default());
+    if target.unix_seconds() > crate::clock::MAX_RFC3339_SECS / 2 {
+        return Err(ApiError::invalid_field(
+            "advance",
+            "would move the clock too far into the future (beyond the year 5900)",
+            Position::Body,
+        ));
+    }
     if set.is_none() && advance.is_none() {
         return Err(ApiError::invalid_field(
             "advance",

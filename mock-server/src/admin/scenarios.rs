@@ -59,17 +59,36 @@ async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Resu
     Ok(view(&state))
 }
 
+struct ActivateResolved {
+    name: Option<String>,
+    token: Option<String>,
+}
+
 /// `{"name": "…"}` globally, `{"name": "…", "token": "…"}` for a token;
 /// `"name": null` clears the choice.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Activate {
-    name: Option<String>,
+    /// Required, `null` to clear: missing and null differ.
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
     #[serde(default)]
     token: Option<String>,
 }
 
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
 async fn activate(State(state): State<AppState>, ApiJson(req): ApiJson<Activate>) -> Result<Json<Value>, ApiError> {
+    let Some(name) = req.name else {
+        return Err(ApiError::invalid_field(
+            "name",
+            "is required (null clears the choice)",
+            Position::Body,
+        ));
+    };
+    let req = ActivateResolved { name, token: req.token };
     if let Some(name) = &req.name
         && state.scenarios.get(name).is_none()
     {

@@ -97,6 +97,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 }])
             }
         })?;
+        if bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b != b'{')
+        {
+            return Err(ApiError::invalid(vec![FieldError {
+                field: None,
+                message: "the body must be a JSON object".into(),
+                position: Position::Body,
+            }]));
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }

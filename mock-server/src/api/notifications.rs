@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery, Caller, Scenario, StreamCaller};
+use crate::api::extract::{ApiJson, Caller, Scenario, StreamCaller};
 use crate::clock::Instant;
 use crate::error::{ApiError, Position};
 use crate::events::sse::{Filter, Start, stream};
@@ -76,7 +76,7 @@ async fn events(
     State(state): State<AppState>,
     StreamCaller(tenant): StreamCaller,
     scenario: Scenario,
-    ApiQuery(q): ApiQuery<FilterParams>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     state.run_due();
@@ -93,7 +93,7 @@ async fn events(
         })?),
     };
     let drop_after = scenario.0.as_ref().and_then(|s| s.sse_drop_after);
-    let body = stream(tenant, q.filter(), start, drop_after);
+    let body = stream(tenant, query_filter(uri.query().unwrap_or("")), start, drop_after);
     Ok(Sse::new(body).keep_alive(
         KeepAlive::new()
             .interval(state.settings.sse_keepalive)
@@ -125,12 +125,24 @@ async fn list_post(
     listing(&state, &tenant, p.filter())
 }
 
-async fn list_get(
-    State(state): State<AppState>,
-    Caller(tenant): Caller,
-    ApiQuery(p): ApiQuery<FilterParams>,
-) -> Json<Value> {
-    listing(&state, &tenant, p.filter())
+async fn list_get(State(state): State<AppState>, Caller(tenant): Caller, uri: axum::http::Uri) -> Json<Value> {
+    listing(&state, &tenant, query_filter(uri.query().unwrap_or("")))
+}
+
+/// Filters from a query string: repeated keys (`id_task=a&id_task=b`, as
+/// `requests` sends lists) and comma-separated values both work.
+fn query_filter(q: &str) -> Filter {
+    let mut f = Filter::default();
+    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+        let list = match k.as_ref() {
+            "id_task" => &mut f.id_task,
+            "id_image" => &mut f.id_image,
+            "name_list" => &mut f.name_list,
+            _ => continue,
+        };
+        list.extend(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned));
+    }
+    f
 }
 
 /// Deletes one of the caller's notifications: it is never replayed again.

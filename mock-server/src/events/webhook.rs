@@ -50,6 +50,18 @@ pub fn verify(secret: &str, body: &[u8], header: &str) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
+/// Ends a delivery whose webhook was removed.
+fn fail_unregistered(d: &mut Delivery, now: Instant) {
+    d.status = DeliveryStatus::Failed;
+    d.next_attempt_at = None;
+    d.attempts.push(Attempt {
+        at: now,
+        status_code: None,
+        latency_ms: 0,
+        error: Some("webhook removed".into()),
+    });
+}
+
 /// An account's webhook.
 #[derive(Debug, Clone, Serialize)]
 pub struct Registration {
@@ -144,10 +156,15 @@ pub struct Send {
     pub body: Bytes,
     /// When set, the attempt is not sent: it fails as the scenario says.
     pub simulated: Option<Attempt>,
+    /// The book's generation when it was taken (a reset starts a new one).
+    pub generation: u64,
 }
 
 #[derive(Debug, Default)]
 struct Book {
+    /// Bumped by every clear, so a result of an attempt sent before a reset
+    /// is never recorded against a new delivery that reuses its id.
+    generation: u64,
     next_id: u64,
     deliveries: BTreeMap<u64, Delivery>,
 }
@@ -175,7 +192,10 @@ impl Webhooks {
     /// Forgets everything.
     pub fn clear(&self) {
         let mut book = self.book.lock();
-        *book = Book::default();
+        *book = Book {
+            generation: book.generation + 1,
+            ..Book::default()
+        };
         self.registrations.clear();
         self.next_due.store(i64::MAX, Ordering::SeqCst);
     }
@@ -283,6 +303,7 @@ impl Webhooks {
             return Vec::new();
         }
         let mut book = self.book.lock();
+        let generation = book.generation;
         let mut blocked: HashSet<(TenantId, String)> = HashSet::new();
         let mut out = Vec::new();
         for d in book.deliveries.values_mut() {
@@ -295,6 +316,7 @@ impl Webhooks {
             }
             if d.next_attempt_at.is_some_and(|t| t <= now) {
                 let Some(reg) = self.registrations.get(&d.account) else {
+                    fail_unregistered(d, now);
                     continue;
                 };
                 // Always the current URL and secret: a receiver moved or a
@@ -321,6 +343,7 @@ impl Webhooks {
                     event: d.event,
                     body: d.body.clone(),
                     simulated,
+                    generation,
                 });
             }
         }
@@ -329,12 +352,22 @@ impl Webhooks {
     }
 
     /// Records an attempt's outcome; schedules a retry or ends the delivery.
-    pub fn record(&self, id: u64, attempt: Attempt, now: Instant) {
+    pub fn record(&self, id: u64, generation: u64, attempt: Attempt, now: Instant) {
         let mut book = self.book.lock();
+        if book.generation != generation {
+            return;
+        }
         let Some(d) = book.deliveries.get_mut(&id) else { return };
+        if !self.registrations.contains_key(&d.account) {
+            d.attempts.push(attempt);
+            fail_unregistered(d, now);
+            self.recompute(&book);
+            return;
+        }
         let ok = attempt.error.is_none();
         let started = attempt.at;
-        if let Some(code) = attempt.status_code
+        let simulated = attempt.error.as_deref().is_some_and(|e| e.contains("simulated"));
+        if let Some(code) = attempt.status_code.filter(|_| !simulated)
             && let Some(mut reg) = self.registrations.get_mut(&d.account)
         {
             reg.last_response_status = Some(code);
@@ -472,11 +505,11 @@ mod tests {
         let ids = |v: Vec<Send>| v.iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(ids(w.take_due(t0)), [a, c], "b waits behind a");
         assert!(w.take_due(t0).is_empty(), "in flight is not sent twice");
-        w.record(a, attempt(false, t0), t0);
+        w.record(a, 0, attempt(false, t0), t0);
         assert_eq!(w.next_due(), Some(t0.plus(RETRY_BACKOFF[0])));
         assert!(w.take_due(t0).is_empty(), "the retry waits 5 s and b waits behind it");
         assert_eq!(ids(w.take_due(t0.plus(RETRY_BACKOFF[0]))), [a]);
-        w.record(a, attempt(true, t0), t0);
+        w.record(a, 0, attempt(true, t0), t0);
         assert_eq!(ids(w.take_due(t0.plus(RETRY_BACKOFF[0]))), [b]);
         let log = w.deliveries(Some(&owner));
         assert_eq!(log[0].attempts.len(), 2);
@@ -494,12 +527,48 @@ mod tests {
             .expect("queued");
         for _ in 0..7 {
             assert_eq!(w.take_due(now).len(), 1);
-            w.record(id, attempt(false, now), now);
+            w.record(id, 0, attempt(false, now), now);
             now = now.plus(Duration::from_secs(3600));
         }
         assert_eq!(w.deliveries(None)[0].status, DeliveryStatus::Failed);
         assert!(w.next_due().is_none());
         assert!(w.redeliver(id, now).is_some());
         assert_eq!(w.take_due(now).len(), 1, "a redelivery goes out again");
+    }
+
+    #[test]
+    fn removing_a_webhook_fails_a_delivery_that_is_in_flight() {
+        let w = Webhooks::default();
+        let owner = TenantId::from_client("acct_1");
+        let now = Instant::from_millis(0);
+        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
+        let id = w
+            .enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), None, now)
+            .expect("queued");
+        let sent = w.take_due(now);
+        assert!(w.remove(&owner, now));
+        w.record(id, sent[0].generation, attempt(false, now), now);
+        assert_eq!(w.deliveries(None)[0].status, DeliveryStatus::Failed);
+        assert!(w.next_due().is_none(), "nothing stays due, so the ticker can sleep");
+    }
+
+    #[test]
+    fn a_result_from_before_a_reset_is_not_recorded_on_a_new_delivery() {
+        let w = Webhooks::default();
+        let owner = TenantId::from_client("acct_1");
+        let now = Instant::from_millis(0);
+        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
+        w.enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), None, now)
+            .expect("queued");
+        let old = w.take_due(now);
+        w.clear();
+        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
+        let id = w
+            .enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), None, now)
+            .expect("queued");
+        assert_eq!(id, old[0].id, "ids start over after a reset");
+        w.record(old[0].id, old[0].generation, attempt(true, now), now);
+        assert_eq!(w.deliveries(None)[0].status, DeliveryStatus::Pending);
+        assert!(w.deliveries(None)[0].attempts.is_empty());
     }
 }

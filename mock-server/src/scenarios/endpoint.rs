@@ -112,9 +112,16 @@ pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) 
         .iter()
         .find(|v| v.method.eq_ignore_ascii_case(&method) && template_matches(&v.path, &path))
     {
-        Some(v) if res.status().is_success() => violate(res, v).await,
+        Some(v) if res.status().is_success() && is_json(&res) => violate(res, v).await,
         _ => res,
     }
+}
+
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"))
 }
 
 fn fault_response(scenario: &str, status: u16, retry_after: Option<u64>) -> Response {
@@ -134,7 +141,7 @@ fn fault_response(scenario: &str, status: u16, retry_after: Option<u64>) -> Resp
 /// Rewrites a JSON answer so that it breaks the contract as `v` says.
 async fn violate(res: Response, v: &ContractViolation) -> Response {
     let (mut parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, 64 << 20).await else {
         return ApiError::internal("could not read a response body").into_response();
     };
     let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {

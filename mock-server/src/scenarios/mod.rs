@@ -151,7 +151,27 @@ impl Scenario {
         if let Some(plan) = &self.job {
             plan.validate().map_err(|e| format!("job.{e}"))?;
         }
+        let route = |method: &str, path: &str| -> Result<(), String> {
+            if !["GET", "POST", "PUT", "DELETE"].contains(&method) {
+                return Err("must be GET, POST, PUT or DELETE".into());
+            }
+            if !path.starts_with('/') {
+                return Err("must start with /".into());
+            }
+            Ok(())
+        };
+        // A path that is no operation of the API would silently never fire.
+        let operations = crate::contract::Contract::global().operations();
+        let known = |method: &str, path: &str| operations.iter().any(|(m, t)| m == &method.to_uppercase() && t == path);
         for (i, f) in self.endpoints.iter().enumerate() {
+            route(&f.method, "/").map_err(|m| format!("endpoints[{i}].method: {m}"))?;
+            route("GET", &f.path).map_err(|m| format!("endpoints[{i}].path: {m}"))?;
+            if !known(&f.method, &f.path) {
+                return Err(format!(
+                    "endpoints[{i}].path: {} {} is no operation of the API (see openapi.yaml)",
+                    f.method, f.path
+                ));
+            }
             if f.probability
                 .is_some_and(|p| !(p.is_finite() && (0.0..=1.0).contains(&p)))
             {
@@ -166,6 +186,19 @@ impl Scenario {
             if f.calls.contains(&0) {
                 return Err(format!("endpoints[{i}].calls: calls count from 1"));
             }
+        }
+        for (i, v) in self.contract_violations.iter().enumerate() {
+            route(&v.method, "/").map_err(|m| format!("contract_violations[{i}].method: {m}"))?;
+            route("GET", &v.path).map_err(|m| format!("contract_violations[{i}].path: {m}"))?;
+            if !known(&v.method, &v.path) {
+                return Err(format!(
+                    "contract_violations[{i}].path: {} {} is no operation of the API",
+                    v.method, v.path
+                ));
+            }
+        }
+        if self.sse_drop_after == Some(0) {
+            return Err("sse_drop_after: must be at least 1".into());
         }
         if self.webhook.as_ref().is_some_and(|w| !(100..=599).contains(&w.status)) {
             return Err("webhook.status: must be an HTTP status".into());

@@ -493,3 +493,119 @@ async fn webhook_registration_rotates_the_secret_and_can_be_removed() {
     app.get("/webhooks").token(DEMO).send().await.expect(404);
     app.post("/webhooks/test").token(DEMO).send().await.expect(404);
 }
+
+#[tokio::test]
+async fn notifications_stay_in_order_when_many_requests_step_the_engine() {
+    let app = TestApp::spawn_with(|c| {
+        c.clock = mock_server::config::ClockMode::System;
+        c.time_scale = 0.0;
+    })
+    .await;
+    let inputs = app.job_inputs(DEMO, 1).await;
+    let body = TestApp::job_body(&inputs, json!([{}, {}]));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (base, body) = (app.base.clone(), body.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                for _ in 0..3 {
+                    let r = client
+                        .post(format!("{base}/flat-2-model"))
+                        .bearer_auth(DEMO)
+                        .json(&body)
+                        .send()
+                        .await
+                        .expect("sent");
+                    assert_eq!(r.status(), 202);
+                    client
+                        .get(format!("{base}/notifications"))
+                        .bearer_auth(DEMO)
+                        .send()
+                        .await
+                        .expect("sent");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let all = app
+        .post("/notifications")
+        .token(DEMO)
+        .json(json!({"name_list": "batch_edit"}))
+        .send()
+        .await
+        .expect(200)
+        .json();
+    let all = all.as_array().expect("list").clone();
+    let ids: Vec<u64> = all.iter().map(|n| n["id"].as_u64().expect("id")).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "the log is in id order");
+    let rank = |s: &str| {
+        ["pending", "processing", "completed"]
+            .iter()
+            .position(|x| *x == s)
+            .expect("status")
+    };
+    let mut last: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for n in &all {
+        let job = n["data"]["id_task"].as_str().expect("job").to_owned();
+        let r = rank(n["data"]["status"].as_str().expect("status"));
+        assert!(
+            last.get(&job).is_none_or(|p| *p <= r),
+            "{job} went back to {}",
+            n["data"]["status"]
+        );
+        last.insert(job, r);
+    }
+    assert_eq!(last.len(), 48);
+    // Every one can be deleted (the log's lookup relies on the order).
+    for id in ids.iter().take(20) {
+        app.call(reqwest::Method::DELETE, &format!("/notifications/{id}"))
+            .token(DEMO)
+            .send()
+            .await
+            .expect(200);
+    }
+}
+
+#[tokio::test]
+async fn repeated_filter_parameters_are_a_list() {
+    let app = TestApp::spawn().await;
+    let inputs = app.job_inputs(DEMO, 1).await;
+    let a = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
+    let b = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
+    let listed = app
+        .get(&format!("/notifications?id_task={a}&id_task={b}"))
+        .token(DEMO)
+        .send()
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(listed.as_array().expect("l").len(), 2);
+    let mut sse = SseClient::connect(&app, &format!("?id_task={a}&id_task={b}"), DEMO, None).await;
+    assert_eq!(sse.backfill().await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_journal_never_keeps_a_token_from_the_query() {
+    let app = TestApp::spawn().await;
+    let r = reqwest::get(format!(
+        "{}/notifications/events?token={DEMO}&name_list=batch_edit",
+        app.base
+    ))
+    .await
+    .expect("sent");
+    assert_eq!(r.status(), 200);
+    drop(r);
+    let j = app
+        .get("/__admin/journal?path=/notifications/events")
+        .send()
+        .await
+        .expect(200)
+        .json();
+    let entry = &j["requests"][0];
+    assert!(!entry.to_string().contains(DEMO), "{entry}");
+    assert_eq!(entry["query"], "token=%5Bredacted%5D&name_list=batch_edit");
+    assert!(entry["caller"].is_string());
+}

@@ -468,11 +468,19 @@ async fn scenarios_are_chosen_by_header_token_or_globally_and_jobs_keep_theirs()
         .expect(404);
     let r = app
         .post("/__admin/scenarios")
-        .json(json!({"name": "bad", "endpoints": [{"method": "GET", "path": "/x", "probability": 2}]}))
+        .json(json!({"name": "bad", "endpoints": [{"method": "GET", "path": "/jobs/{id}/status", "probability": 2}]}))
         .send()
         .await
         .expect(400);
     assert_eq!(r.error_field().as_deref(), Some("endpoints[0].probability"));
+    // A path that is no operation would silently never fire: refused.
+    let r = app
+        .post("/__admin/scenarios")
+        .json(json!({"name": "typo", "endpoints": [{"method": "GET", "path": "/job/{id}/statuz", "status": 503}]}))
+        .send()
+        .await
+        .expect(400);
+    assert_eq!(r.error_field().as_deref(), Some("endpoints[0].path"));
 }
 
 #[tokio::test]
