@@ -2,6 +2,7 @@
 #   make run    serve the fake on 127.0.0.1:8080 with the fixture account
 #   make test   every check: format, clippy, Rust tests, the vendor's Python examples, Schemathesis
 #   make lint   format and clippy only
+#   make proptest-long   the property tests with 20,000 cases each
 
 CARGO  ?= cargo
 PYTHON ?= python3
@@ -10,7 +11,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum < tests/python/requirements.txt |
 ST_VENV := .venv-st
 ST_STAMP := $(ST_VENV)/.installed-$(shell cksum < tests/schemathesis/requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test lint rust-test python-test schemathesis venv
+.PHONY: run test lint rust-test python-test schemathesis proptest-long venv
 
 run:
 	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080 --fixtures fixtures
@@ -29,6 +30,10 @@ rust-test:
 python-test: venv
 	$(CARGO) build -p mock-server --locked
 	$(VENV)/bin/pytest -q tests/python
+
+# The property tests with many more cases than make test runs (64).
+proptest-long:
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test -p contract-tests --test properties --locked
 
 # Schemathesis against the fake's OpenAPI (pinned in tests/python/requirements.txt).
 schemathesis: $(ST_STAMP)
