@@ -34,6 +34,14 @@ enum Command {
         /// How long the job may take.
         #[arg(long, env = "CONTRACT_JOB_TIMEOUT_SECS", default_value_t = 300)]
         job_timeout_secs: u64,
+        /// Listen here for webhook deliveries and check every one (signature,
+        /// schema), e.g. 127.0.0.1:9099.
+        #[arg(long, env = "CONTRACT_WEBHOOK_LISTEN")]
+        webhook_listen: Option<std::net::SocketAddr>,
+        /// The URL the server should POST webhooks to (default
+        /// http://LISTEN-ADDRESS/hook).
+        #[arg(long, env = "CONTRACT_WEBHOOK_URL")]
+        webhook_url: Option<String>,
         /// Report format.
         #[arg(long, env = "CONTRACT_REPORT", value_enum, default_value_t = Format::Text)]
         report: Format,
@@ -67,6 +75,8 @@ fn main() -> ExitCode {
             token,
             headers,
             job_timeout_secs,
+            webhook_listen,
+            webhook_url,
             report,
             output,
         } => {
@@ -86,6 +96,7 @@ fn main() -> ExitCode {
                 headers: parsed,
                 job_timeout: Duration::from_secs(job_timeout_secs),
                 poll_interval: Duration::from_millis(500),
+                webhook: webhook_listen.map(|a| (a, webhook_url.unwrap_or_else(|| format!("http://{a}/hook")))),
             };
             let live = std::io::stderr().is_terminal();
             let progress = move |name: &str| {

@@ -27,6 +27,47 @@ pub struct Config {
     pub job_timeout: Duration,
     /// Pause between status polls.
     pub poll_interval: Duration,
+    /// Listen here for webhook deliveries and check each one (address and
+    /// the URL the server should POST to).
+    pub webhook: Option<(std::net::SocketAddr, String)>,
+}
+
+/// One webhook delivery as received.
+struct Delivery {
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
+}
+
+/// Starts a receiver on `addr` that answers 204 and hands over every
+/// delivery.
+async fn listen(addr: std::net::SocketAddr) -> Outcome<tokio::sync::mpsc::UnboundedReceiver<Delivery>> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let handler = move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(Delivery { headers, body });
+            axum::http::StatusCode::NO_CONTENT
+        }
+    };
+    let router = axum::Router::new().fallback(axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(rx)
+}
+
+/// `sha256=<hex HMAC-SHA256(secret, body)>`, compared in constant time.
+fn signature_ok(secret: &str, body: &[u8], header: &str) -> bool {
+    use hmac::Mac;
+    let Some(sig) = header.strip_prefix("sha256=").and_then(|h| hex::decode(h).ok()) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
 }
 
 /// An HTTP answer.
@@ -291,6 +332,20 @@ pub async fn run(cfg: &Config, progress: &(dyn Fn(&str) + Sync)) -> Vec<CheckRes
 
     probe_rules(&mut s, &body).await;
 
+    let mut hooks = None;
+    if let Some((addr, url)) = cfg.webhook.clone() {
+        hooks = s
+            .check("webhook.register", async |s| {
+                let rx = listen(addr).await?;
+                let a = s.api(Method::PUT, "/webhooks", Some(json!({"url": url}))).await?;
+                Suite::expect_status("PUT", "/webhooks", &a, &[200, 201])?;
+                let v = s.json("PUT", "/webhooks", &a)?;
+                let secret = v["secret"].as_str().ok_or("no secret")?.to_owned();
+                Ok((rx, secret))
+            })
+            .await;
+    }
+
     let vendor = json!([
         {"pose": "standing front-facing", "expression": "neutral", "background": "white studio", "lighting": "soft",
          "camera": {"framing": "full body", "angle": "eye level"}, "options": {"size": "1K", "ar": "9:16", "format": "jpg"}},
@@ -420,6 +475,54 @@ pub async fn run(cfg: &Config, progress: &(dyn Fn(&str) + Sync)) -> Vec<CheckRes
                 Ok(())
             } else {
                 Err(format!("{} entries, not 2", archive.len()))
+            }
+        })
+        .await;
+    }
+
+    if let Some((mut rx, secret)) = hooks {
+        s.check("webhook.deliveries", async |_| {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            let mut seen = 0;
+            loop {
+                let d = tokio::time::timeout_at(deadline, rx.recv())
+                    .await
+                    .map_err(|_| format!("no terminal batch_edit for the job within 30 s ({seen} deliveries)"))?
+                    .ok_or("the receiver stopped")?;
+                seen += 1;
+                let sig = d
+                    .headers
+                    .get("x-webhook-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !signature_ok(&secret, &d.body, sig) {
+                    return Err(format!("delivery {seen}: X-Webhook-Signature does not verify"));
+                }
+                let v: Value =
+                    serde_json::from_slice(&d.body).map_err(|e| format!("delivery {seen}: not JSON: {e}"))?;
+                Contract::global().validate("notification.json", &v).map_err(|errs| {
+                    format!(
+                        "delivery {seen} does not match notification.json: {}",
+                        errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    )
+                })?;
+                let event = d
+                    .headers
+                    .get("x-webhook-event")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if v["name"] != event {
+                    return Err(format!(
+                        "delivery {seen}: X-Webhook-Event {event:?} but name {}",
+                        v["name"]
+                    ));
+                }
+                if v["name"] == "batch_edit"
+                    && v["data"]["id_task"] == job.as_str()
+                    && v["data"]["status"] == "completed"
+                {
+                    return Ok(());
+                }
             }
         })
         .await;

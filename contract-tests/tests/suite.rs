@@ -25,6 +25,7 @@ fn config(base: &str, headers: Vec<(String, String)>) -> Config {
         headers,
         job_timeout: Duration::from_secs(20),
         poll_interval: Duration::from_millis(20),
+        webhook: None,
     }
 }
 
@@ -151,4 +152,23 @@ fn validate_reads_a_file_and_exits_by_validity() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stdout).starts_with("filename: "));
     std::fs::remove_file(&good).ok();
+}
+
+#[tokio::test]
+async fn webhook_deliveries_are_checked_with_their_signatures() {
+    let base = fake().await;
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr");
+    let mut cfg = config(&base, vec![]);
+    cfg.webhook = Some((addr, format!("http://{addr}/hook")));
+    let results = run(&cfg, &|_| {}).await;
+    for name in ["webhook.register", "webhook.deliveries"] {
+        let r = results
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} ran"));
+        assert!(r.passed, "{name}: {}", r.message);
+    }
 }
