@@ -189,6 +189,8 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let ignored_retry_after = state.journal.backoff.get(&key).is_some_and(|until| at < *until);
     let digest = hex::encode(Sha256::digest(&bytes));
     let size = bytes.len();
+    // Numbered on arrival, recorded when answered.
+    let seq = state.journal.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
     let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     if res.status().as_u16() == 429 {
         let wait = res
@@ -199,7 +201,6 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
             .unwrap_or(0);
         state.journal.backoff.insert(key, at.plus(Duration::from_secs(wait)));
     }
-    let seq = state.journal.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
     state.journal.push(Entry {
         seq,
         at,

@@ -354,6 +354,7 @@ impl AppState {
             data,
             owner: owner.clone(),
             at,
+            published: self.now(),
         }
     }
 

@@ -34,6 +34,11 @@ pub struct Notification {
     /// When it happened.
     #[serde(skip)]
     pub at: Instant,
+    /// When it was published (the clock's time then): the SSE backfill
+    /// window counts from here, so a jump of the manual clock does not hide
+    /// what the jump itself produced.
+    #[serde(skip)]
+    pub published: Instant,
 }
 
 impl Notification {
@@ -125,6 +130,7 @@ mod tests {
             data: Value::Null,
             owner: TenantId::from_client("acct_1"),
             at: Instant::from_millis(0),
+            published: Instant::from_millis(0),
         })
     }
 

@@ -82,7 +82,7 @@ pub fn stream(
             let done = batch.len() < BATCH;
             for n in batch {
                 last = n.id;
-                if since.is_some_and(|s| n.at < s) || !filter.matches(&n) {
+                if since.is_some_and(|s| n.published < s) || !filter.matches(&n) {
                     continue;
                 }
                 yield Ok(event(&n, true));

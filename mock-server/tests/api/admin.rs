@@ -158,3 +158,56 @@ async fn the_openapi_document_is_served_bundled_as_json_and_yaml() {
     assert_eq!(parsed, json);
     assert!(json["components"]["schemas"]["job-create-request"].is_object());
 }
+
+/// Found by Schemathesis: a far-future clock made every later answer a 500.
+#[tokio::test]
+async fn schemathesis_a_far_future_clock_move_is_refused() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post("/__admin/clock")
+        .json(json!({"advance": 254_854_093_400_894u64}))
+        .send()
+        .await
+        .expect(400);
+    assert_eq!(r.error_field().as_deref(), Some("advance"));
+    app.post("/__admin/clock")
+        .json(json!({"set": "9999-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .expect(400);
+    app.get("/project").token(DEMO).send().await.expect(200);
+}
+
+/// Found by Schemathesis: a JSON array was read as a struct, field by field.
+#[tokio::test]
+async fn schemathesis_json_bodies_must_be_objects() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .put("/__admin/scenarios/active")
+        .bytes("application/json", b"[null, null]".to_vec())
+        .send()
+        .await
+        .expect(400);
+    assert_eq!(r.json()["detail"][0]["message"], "the body must be a JSON object");
+    app.post("/notifications")
+        .token(DEMO)
+        .bytes("application/json", b"[null]".to_vec())
+        .send()
+        .await
+        .expect(400);
+    // A missing name differs from a null one (which clears).
+    app.put("/__admin/scenarios/active")
+        .json(json!({"token": DEMO}))
+        .send()
+        .await
+        .expect(400);
+    app.put("/__admin/scenarios/active")
+        .json(json!({"name": null, "token": null}))
+        .send()
+        .await
+        .expect(200);
+    app.get("/__admin/webhooks/deliveries?status=null")
+        .send()
+        .await
+        .expect(400);
+}

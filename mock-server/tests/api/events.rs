@@ -609,3 +609,19 @@ async fn the_journal_never_keeps_a_token_from_the_query() {
     assert_eq!(entry["query"], "token=%5Bredacted%5D&name_list=batch_edit");
     assert!(entry["caller"].is_string());
 }
+
+/// Found in review: after a jump of the manual clock, a fresh SSE connection
+/// missed what the jump produced (the window counted from event time).
+#[tokio::test]
+async fn a_fresh_connection_after_a_clock_jump_sees_the_jobs_end() {
+    let app = TestApp::spawn().await;
+    let job = two_output_job(&app).await;
+    app.post("/__admin/clock")
+        .json(json!({"advance": "2h"}))
+        .send()
+        .await
+        .expect(200);
+    let mut sse = SseClient::connect(&app, &format!("?id_task={job}"), DEMO, None).await;
+    let backfill: Vec<Value> = sse.backfill().await.iter().map(|m| m.json()).collect();
+    assert!(backfill.iter().any(|v| is_terminal(v, &job)), "{backfill:?}");
+}
