@@ -288,14 +288,28 @@ async fn slow_responses_are_delayed() {
     let app = TestApp::spawn().await;
     let inputs = app.job_inputs(DEMO, 1).await;
     let job = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
-    let started = std::time::Instant::now();
-    app.get(&format!("/jobs/{job}/status"))
-        .token(DEMO)
-        .header(H, "slow-responses")
-        .send()
-        .await
-        .expect(200);
-    assert!(started.elapsed() >= Duration::from_millis(1500));
+    // 100 replays at once: each waits the scenario's 1.5 s, none fails.
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let url = format!("{}/jobs/{job}/status", app.base);
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let r = reqwest::Client::new()
+                    .get(url)
+                    .bearer_auth(DEMO)
+                    .header(H, "slow-responses")
+                    .send()
+                    .await
+                    .expect("sent");
+                (r.status().as_u16(), started.elapsed())
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (status, took) = t.await.expect("task");
+        assert_eq!(status, 200);
+        assert!(took >= Duration::from_millis(1500), "{took:?}");
+    }
 }
 
 #[tokio::test]
