@@ -106,6 +106,8 @@ pub struct Shared {
     pub journal: crate::journal::Journal,
     /// Held while notifications are numbered, logged and queued.
     pub publish_lock: parking_lot::Mutex<()>,
+    /// Counts resets; open SSE streams end on a change.
+    pub resets: tokio::sync::watch::Sender<u64>,
 }
 
 /// What a ZIP download link gives access to.
@@ -190,6 +192,7 @@ impl AppState {
             scenario_dir: cfg.fixtures_dir().join("scenarios"),
             journal: crate::journal::Journal::default(),
             publish_lock: parking_lot::Mutex::new(()),
+            resets: tokio::sync::watch::Sender::new(0),
         }));
         state.scenarios.load_dir(&state.scenario_dir)?;
         for a in &state.fixtures.accounts {
@@ -223,6 +226,7 @@ impl AppState {
         self.notification_seq.store(0, Ordering::SeqCst);
         self.ids.reset();
         self.signer.rekey(self.ids.epoch());
+        self.resets.send_replace(self.ids.epoch());
         self.scenarios.clear();
         self.call_counters.clear();
         self.journal.clear();

@@ -93,7 +93,13 @@ async fn events(
         })?),
     };
     let drop_after = scenario.0.as_ref().and_then(|s| s.sse_drop_after);
-    let body = stream(tenant, query_filter(uri.query().unwrap_or("")), start, drop_after);
+    let body = stream(
+        tenant,
+        query_filter(uri.query().unwrap_or("")),
+        start,
+        drop_after,
+        state.resets.subscribe(),
+    );
     Ok(Sse::new(body).keep_alive(
         KeepAlive::new()
             .interval(state.settings.sse_keepalive)

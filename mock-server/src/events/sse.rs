@@ -63,6 +63,7 @@ pub fn stream(
     filter: Filter,
     start: Start,
     drop_after: Option<usize>,
+    mut reset: tokio::sync::watch::Receiver<u64>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         let log = &tenant.log;
@@ -112,8 +113,13 @@ pub fn stream(
             }
             // The receiver remembers what it has seen: an append since the
             // last read wakes it at once, so nothing is missed.
-            if !full && wake.changed().await.is_err() {
-                return;
+            if !full {
+                // A reset ends the stream: its account is gone, and ids
+                // start over, so the client reconnects fresh.
+                tokio::select! {
+                    changed = wake.changed() => if changed.is_err() { return },
+                    _ = reset.changed() => return,
+                }
             }
         }
     }

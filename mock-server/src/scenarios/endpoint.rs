@@ -24,6 +24,9 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Default)]
 pub struct ActiveScenario(pub Option<Arc<Scenario>>);
 
+/// Most (caller, scenario, fault) counters kept.
+pub const MAX_COUNTERS: usize = 100_000;
+
 /// Call counters: (caller, scenario, fault index) → calls so far.
 #[derive(Debug, Default)]
 pub struct CallCounters(DashMap<(String, String, usize), AtomicU64>);
@@ -31,6 +34,11 @@ pub struct CallCounters(DashMap<(String, String, usize), AtomicU64>);
 impl CallCounters {
     /// Counts a call; returns its number (from 1).
     fn next(&self, caller: &str, scenario: &str, fault: usize) -> u64 {
+        // Callers are counted before authentication, so made-up tokens could
+        // grow the map without end: past the cap, counting starts over.
+        if self.0.len() >= MAX_COUNTERS {
+            self.0.clear();
+        }
         let key = (caller.to_owned(), scenario.to_owned(), fault);
         self.0.entry(key).or_default().fetch_add(1, Ordering::SeqCst) + 1
     }

@@ -625,3 +625,14 @@ async fn a_fresh_connection_after_a_clock_jump_sees_the_jobs_end() {
     let backfill: Vec<Value> = sse.backfill().await.iter().map(|m| m.json()).collect();
     assert!(backfill.iter().any(|v| is_terminal(v, &job)), "{backfill:?}");
 }
+
+/// Found in review: a stream open during a reset kept the old account and
+/// then sent only keep-alives.
+#[tokio::test]
+async fn a_reset_ends_open_sse_streams() {
+    let app = TestApp::spawn().await;
+    let mut sse = SseClient::connect(&app, "", DEMO, None).await;
+    sse.backfill().await;
+    app.post("/__admin/reset").send().await.expect(200);
+    assert!(sse.next_event().await.is_none(), "the stream ends");
+}
