@@ -454,6 +454,12 @@ mod tests {
         assert!(!verify("whsec_test", b"x", "sha256=zz"));
     }
 
+    /// Queues a delivery with no scenario fault; its id.
+    fn queue(w: &Webhooks, owner: &TenantId, event: &'static str, n: u64, key: &str, body: Bytes, now: Instant) -> u64 {
+        w.enqueue(owner, event, n, key.to_owned(), body, None, now)
+            .expect("queued")
+    }
+
     fn attempt(ok: bool, at: Instant) -> Attempt {
         Attempt {
             at,
@@ -469,39 +475,9 @@ mod tests {
         let owner = TenantId::from_client("acct_1");
         let t0 = Instant::from_millis(1_000_000);
         w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
-        let a = w
-            .enqueue(
-                &owner,
-                "batch_edit",
-                1,
-                "job_a".into(),
-                Bytes::from_static(b"1"),
-                None,
-                t0,
-            )
-            .expect("queued");
-        let b = w
-            .enqueue(
-                &owner,
-                "batch_edit",
-                2,
-                "job_a".into(),
-                Bytes::from_static(b"2"),
-                None,
-                t0,
-            )
-            .expect("queued");
-        let c = w
-            .enqueue(
-                &owner,
-                "batch_edit",
-                3,
-                "job_c".into(),
-                Bytes::from_static(b"3"),
-                None,
-                t0,
-            )
-            .expect("queued");
+        let a = queue(&w, &owner, "batch_edit", 1, "job_a", Bytes::from_static(b"1"), t0);
+        let b = queue(&w, &owner, "batch_edit", 2, "job_a", Bytes::from_static(b"2"), t0);
+        let c = queue(&w, &owner, "batch_edit", 3, "job_c", Bytes::from_static(b"3"), t0);
         let ids = |v: Vec<Send>| v.iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(ids(w.take_due(t0)), [a, c], "b waits behind a");
         assert!(w.take_due(t0).is_empty(), "in flight is not sent twice");
@@ -522,9 +498,7 @@ mod tests {
         let owner = TenantId::from_client("acct_1");
         let mut now = Instant::from_millis(0);
         w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
-        let id = w
-            .enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), None, now)
-            .expect("queued");
+        let id = queue(&w, &owner, "ping", 1, "k", Bytes::new(), now);
         for _ in 0..7 {
             assert_eq!(w.take_due(now).len(), 1);
             w.record(id, 0, attempt(false, now), now);
@@ -542,9 +516,7 @@ mod tests {
         let owner = TenantId::from_client("acct_1");
         let now = Instant::from_millis(0);
         w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
-        let id = w
-            .enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), None, now)
-            .expect("queued");
+        let id = queue(&w, &owner, "ping", 1, "k", Bytes::new(), now);
         let sent = w.take_due(now);
         assert!(w.remove(&owner, now));
         w.record(id, sent[0].generation, attempt(false, now), now);
@@ -558,14 +530,11 @@ mod tests {
         let owner = TenantId::from_client("acct_1");
         let now = Instant::from_millis(0);
         w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
-        w.enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), None, now)
-            .expect("queued");
+        queue(&w, &owner, "ping", 1, "k", Bytes::new(), now);
         let old = w.take_due(now);
         w.clear();
         w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
-        let id = w
-            .enqueue(&owner, "ping", 1, "k".into(), Bytes::new(), None, now)
-            .expect("queued");
+        let id = queue(&w, &owner, "ping", 1, "k", Bytes::new(), now);
         assert_eq!(id, old[0].id, "ids start over after a reset");
         w.record(old[0].id, old[0].generation, attempt(true, now), now);
         assert_eq!(w.deliveries(None)[0].status, DeliveryStatus::Pending);

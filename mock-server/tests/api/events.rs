@@ -260,14 +260,7 @@ async fn a_hundred_subscribers_each_see_exactly_one_terminal_notification() {
 async fn a_webhook_that_fails_twice_gets_the_third_attempt_correctly_signed() {
     let app = TestApp::spawn().await;
     let mut rx = Receiver::start(Behaviour::FailFirst(2)).await;
-    let reg = app
-        .put("/webhooks")
-        .token(DEMO)
-        .json(json!({"url": rx.url}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let reg = app.register_webhook(DEMO, &rx.url, None).await;
     let secret = reg["secret"].as_str().expect("secret").to_owned();
     // The ping goes out at once, and fails twice.
     let first = rx.next().await;
@@ -336,12 +329,7 @@ async fn a_webhook_that_fails_twice_gets_the_third_attempt_correctly_signed() {
 async fn a_receiver_that_never_answers_times_out_and_is_retried() {
     let app = TestApp::spawn_with(|c| c.webhook_timeout = Duration::from_millis(200)).await;
     let mut rx = Receiver::start(Behaviour::Hang).await;
-    app.put("/webhooks")
-        .token(DEMO)
-        .json(json!({"url": rx.url}))
-        .send()
-        .await
-        .expect(200);
+    app.register_webhook(DEMO, &rx.url, None).await;
     rx.next().await;
     app.post("/__admin/clock")
         .json(json!({"advance": "5s"}))
@@ -400,14 +388,7 @@ async fn an_unreachable_receiver_is_logged_and_can_be_redelivered() {
 
     // Point the webhook at a live receiver and redeliver by hand.
     let mut rx = Receiver::start(Behaviour::FailFirst(0)).await;
-    let reg = app
-        .put("/webhooks")
-        .token(DEMO)
-        .json(json!({"url": rx.url}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let reg = app.register_webhook(DEMO, &rx.url, None).await;
     let ping = rx.next().await;
     assert_eq!(ping.headers["x-webhook-event"], "ping");
     let id = failed["id"].as_u64().expect("id");
@@ -434,23 +415,9 @@ async fn an_unreachable_receiver_is_logged_and_can_be_redelivered() {
 async fn webhook_registration_rotates_the_secret_and_can_be_removed() {
     let app = TestApp::spawn().await;
     let mut rx = Receiver::start(Behaviour::FailFirst(0)).await;
-    let a = app
-        .put("/webhooks")
-        .token(DEMO)
-        .json(json!({"url": rx.url}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let a = app.register_webhook(DEMO, &rx.url, None).await;
     rx.next().await;
-    let b = app
-        .put("/webhooks")
-        .token(DEMO)
-        .json(json!({"url": rx.url}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let b = app.register_webhook(DEMO, &rx.url, None).await;
     let ping = rx.next().await;
     assert_ne!(a["secret"], b["secret"]);
     assert_eq!(a["id"], b["id"]);

@@ -190,6 +190,18 @@ impl TestApp {
         self.state.run_due();
     }
 
+    /// `PUT /webhooks {url}` expecting 200; returns the registration.
+    pub async fn register_webhook(&self, token: &str, url: &str, scenario: Option<&str>) -> Value {
+        let mut call = self
+            .put("/webhooks")
+            .token(token)
+            .json(serde_json::json!({ "url": url }));
+        if let Some(s) = scenario {
+            call = call.header("x-mock-scenario", s);
+        }
+        call.send().await.expect(200).json()
+    }
+
     pub async fn status(&self, token: &str, job: &str) -> Value {
         self.get(&format!("/jobs/{job}/status"))
             .token(token)

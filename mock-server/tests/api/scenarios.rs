@@ -348,13 +348,7 @@ async fn webhook_outages_are_simulated_and_retried() {
     for (scenario, failures) in [("webhook-outage", 3), ("webhook-timeouts", 2)] {
         for _ in 0..100 {
             app.post("/__admin/reset").send().await.expect(200);
-            app.put("/webhooks")
-                .token(DEMO)
-                .header(H, scenario)
-                .json(json!({"url": rx.url}))
-                .send()
-                .await
-                .expect(200);
+            app.register_webhook(DEMO, &rx.url, Some(scenario)).await;
             for wait in [5u64, 30, 120].iter().take(failures) {
                 app.post("/__admin/clock")
                     .json(json!({"advance": wait}))
