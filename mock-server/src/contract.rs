@@ -20,6 +20,12 @@ pub struct Contract {
     validators: HashMap<&'static str, Validator>,
     openapi: Value,
     bundled: OnceLock<Value>,
+    /// (METHOD, path template), sorted: read once, as every request's
+    /// journal entry looks its operation up.
+    operations: Vec<(String, String)>,
+    /// METHOD → path template → the schema file of its JSON request body
+    /// (nested, so a lookup borrows its keys).
+    request_schemas: HashMap<String, HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Contract {
@@ -81,10 +87,27 @@ impl Contract {
                 .map_err(|e| ContractError(format!("{name}: {e}")))?;
             validators.insert(*name, v);
         }
+        let operations = operations_of(&openapi);
+        let mut request_schemas: HashMap<String, HashMap<String, String>> = HashMap::new();
+        for (m, t) in &operations {
+            let op = &openapi["paths"][t.as_str()][m.to_lowercase()];
+            let file = op
+                .pointer("/requestBody/content/application~1json/schema/$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.trim_start_matches("./").split('#').next());
+            if let Some(file) = file {
+                request_schemas
+                    .entry(m.clone())
+                    .or_default()
+                    .insert(t.clone(), file.to_owned());
+            }
+        }
         Ok(Self {
             validators,
             openapi,
             bundled: OnceLock::new(),
+            operations,
+            request_schemas,
         })
     }
 
@@ -165,31 +188,30 @@ impl Contract {
     /// The OpenAPI operations as (METHOD, path template), e.g.
     /// (`GET`, `/jobs/{id}/status`).
     pub fn operations(&self) -> Vec<(String, String)> {
-        let mut ops = Vec::new();
-        if let Some(paths) = self.openapi.get("paths").and_then(Value::as_object) {
-            for (path, item) in paths {
-                for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
-                    if item.get(method).is_some() {
-                        ops.push((method.to_uppercase(), path.clone()));
-                    }
-                }
-            }
-        }
-        ops.sort();
-        ops
+        self.operations.clone()
+    }
+
+    /// The path template of the operation `method path` is an instance of.
+    fn template_of(&self, method: &str, path: &str) -> Option<&str> {
+        self.operations
+            .iter()
+            .find(|(m, t)| m == method && template_matches(t, path))
+            .map(|(_, t)| t.as_str())
     }
 
     /// The JSON Schema of a JSON request body of `method path`, if any.
     pub fn request_schema(&self, method: &str, path: &str) -> Option<String> {
-        let (_, template) = self
-            .operations()
-            .into_iter()
-            .find(|(m, t)| m == method && template_matches(t, path))?;
-        let op = &self.openapi["paths"][template.as_str()][method.to_lowercase()];
-        let reference = op
-            .pointer("/requestBody/content/application~1json/schema/$ref")?
-            .as_str()?;
-        Some(reference.trim_start_matches("./").split('#').next()?.to_owned())
+        let template = self.template_of(method, path)?;
+        self.request_schema_of(method, template).map(str::to_owned)
+    }
+
+    /// Like [`Self::request_schema`], from the path template the router
+    /// matched: one hash lookup, for the per-request journal.
+    pub fn request_schema_of(&self, method: &str, template: &str) -> Option<&str> {
+        self.request_schemas
+            .get(method)
+            .and_then(|by_template| by_template.get(template))
+            .map(String::as_str)
     }
 
     /// Follows a local `$ref` (`#/components/responses/Error`) inside the
@@ -205,11 +227,8 @@ impl Contract {
     /// The schema file that the OpenAPI document names for a JSON response
     /// to `method path` with `status`; `None` when it declares none.
     pub fn response_schema(&self, method: &str, path: &str, status: u16) -> Option<String> {
-        let (_, template) = self
-            .operations()
-            .into_iter()
-            .find(|(m, t)| m == method && template_matches(t, path))?;
-        let op = &self.openapi["paths"][template.as_str()][method.to_lowercase()];
+        let template = self.template_of(method, path)?;
+        let op = &self.openapi["paths"][template][method.to_lowercase()];
         let responses = op.get("responses")?;
         let range = format!("{}XX", status / 100);
         let response = self.resolve(
@@ -221,6 +240,22 @@ impl Contract {
         let reference = response.pointer("/content/application~1json/schema/$ref")?.as_str()?;
         Some(reference.trim_start_matches("./").split('#').next()?.to_owned())
     }
+}
+
+/// The operations an OpenAPI document declares, sorted.
+fn operations_of(openapi: &Value) -> Vec<(String, String)> {
+    let mut ops = Vec::new();
+    if let Some(paths) = openapi.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
+                if item.get(method).is_some() {
+                    ops.push((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+    }
+    ops.sort();
+    ops
 }
 
 /// Rewrites `$ref`s for the bundled document: `./x.json#/p` and `x.json#/p`

@@ -2,13 +2,15 @@
 //! `Authorization`, a digest of the body), what they got, how long it took,
 //! and where the request broke the contract. Kept in a bounded ring.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::header;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
@@ -31,17 +33,18 @@ pub struct Entry {
     /// When it arrived (injected clock).
     pub at: Instant,
     /// HTTP method.
-    pub method: String,
+    #[serde(serialize_with = "method_str")]
+    pub method: Method,
     /// Path.
     pub path: String,
     /// Query string, if any.
     pub query: Option<String>,
     /// Headers, without `Authorization` and `Cookie`.
-    pub headers: serde_json::Map<String, serde_json::Value>,
+    pub headers: Headers,
     /// Who called: a digest of the bearer token (never the token).
     pub caller: Option<String>,
     /// SHA-256 of the body, hex.
-    pub body_sha256: String,
+    pub body_sha256: Cow<'static, str>,
     /// Body length in bytes.
     pub body_size: usize,
     /// The answer's status.
@@ -54,13 +57,59 @@ pub struct Entry {
     pub ignored_retry_after: bool,
 }
 
+/// A request's headers as `name: value` lines, one allocation per request;
+/// turned into a JSON object (the last of repeated names wins) only when
+/// the journal is read.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(String);
+
+impl Headers {
+    fn record(headers: &HeaderMap) -> Self {
+        let mut out = String::with_capacity(256);
+        for (k, v) in headers {
+            if k == header::AUTHORIZATION || k == header::COOKIE {
+                continue;
+            }
+            out.push_str(k.as_str());
+            out.push_str(": ");
+            out.push_str(v.to_str().unwrap_or("<binary>"));
+            out.push('\n');
+        }
+        Self(out)
+    }
+
+    /// The headers as a JSON object.
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.0
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned())))
+            .collect()
+    }
+}
+
+impl Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_map().serialize(s)
+    }
+}
+
+fn method_str<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
+/// Most Retry-After deadlines kept; past it, the expired ones go.
+const MAX_BACKOFFS: usize = 10_000;
+
 /// The journal.
 #[derive(Debug, Default)]
 pub struct Journal {
     entries: Mutex<VecDeque<Arc<Entry>>>,
-    seq: std::sync::atomic::AtomicU64,
-    /// (caller, method, path) → the time a 429 said to wait until.
-    backoff: DashMap<(String, String, String), Instant>,
+    seq: AtomicU64,
+    /// "caller method path" → the time a 429 said to wait until.
+    backoff: DashMap<String, Instant>,
+    /// Whether any 429 was answered: until then no request builds a key.
+    any_backoff: AtomicBool,
 }
 
 impl Journal {
@@ -68,7 +117,23 @@ impl Journal {
     pub fn clear(&self) {
         self.entries.lock().clear();
         self.backoff.clear();
-        self.seq.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.any_backoff.store(false, Ordering::Relaxed);
+        self.seq.store(0, Ordering::SeqCst);
+    }
+
+    /// Notes that `key` was told to wait until `until`; forgets deadlines
+    /// already past once there are many, so the map stays bounded.
+    fn hold_off(&self, key: String, at: Instant, until: Instant) {
+        if self.backoff.len() >= MAX_BACKOFFS {
+            self.backoff.retain(|_, u| *u > at);
+        }
+        self.backoff.insert(key, until);
+        self.any_backoff.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether `key` is asking again before its deadline.
+    fn ignores_backoff(&self, key: &str, at: Instant) -> bool {
+        self.backoff.get(key).is_some_and(|until| at < *until)
     }
 
     /// Entries matching the filters, oldest first.
@@ -79,11 +144,14 @@ impl Journal {
     }
 
     fn push(&self, e: Entry) {
-        let mut entries = self.entries.lock();
-        entries.push_back(Arc::new(e));
-        while entries.len() > MAX_ENTRIES {
-            entries.pop_front();
-        }
+        let e = Arc::new(e);
+        let oldest = {
+            let mut entries = self.entries.lock();
+            entries.push_back(e);
+            (entries.len() > MAX_ENTRIES).then(|| entries.pop_front())
+        };
+        // Freed outside the lock.
+        drop(oldest);
     }
 }
 
@@ -104,7 +172,9 @@ pub struct Filter {
 impl Filter {
     /// Whether `e` is selected.
     pub fn matches(&self, e: &Entry) -> bool {
-        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(&e.method))
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(e.method.as_str()))
             && self.path.as_deref().is_none_or(|p| glob(p, &e.path))
             && self.status.is_none_or(|s| s == e.status)
             && self.violations.is_none_or(|v| v != e.violations.is_empty())
@@ -138,6 +208,9 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     reach[t.len()]
 }
 
+/// SHA-256 of nothing, hex: most requests (GETs) have no body.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// Records every request outside the control API.
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.uri().path().starts_with(crate::admin::PREFIX) {
@@ -150,47 +223,26 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return crate::api::extract::too_large(state.settings.max_upload_bytes).into_response();
     };
-    let method = parts.method.as_str().to_owned();
+    let method = parts.method.clone();
     let path = parts.uri.path().to_owned();
-    // The SSE endpoint takes `?token=`: never keep it, only who it was.
-    let query_token = parts.uri.query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned())
-    });
-    let query = parts.uri.query().map(|q| {
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| {
-                let v = if k == "token" { "[redacted]".into() } else { v };
-                (k, v)
-            }))
-            .finish()
-    });
-    let mut headers = serde_json::Map::new();
-    for (k, v) in &parts.headers {
-        if k == header::AUTHORIZATION || k == header::COOKIE {
-            continue;
-        }
-        headers.insert(
-            k.as_str().to_owned(),
-            serde_json::Value::String(v.to_str().unwrap_or("<binary>").to_owned()),
-        );
-    }
-    let token = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| crate::domain::auth::parse_bearer(Some(h)).ok());
-    let caller = token
-        .or(query_token.as_deref())
-        .map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..6]));
-    let violations = request_violations(&method, &path, &parts.headers, &bytes);
-    let key = (caller.clone().unwrap_or_default(), method.clone(), path.clone());
-    let ignored_retry_after = state.journal.backoff.get(&key).is_some_and(|until| at < *until);
-    let digest = hex::encode(Sha256::digest(&bytes));
+    let query = parts.uri.query().map(redact_token);
+    let caller =
+        caller_token(&parts.headers, parts.uri.query()).map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..6]));
+    // The router matched the path already: its template names the schema.
+    let template = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+    let violations = request_violations(method.as_str(), template, &parts.headers, &bytes);
+    let backoff_key = || format!("{} {method} {path}", caller.as_deref().unwrap_or(""));
+    let ignored_retry_after =
+        state.journal.any_backoff.load(Ordering::Relaxed) && state.journal.ignores_backoff(&backoff_key(), at);
+    let body_sha256 = if bytes.is_empty() {
+        Cow::Borrowed(EMPTY_SHA256)
+    } else {
+        Cow::Owned(hex::encode(Sha256::digest(&bytes)))
+    };
     let size = bytes.len();
+    let headers = Headers::record(&parts.headers);
     // Numbered on arrival, recorded when answered.
-    let seq = state.journal.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    let seq = state.journal.seq.fetch_add(1, Ordering::SeqCst) + 1;
     let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     if res.status().as_u16() == 429 {
         let wait = res
@@ -199,7 +251,9 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
-        state.journal.backoff.insert(key, at.plus(Duration::from_secs(wait)));
+        state
+            .journal
+            .hold_off(backoff_key(), at, at.plus(Duration::from_secs(wait)));
     }
     state.journal.push(Entry {
         seq,
@@ -209,7 +263,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         query,
         headers,
         caller,
-        body_sha256: digest,
+        body_sha256,
         body_size: size,
         status: res.status().as_u16(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -219,11 +273,36 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     res
 }
 
+/// The bearer token (header, else the SSE endpoint's `?token=`).
+fn caller_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Option<Cow<'a, str>> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| crate::domain::auth::parse_bearer(Some(h)).ok());
+    if let Some(t) = bearer {
+        return Some(Cow::Borrowed(t));
+    }
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| Cow::Owned(v.into_owned()))
+}
+
+/// The query string with any `token=` value replaced: never keep it, only
+/// who it was.
+fn redact_token(q: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| {
+            let v = if k == "token" { "[redacted]".into() } else { v };
+            (k, v)
+        }))
+        .finish()
+}
+
 /// The request's contract violations: a JSON body checked against the
-/// schema `openapi.yaml` names for its operation.
-fn request_violations(method: &str, path: &str, headers: &axum::http::HeaderMap, body: &[u8]) -> Vec<String> {
+/// schema `openapi.yaml` names for its operation (by path template).
+fn request_violations(method: &str, template: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
     let c = Contract::global();
-    let Some(schema) = c.request_schema(method, path) else {
+    let Some(schema) = template.and_then(|t| c.request_schema_of(method, t)) else {
         return Vec::new();
     };
     let is_json = headers
@@ -236,7 +315,7 @@ fn request_violations(method: &str, path: &str, headers: &axum::http::HeaderMap,
     match serde_json::from_slice::<serde_json::Value>(body) {
         Err(e) => vec![format!("body: not JSON: {e}")],
         Ok(v) => c
-            .validate(&schema, &v)
+            .validate(schema, &v)
             .err()
             .unwrap_or_default()
             .iter()

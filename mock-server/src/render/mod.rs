@@ -56,7 +56,7 @@ pub const THUMBNAIL_LONG_SIDE: u32 = 256;
 pub const MAX_SIDE: u32 = 16_384;
 
 /// JPEG quality of outputs and thumbnails.
-const JPEG_QUALITY: u8 = 90;
+pub const JPEG_QUALITY: u8 = 90;
 
 /// What one output image is composed from.
 #[derive(Debug, Clone)]

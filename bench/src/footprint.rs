@@ -1,0 +1,91 @@
+//! Start-up and memory: time from spawn to the first 200, idle RSS, RSS
+//! after many jobs, and RSS once the jobs' time-to-live has passed and they
+//! are evicted (the manual clock is advanced past `--job-ttl`).
+
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde_json::{Value, json};
+
+use crate::client::Api;
+use crate::process::Server;
+
+/// What the footprint run measured.
+#[derive(Debug, Clone)]
+pub struct Footprint {
+    /// Start-up times, sorted.
+    pub startups: Vec<Duration>,
+    /// RSS right after start-up.
+    pub idle_rss: u64,
+    /// Jobs created.
+    pub jobs: usize,
+    /// RSS with every job held.
+    pub rss_full: u64,
+    /// What the server said it held then.
+    pub held_full: Value,
+    /// RSS after eviction.
+    pub rss_evicted: u64,
+    /// What it held after.
+    pub held_evicted: Value,
+}
+
+impl Footprint {
+    /// The median start-up.
+    pub fn startup_median(&self) -> Duration {
+        self.startups.get(self.startups.len() / 2).copied().unwrap_or_default()
+    }
+}
+
+/// Starts the fake `starts` times (keeping the last), measures, then runs
+/// `jobs` jobs of `outputs` outputs through it and evicts them.
+pub async fn run(
+    start: impl AsyncFn() -> Result<Server, String>,
+    starts: usize,
+    jobs: usize,
+    outputs: u32,
+) -> Result<Footprint, String> {
+    let mut startups = Vec::new();
+    let mut last = None;
+    for _ in 0..starts.max(1) {
+        let s = start().await?;
+        startups.push(s.startup);
+        last = Some(s);
+    }
+    startups.sort();
+    let fake = last.ok_or("no server")?;
+    // Let the runtime's threads settle before reading idle memory.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let idle_rss = fake.rss();
+    let api = Api::new(&fake.url());
+    let inputs = api.inputs().await?;
+    let body = inputs.job_body(outputs);
+    let ids: Vec<String> = stream::iter(0..jobs)
+        .map(|_| api.create_job(&body))
+        .buffered(8)
+        .try_collect()
+        .await?;
+    // Every job to its end: a manual clock with --time-scale 0 finishes a
+    // job when it is looked at; advance a second to be sure.
+    api.admin(reqwest::Method::POST, "/clock", Some(&json!({"advance": "1s"})))
+        .await?;
+    let last_status = api.status(ids.last().ok_or("no jobs")?).await?;
+    if last_status["status"] != "completed" {
+        return Err(format!("the last job is {}", last_status["status"]));
+    }
+    let held_full = api.admin(reqwest::Method::GET, "/health", None).await?["held"].clone();
+    let rss_full = fake.rss();
+    api.admin(reqwest::Method::POST, "/clock", Some(&json!({"advance": "25h"})))
+        .await?;
+    let held_evicted = api.admin(reqwest::Method::GET, "/health", None).await?["held"].clone();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss_evicted = fake.rss();
+    Ok(Footprint {
+        startups,
+        idle_rss,
+        jobs,
+        rss_full,
+        held_full,
+        rss_evicted,
+        held_evicted,
+    })
+}
