@@ -37,10 +37,12 @@ pub async fn serve_on(state: AppState, listener: TcpListener) -> std::io::Result
 }
 
 /// Applies due job events, sleeping until the next one is due (at most
-/// 250 ms, so a clock moved by the control API is noticed) or a job is added.
+/// 250 ms, so a clock moved by the control API is noticed) or a job is added;
+/// once a minute of clock time it also sweeps out expired data.
 async fn tick(state: AppState) {
     loop {
         state.run_due();
+        crate::storage::eviction::sweep_if_due(&state);
         let wait = state
             .next_due()
             .map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));

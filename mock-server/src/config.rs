@@ -116,6 +116,23 @@ pub struct Config {
     #[arg(long, env = "MOCK_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_ttl_ms)]
     pub webhook_timeout: Duration,
 
+    /// How long a finished job (completed or failed, post-processing ended)
+    /// is kept after its last change; then it is removed with its renders
+    /// and its status, results and images answer 404.
+    #[arg(long, env = "MOCK_JOB_TTL", default_value = "24h", value_parser = parse_ttl)]
+    pub job_ttl: Duration,
+
+    /// How long an uploaded file (`POST /upload` and its PUT bytes) is kept
+    /// after `POST /upload`; jobs made from it keep their own copy.
+    #[arg(long, env = "MOCK_FILE_TTL", default_value = "24h", value_parser = parse_ttl)]
+    pub file_ttl: Duration,
+
+    /// How long a notification is kept after it happened, in every account's
+    /// log; finished webhook delivery records are kept as long after their
+    /// last attempt.
+    #[arg(long, env = "MOCK_NOTIFICATION_TTL", default_value = "24h", value_parser = parse_ttl)]
+    pub notification_ttl: Duration,
+
     /// Largest JSON request body accepted, in bytes (larger: 413).
     #[arg(long, env = "MOCK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
@@ -197,5 +214,25 @@ mod tests {
         let cfg = Config::parse_from(["mock-server", "--upload-url-ttl", "90s"]);
         assert_eq!(cfg.upload_url_ttl, Duration::from_secs(90));
         assert!(Config::try_parse_from(["mock-server", "--upload-url-ttl", "later"]).is_err());
+    }
+
+    #[test]
+    fn eviction_ttls_default_to_a_day_and_take_human_durations() {
+        let day = Duration::from_secs(24 * 3600);
+        let cfg = Config::parse_from(["mock-server"]);
+        assert_eq!((cfg.job_ttl, cfg.file_ttl, cfg.notification_ttl), (day, day, day));
+        let cfg = Config::parse_from([
+            "mock-server",
+            "--job-ttl",
+            "2h",
+            "--file-ttl",
+            "90",
+            "--notification-ttl",
+            "2days",
+        ]);
+        assert_eq!(cfg.job_ttl, Duration::from_secs(7200));
+        assert_eq!(cfg.file_ttl, Duration::from_secs(90));
+        assert_eq!(cfg.notification_ttl, 2 * day);
+        assert!(Config::try_parse_from(["mock-server", "--job-ttl", "forever"]).is_err());
     }
 }

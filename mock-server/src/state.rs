@@ -63,6 +63,12 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Largest upload.
     pub max_upload_bytes: usize,
+    /// How long a finished job is kept after its last change.
+    pub job_ttl: Duration,
+    /// How long an uploaded file is kept after `POST /upload`.
+    pub file_ttl: Duration,
+    /// How long a notification (and a finished webhook delivery) is kept.
+    pub notification_ttl: Duration,
 }
 
 /// Everything the handlers share.
@@ -108,6 +114,9 @@ pub struct Shared {
     pub publish_lock: parking_lot::Mutex<()>,
     /// Counts resets; open SSE streams end on a change.
     pub resets: tokio::sync::watch::Sender<u64>,
+    /// When expired data was last swept (injected clock), so the ticker
+    /// sweeps at most once a minute.
+    pub sweeps: crate::storage::eviction::SweepTimer,
 }
 
 /// What a ZIP download link gives access to.
@@ -164,6 +173,9 @@ impl AppState {
             webhook_timeout: cfg.webhook_timeout,
             max_body_bytes: cfg.max_body_bytes,
             max_upload_bytes: cfg.max_upload_bytes,
+            job_ttl: cfg.job_ttl,
+            file_ttl: cfg.file_ttl,
+            notification_ttl: cfg.notification_ttl,
         };
         let state = Self(Arc::new(Shared {
             settings,
@@ -193,6 +205,7 @@ impl AppState {
             journal: crate::journal::Journal::default(),
             publish_lock: parking_lot::Mutex::new(()),
             resets: tokio::sync::watch::Sender::new(0),
+            sweeps: crate::storage::eviction::SweepTimer::default(),
         }));
         state.scenarios.load_dir(&state.scenario_dir)?;
         for a in &state.fixtures.accounts {

@@ -51,6 +51,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "now": state.now().rfc3339_millis(),
         "tenants": state.store.tenant_count(),
+        "held": crate::storage::eviction::held(&state),
     }))
 }
 
@@ -140,7 +141,9 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
     if let Some(d) = advance {
         state.clock.advance(d);
     }
-    // Whatever fell due in the jump happens now, in order.
+    // Whatever fell due in the jump happens now, in order; then what the
+    // jump made expire goes, so a manual clock evicts by moving.
     state.run_due();
+    crate::storage::eviction::sweep_now(&state);
     Ok(clock_view(&state))
 }

@@ -13,7 +13,7 @@ use crate::domain::ids::{FileId, JobId, TenantId};
 use crate::domain::job_request::{Format, JobRequest};
 use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::Schedule;
-use crate::engine::state::JobState;
+use crate::engine::state::{JobState, PostStatus};
 use crate::render::{Inputs, OutputFormat, OutputSpec, RenderError, Rendered, render_inputs};
 use crate::scenarios::{Scenario, WebhookFault};
 use crate::storage::records::{Identity, Project};
@@ -118,6 +118,28 @@ impl Job {
     /// The schedule.
     pub fn schedule(&self) -> Arc<Schedule> {
         self.schedule.read().clone()
+    }
+
+    /// The time of the job's last change once it can change no more —
+    /// `completed` or `failed`, post-processing ended, no event left — and
+    /// `None` while it still runs (eviction must never take a running job).
+    pub fn final_since(&self) -> Option<Instant> {
+        let (terminal, post_running, applied, updated_at) = {
+            let s = self.state.read();
+            (
+                s.status.is_terminal(),
+                matches!(
+                    s.post_processing_status,
+                    Some(PostStatus::Pending | PostStatus::Processing)
+                ),
+                s.applied,
+                s.updated_at,
+            )
+        };
+        // Read after the state lock is released: no path takes the state
+        // lock while holding the schedule lock, and this keeps it that way.
+        let events_left = self.schedule.read().events.len() > applied;
+        (terminal && !post_running && !events_left).then_some(updated_at)
     }
 
     /// When the next unapplied event is due.

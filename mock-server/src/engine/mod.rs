@@ -107,6 +107,22 @@ impl Engine {
         self.jobs.is_empty()
     }
 
+    /// Removes every job that has reached its final state (see
+    /// [`Job::final_since`]) and for which `expired(time of its last change)`
+    /// holds; returns how many. The job's renders and decoded inputs go with
+    /// it once no request still holds it. A job still running is never removed.
+    pub fn evict_final(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
+        let mut removed = 0;
+        // `retain` locks one shard at a time, so lookups in other shards
+        // (and job creation) go on during the sweep.
+        self.jobs.retain(|_, job| {
+            let evict = job.final_since().is_some_and(&mut expired);
+            removed += usize::from(evict);
+            !evict
+        });
+        removed
+    }
+
     /// When the next event of any job is due.
     pub fn next_due(&self) -> Option<Instant> {
         let ms = self.next_due.load(Ordering::SeqCst);

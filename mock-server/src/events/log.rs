@@ -1,6 +1,6 @@
 //! The notification log of one account: every job change, appended in order
-//! with increasing ids, kept until deleted (or pushed out by the retention
-//! cap). SSE subscribers read it at their own pace, woken by a watch channel,
+//! with increasing ids, kept until deleted, evicted by age
+//! (`--notification-ttl`) or pushed out by the retention cap. SSE subscribers read it at their own pace, woken by a watch channel,
 //! so a slow subscriber holds no buffer of its own and never slows anyone.
 
 use std::collections::VecDeque;
@@ -112,6 +112,31 @@ impl AccountLog {
         }
     }
 
+    /// How many notifications are kept.
+    pub fn len(&self) -> usize {
+        self.entries.read().len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.read().is_empty()
+    }
+
+    /// Removes every notification for which `expired(when it happened)`
+    /// holds; returns how many. Order (and so the id search) is kept.
+    /// Readers and appenders are held up only when something goes.
+    pub fn evict(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
+        // Not by the oldest entry alone: a clock set back makes `at` out of
+        // order with ids, so every entry is looked at.
+        if !self.entries.read().iter().any(|n| expired(n.at)) {
+            return 0;
+        }
+        let mut entries = self.entries.write();
+        let before = entries.len();
+        entries.retain(|n| !expired(n.at));
+        before - entries.len()
+    }
+
     /// A receiver that wakes when something is appended.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.latest.subscribe()
@@ -147,5 +172,27 @@ mod tests {
         assert!(!log.delete(5));
         assert_eq!(ids(log.after(2, 10)), [9]);
         assert_eq!(*log.subscribe().borrow(), 9);
+    }
+
+    #[test]
+    fn evicts_by_age_and_keeps_the_rest_searchable() {
+        let at = |id: u64, ms: i64| {
+            let mut x = (*n(id)).clone();
+            x.at = Instant::from_millis(ms);
+            Arc::new(x)
+        };
+        let log = AccountLog::default();
+        // Out of time order on purpose (a clock set back between them).
+        for (id, ms) in [(1, 100), (2, 500), (3, 50), (4, 900)] {
+            log.append(at(id, ms));
+        }
+        let older_than_200 = |t: Instant| t.millis() < 200;
+        assert_eq!(log.evict(older_than_200), 2);
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.evict(older_than_200), 0, "a second sweep finds nothing");
+        let ids = |v: Vec<Arc<Notification>>| v.iter().map(|n| n.id).collect::<Vec<_>>();
+        assert_eq!(ids(log.after(0, 10)), [2, 4]);
+        assert!(!log.delete(3), "an evicted notification is gone");
+        assert!(log.delete(4));
     }
 }

@@ -413,6 +413,27 @@ impl Webhooks {
             .collect()
     }
 
+    /// How many deliveries the log holds.
+    pub fn delivery_count(&self) -> usize {
+        self.book.lock().deliveries.len()
+    }
+
+    /// Removes every finished delivery (delivered, or given up) for which
+    /// `expired(when it finished)` holds — its last attempt, or its creation
+    /// when it never had one; returns how many. A delivery with a retry
+    /// pending or an attempt on the wire is never removed.
+    pub fn evict_finished(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
+        let mut book = self.book.lock();
+        let before = book.deliveries.len();
+        book.deliveries.retain(|_, d| {
+            let finished = matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed);
+            !(finished && expired(d.attempts.last().map_or(d.created_at, |a| a.at)))
+        });
+        // Only finished deliveries went, and those are never due: `next_due`
+        // stays right without a recompute.
+        before - book.deliveries.len()
+    }
+
     /// When the next attempt is due.
     pub fn next_due(&self) -> Option<Instant> {
         let ms = self.next_due.load(Ordering::SeqCst);
@@ -522,6 +543,30 @@ mod tests {
         w.record(id, sent[0].generation, attempt(false, now), now);
         assert_eq!(w.deliveries(None)[0].status, DeliveryStatus::Failed);
         assert!(w.next_due().is_none(), "nothing stays due, so the ticker can sleep");
+    }
+
+    #[test]
+    fn eviction_takes_finished_deliveries_and_never_one_with_a_retry_pending() {
+        let w = Webhooks::default();
+        let owner = TenantId::from_client("acct_1");
+        let t0 = Instant::from_millis(0);
+        let later = Instant::from_millis(10_000);
+        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
+        let delivered = queue(&w, &owner, "ping", 1, "a", Bytes::new(), t0);
+        let retrying = queue(&w, &owner, "ping", 2, "b", Bytes::new(), t0);
+        let waiting = queue(&w, &owner, "ping", 3, "c", Bytes::new(), t0);
+        assert_eq!(w.take_due(t0).len(), 3);
+        w.record(delivered, 0, attempt(true, t0), t0);
+        w.record(retrying, 0, attempt(false, t0), t0);
+        let everything = |_: Instant| true;
+        assert_eq!(w.evict_finished(everything), 1, "only the delivered one is finished");
+        let left: Vec<u64> = w.deliveries(None).iter().map(|d| d.id).collect();
+        assert_eq!(left, [retrying, waiting], "the retry and the one in flight stay");
+        assert_eq!(w.next_due(), Some(t0.plus(RETRY_BACKOFF[0])), "the retry is still due");
+        w.record(waiting, 0, attempt(true, later), later);
+        let before_later = |t: Instant| t < later;
+        assert_eq!(w.evict_finished(before_later), 0, "finished at `later`: not old enough");
+        assert_eq!(w.delivery_count(), 2);
     }
 
     #[test]

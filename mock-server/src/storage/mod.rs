@@ -1,7 +1,9 @@
-//! Tenants and what they own, tokens, blobs and pre-signed URL signing.
+//! Tenants and what they own, tokens, blobs, pre-signed URL signing, and
+//! the sweep that evicts what outlived its time-to-live.
 //! Everything is held in memory in sharded maps, so a read on the hot path
 //! takes no global lock.
 
+pub mod eviction;
 pub mod fixtures;
 pub mod presign;
 pub mod records;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
 
+use crate::clock::Instant;
 use crate::domain::ids::{FileId, IdentityCode, TenantId};
 use crate::storage::records::{Identity, StoredFile, Tenant};
 
@@ -116,6 +117,24 @@ impl Store {
     /// Any tenant's file (for pre-signed, unauthenticated URLs).
     pub fn file_any(&self, id: &FileId) -> Option<StoredFile> {
         self.files.get(id).map(|f| f.value().clone())
+    }
+
+    /// How many files are stored.
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Removes every file for which `expired(its POST /upload time)` holds,
+    /// bytes and all; returns how many. Jobs keep their own copy of their
+    /// inputs, so none breaks.
+    pub fn evict_files(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
+        let mut removed = 0;
+        self.files.retain(|_, f| {
+            let evict = expired(f.created_at);
+            removed += usize::from(evict);
+            !evict
+        });
+        removed
     }
 
     /// Runs `f` on the stored file `id`, if it exists.

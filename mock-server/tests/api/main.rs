@@ -7,6 +7,7 @@ mod cli;
 mod contract;
 mod errors;
 mod events;
+mod eviction;
 mod helpers;
 mod identity;
 mod jobs;

@@ -1,0 +1,279 @@
+//! Memory bounded by time-to-live. One sweep removes, on the injected clock,
+//! everything that has outlived its TTL:
+//! - jobs in their final state (completed or failed, post-processing ended)
+//!   whose last change is `--job-ttl` old, with their renders and decoded
+//!   inputs; a job that can still change is never removed;
+//! - uploaded files (record and bytes) `--file-ttl` after `POST /upload`;
+//! - notifications `--notification-ttl` after they happened, in every
+//!   account's log, and finished webhook delivery records (delivered or
+//!   given up) as long after their last attempt; a delivery with a retry
+//!   pending stays;
+//! - ZIP links that have expired and whose jobs are all gone: until then an
+//!   expired link keeps answering 410, as documented, rather than 404.
+//!
+//! Tenants, identities, projects and tokens are account configuration and
+//! stay. Something is removed once `now >= its time + TTL`, the same bound
+//! as every other lifetime in the fake (download links, upload URLs).
+//!
+//! The background ticker sweeps at most once a minute of injected-clock time
+//! ([`sweep_if_due`]); `POST /__admin/clock` sweeps after every move
+//! ([`sweep_now`]), so tests on the manual clock evict by moving time.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::clock::Instant;
+use crate::state::Shared;
+
+/// The ticker sweeps at most this often (injected-clock time): a sweep looks
+/// at every job, file and notification, so not on every 250 ms tick.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// When the last sweep ran.
+#[derive(Debug)]
+pub struct SweepTimer {
+    /// Injected-clock ms of the last sweep; `i64::MIN` before the first.
+    last_ms: AtomicI64,
+}
+
+impl Default for SweepTimer {
+    fn default() -> Self {
+        Self {
+            last_ms: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl SweepTimer {
+    /// Whether a sweep is due at `now` and, if so, records it as done, so
+    /// that of several callers at once only one sweeps. Due when a minute has
+    /// passed since the last one, or when the clock was set back before it
+    /// (else a clock set back a day would stop sweeps for a day).
+    fn claim(&self, now: Instant) -> bool {
+        let last = self.last_ms.load(Ordering::SeqCst);
+        let interval = i64::try_from(SWEEP_INTERVAL.as_millis()).unwrap_or(i64::MAX);
+        let due = last == i64::MIN || now.millis() < last || now.millis() - last >= interval;
+        due && self
+            .last_ms
+            .compare_exchange(last, now.millis(), Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    fn record(&self, now: Instant) {
+        self.last_ms.store(now.millis(), Ordering::SeqCst);
+    }
+}
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Evicted {
+    /// Finished jobs.
+    pub jobs: usize,
+    /// Uploaded files.
+    pub files: usize,
+    /// Notifications, over every account.
+    pub notifications: usize,
+    /// Finished webhook delivery records.
+    pub webhook_deliveries: usize,
+    /// Expired ZIP links.
+    pub download_links: usize,
+}
+
+/// What is held now: `held` of `GET /__admin/health`, so growth (or the lack
+/// of it) can be watched.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Held {
+    /// Jobs, running and finished.
+    pub jobs: usize,
+    /// Uploaded files.
+    pub files: usize,
+    /// Notifications, over every account.
+    pub notifications: usize,
+    /// Webhook delivery records, pending and finished.
+    pub webhook_deliveries: usize,
+    /// ZIP links.
+    pub download_links: usize,
+}
+
+/// Whether something from `t` has outlived `ttl` at `now`.
+fn expired(t: Instant, ttl: Duration, now: Instant) -> bool {
+    now >= t.plus(ttl)
+}
+
+/// Removes everything expired at `now` (see the module documentation);
+/// returns what went. No global lock is held: each map is swept a shard or
+/// an account at a time, and the webhook book (capped at 10,000) under its
+/// own lock.
+pub fn sweep(state: &Shared, now: Instant) -> Evicted {
+    let s = &state.settings;
+    let mut out = Evicted {
+        jobs: state.engine.evict_final(|t| expired(t, s.job_ttl, now)),
+        files: state.store.evict_files(|t| expired(t, s.file_ttl, now)),
+        ..Evicted::default()
+    };
+    for tenant in state.store.tenants() {
+        out.notifications += tenant.log.evict(|t| expired(t, s.notification_ttl, now));
+    }
+    out.webhook_deliveries = state.webhooks.evict_finished(|t| expired(t, s.notification_ttl, now));
+    // After the jobs, so a link whose jobs just went goes in the same sweep.
+    state.downloads.retain(|_, g| {
+        let evict = now >= g.expires_at && g.jobs.iter().all(|id| state.engine.get_any(id).is_none());
+        out.download_links += usize::from(evict);
+        !evict
+    });
+    if out != Evicted::default() {
+        tracing::debug!(
+            jobs = out.jobs,
+            files = out.files,
+            notifications = out.notifications,
+            webhook_deliveries = out.webhook_deliveries,
+            download_links = out.download_links,
+            "evicted expired data"
+        );
+    }
+    out
+}
+
+/// Sweeps now, whenever the last sweep was (after the control API moved
+/// the clock).
+pub fn sweep_now(state: &Shared) -> Evicted {
+    let now = state.clock.now();
+    state.sweeps.record(now);
+    sweep(state, now)
+}
+
+/// Sweeps if a minute of injected-clock time has passed since the last
+/// sweep (the background ticker calls this on every tick).
+pub fn sweep_if_due(state: &Shared) -> Option<Evicted> {
+    let now = state.clock.now();
+    state.sweeps.claim(now).then(|| sweep(state, now))
+}
+
+/// Counts what is held now.
+pub fn held(state: &Shared) -> Held {
+    Held {
+        jobs: state.engine.len(),
+        files: state.store.file_count(),
+        notifications: state.store.tenants().iter().map(|t| t.log.len()).sum(),
+        webhook_deliveries: state.webhooks.delivery_count(),
+        download_links: state.downloads.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::Config;
+    use crate::domain::ids::{FileId, JobId};
+    use crate::state::{AppState, DownloadGrant};
+    use crate::storage::records::StoredFile;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn state() -> AppState {
+        let cfg = Config::for_tests();
+        let clock = Arc::new(ManualClock::new(cfg.start_time));
+        AppState::with_clock(&cfg, "http://fake".into(), clock).expect("state")
+    }
+
+    #[test]
+    fn the_ticker_sweeps_at_most_once_a_minute_of_clock_time() {
+        let t = SweepTimer::default();
+        let t0 = Instant::from_millis(1_000_000);
+        assert!(t.claim(t0), "the first tick sweeps");
+        assert!(!t.claim(t0));
+        assert!(!t.claim(t0.plus(Duration::from_millis(59_999))));
+        assert!(t.claim(t0.plus(SWEEP_INTERVAL)));
+        assert!(!t.claim(t0.plus(SWEEP_INTERVAL)));
+        assert!(t.claim(t0), "a clock set back does not stop sweeps");
+        t.record(t0.plus(HOUR));
+        assert!(
+            !t.claim(t0.plus(HOUR).plus(Duration::from_secs(1))),
+            "a forced sweep counts"
+        );
+    }
+
+    #[test]
+    fn expiry_is_at_exactly_the_ttl() {
+        let t = Instant::from_millis(0);
+        assert!(!expired(t, HOUR, Instant::from_millis(3_599_999)));
+        assert!(expired(t, HOUR, Instant::from_millis(3_600_000)));
+    }
+
+    #[test]
+    fn files_go_after_their_ttl_counted_from_creation() {
+        let state = state();
+        let t0 = state.now();
+        let tenant = state.store.tenants()[0].id().clone();
+        let file = |id: &str, created_at: Instant| StoredFile {
+            id: FileId::from_client(id),
+            owner: tenant.clone(),
+            filename: "a.png".into(),
+            content_type: "image/png",
+            project: None,
+            created_at,
+            upload_expires_at: created_at,
+            blob: None,
+        };
+        state.store.insert_file(file("sku_old", t0));
+        state.store.insert_file(file("sku_new", t0.plus(HOUR)));
+        let just_before = Instant::from_millis(t0.plus(24 * HOUR).millis() - 1);
+        assert_eq!(sweep(&state, just_before).files, 0);
+        let r = sweep(&state, t0.plus(24 * HOUR));
+        assert_eq!(r.files, 1);
+        assert!(state.store.file_any(&FileId::from_client("sku_old")).is_none());
+        assert!(state.store.file_any(&FileId::from_client("sku_new")).is_some());
+        assert_eq!(held(&state).files, 1);
+    }
+
+    #[test]
+    fn notifications_go_from_every_account_and_health_counts_drop() {
+        let state = state();
+        let t0 = state.now();
+        for tenant in state.store.tenants() {
+            for at in [t0, t0.plus(12 * HOUR)] {
+                let n = state.notification(tenant.id(), "test", serde_json::Value::Null, at);
+                tenant.log.append(Arc::new(n));
+            }
+        }
+        let accounts = state.store.tenant_count();
+        assert_eq!(held(&state).notifications, 2 * accounts);
+        let r = sweep(&state, t0.plus(24 * HOUR));
+        assert_eq!(r.notifications, accounts, "the old one of each account");
+        assert_eq!(held(&state).notifications, accounts);
+        assert_eq!(sweep(&state, t0.plus(36 * HOUR)).notifications, accounts);
+        assert_eq!(held(&state).notifications, 0);
+    }
+
+    #[test]
+    fn an_expired_zip_link_goes_once_its_jobs_are_gone() {
+        let state = state();
+        let t0 = state.now();
+        let owner = state.store.tenants()[0].id().clone();
+        state.downloads.insert(
+            "dl_gone".into(),
+            DownloadGrant {
+                owner: owner.clone(),
+                jobs: vec![JobId::from_client("job_evicted")],
+                expires_at: t0.plus(HOUR),
+            },
+        );
+        assert_eq!(sweep(&state, t0).download_links, 0, "not expired yet");
+        assert_eq!(sweep(&state, t0.plus(HOUR)).download_links, 1);
+        assert!(state.downloads.is_empty());
+    }
+
+    #[test]
+    fn sweep_now_counts_as_the_tickers_sweep() {
+        let state = state();
+        sweep_now(&state);
+        assert!(sweep_if_due(&state).is_none(), "swept a moment ago");
+        state.clock.advance(SWEEP_INTERVAL);
+        assert!(sweep_if_due(&state).is_some());
+    }
+}
