@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::api::Routes;
@@ -208,9 +210,14 @@ async fn status(
     State(state): State<AppState>,
     Caller(tenant): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let job = find(&state, &tenant, &id)?;
-    Ok(Json(status_view(&job, &job.state())))
+    let body = job.status_body(|job, s| Bytes::from(status_view(job, s).to_string()));
+    Ok((
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response())
 }
 
 /// The path of output `k`'s image (`full` or `thumbnail`).

@@ -58,6 +58,8 @@ pub struct Job {
     state: RwLock<JobState>,
     renders: Vec<OnceCell<Arc<Rendered>>>,
     decoded: OnceCell<Arc<Inputs>>,
+    /// The status body and the state (events applied) it shows.
+    status_body: RwLock<Option<(usize, Bytes)>>,
 }
 
 /// What a new job is made of.
@@ -91,6 +93,7 @@ impl Job {
             state: RwLock::new(JobState::new(outputs, n.request.post_process, n.created_at)),
             renders: (0..outputs).map(|_| OnceCell::new()).collect(),
             decoded: OnceCell::new(),
+            status_body: RwLock::new(None),
             schedule: RwLock::new(Arc::new(schedule)),
             id: n.id,
             owner: n.owner,
@@ -113,6 +116,22 @@ impl Job {
     /// The current state (as of the engine's last step).
     pub fn state(&self) -> JobState {
         self.state.read().clone()
+    }
+
+    /// The status body, made by `render` once per state change: clients
+    /// poll far more often than a job changes, so most polls are a copy of
+    /// a reference. Only applying an event changes the state, and each one
+    /// counts in `applied`.
+    pub fn status_body(&self, render: impl FnOnce(&Self, &JobState) -> Bytes) -> Bytes {
+        let state = self.state.read();
+        if let Some((applied, body)) = &*self.status_body.read()
+            && *applied == state.applied
+        {
+            return body.clone();
+        }
+        let body = render(self, &state);
+        *self.status_body.write() = Some((state.applied, body.clone()));
+        body
     }
 
     /// The schedule.

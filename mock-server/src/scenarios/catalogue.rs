@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dashmap::DashMap;
 use parking_lot::RwLock;
@@ -15,6 +16,10 @@ pub struct Catalogue {
     scenarios: RwLock<BTreeMap<String, Arc<Scenario>>>,
     global: RwLock<Option<String>>,
     by_token: DashMap<String, String>,
+    /// Whether a scenario is chosen globally or for any token: while not,
+    /// a request without the header skips every lookup (no shared lock on
+    /// the request path).
+    chosen: AtomicBool,
 }
 
 impl Catalogue {
@@ -55,8 +60,21 @@ impl Catalogue {
             if g.as_deref() == Some(name) {
                 *g = None;
             }
+            drop(g);
+            self.note_choices();
         }
         removed
+    }
+
+    /// Whether a scenario is chosen globally or for any token.
+    pub fn any_chosen(&self) -> bool {
+        self.chosen.load(Ordering::SeqCst)
+    }
+
+    /// Refreshes `chosen` after a choice changed.
+    fn note_choices(&self) {
+        let any = self.global.read().is_some() || !self.by_token.is_empty();
+        self.chosen.store(any, Ordering::SeqCst);
     }
 
     /// Forgets every scenario and choice.
@@ -64,6 +82,7 @@ impl Catalogue {
         self.scenarios.write().clear();
         self.by_token.clear();
         *self.global.write() = None;
+        self.note_choices();
     }
 
     /// A scenario by name.
@@ -79,6 +98,7 @@ impl Catalogue {
     /// Sets (or with `None` clears) the global scenario.
     pub fn set_global(&self, name: Option<String>) {
         *self.global.write() = name;
+        self.note_choices();
     }
 
     /// The global scenario's name.
@@ -96,6 +116,7 @@ impl Catalogue {
                 self.by_token.remove(token);
             }
         }
+        self.note_choices();
     }
 
     /// The per-token choices.
@@ -109,6 +130,9 @@ impl Catalogue {
     /// The scenario for a request: the header's, else the token's, else the
     /// global one. An unknown name in the header is an error.
     pub fn resolve(&self, header: Option<&str>, token: Option<&str>) -> Result<Option<Arc<Scenario>>, String> {
+        if header.is_none() && !self.any_chosen() {
+            return Ok(None);
+        }
         if let Some(name) = header {
             return self
                 .get(name)

@@ -80,15 +80,19 @@ pub fn caller_token(req: &Request) -> Option<String> {
 
 /// Applies the scenario of the request (see the module doc).
 pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    if path.starts_with(crate::admin::PREFIX) {
+    if req.uri().path().starts_with(crate::admin::PREFIX) {
         return next.run(req).await;
     }
-    let token = caller_token(&req);
     let header = req
         .headers()
         .get(SCENARIO_HEADER)
         .map(|v| v.to_str().unwrap_or("\u{0}").to_owned());
+    // No header and nothing chosen: nothing to look up or copy.
+    if header.is_none() && !state.scenarios.any_chosen() {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_owned();
+    let token = caller_token(&req);
     let scenario = match state.scenarios.resolve(header.as_deref(), token.as_deref()) {
         Ok(s) => s,
         Err(m) => return ApiError::invalid_field("X-Mock-Scenario", m, Position::Header).into_response(),
