@@ -3,6 +3,7 @@
 #   make test   every check: format, clippy, Rust tests, the vendor's Python examples, Schemathesis
 #   make lint   format and clippy only
 #   make proptest-long   the property tests with 20,000 cases each
+#   make bench  the benchmark (release build), written to bench/report.md
 
 CARGO  ?= cargo
 PYTHON ?= python3
@@ -11,13 +12,16 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum < tests/python/requirements.txt |
 ST_VENV := .venv-st
 ST_STAMP := $(ST_VENV)/.installed-$(shell cksum < tests/schemathesis/requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test lint rust-test python-test schemathesis proptest-long venv
+PEERS_DIR   := bench/peers
+PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)/package-lock.json | cut -d' ' -f1)
+
+.PHONY: run test lint rust-test python-test schemathesis proptest-long venv bench bench-smoke bench-peers
 
 run:
 	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080 --fixtures fixtures
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
-test: lint rust-test schemathesis python-test
+test: lint rust-test bench-smoke schemathesis python-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -34,6 +38,26 @@ python-test: venv
 # The property tests with many more cases than make test runs (64).
 proptest-long:
 	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test -p contract-tests --test properties --locked
+
+# The benchmark: every figure in one run, beside Prism, WireMock and a bare
+# hyper server (about 5 minutes on 2 cores). Not part of make test.
+bench: bench-peers
+	$(CARGO) build --release -p mock-server -p f2m-bench --locked
+	target/release/f2m-bench run --out bench/report.md
+
+# The same bench with tiny sizes on the debug build, so its code cannot rot
+# (part of make test; its figures mean nothing).
+bench-smoke: bench-peers
+	$(CARGO) build -p mock-server -p f2m-bench --locked
+	target/debug/f2m-bench run --smoke --server target/debug/mock-server --out target/bench-smoke.md
+
+# Prism and WireMock, pinned in bench/peers/package-lock.json.
+bench-peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP): $(PEERS_DIR)/package.json $(PEERS_DIR)/package-lock.json
+	rm -rf $(PEERS_DIR)/node_modules
+	cd $(PEERS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Schemathesis against the fake's OpenAPI (pinned in tests/python/requirements.txt).
 schemathesis: $(ST_STAMP)

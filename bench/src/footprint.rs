@@ -77,7 +77,13 @@ pub async fn run(
     api.admin(reqwest::Method::POST, "/clock", Some(&json!({"advance": "25h"})))
         .await?;
     let held_evicted = api.admin(reqwest::Method::GET, "/health", None).await?["held"].clone();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The allocator returns freed pages to the system after its purge delay
+    // (mimalloc: 1 s), on the next allocations: wait, then keep serving.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..200 {
+        api.admin(reqwest::Method::GET, "/health", None).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let rss_evicted = fake.rss();
     Ok(Footprint {
         startups,

@@ -372,13 +372,14 @@ impl AppState {
             owner: owner.clone(),
             at,
             published: self.now(),
+            wire_text: std::sync::OnceLock::new(),
         }
     }
 
     /// Queues `n` for its owner's webhook (if any), keyed by its job so
     /// deliveries of one job keep their order.
     pub fn queue_webhook(&self, n: &Notification, fault: Option<WebhookFault>) -> Option<u64> {
-        let body = bytes::Bytes::from(n.wire().to_string());
+        let body = bytes::Bytes::from(n.wire_json().as_bytes().to_vec());
         let key = n.task().map_or_else(|| format!("n{}", n.id), str::to_owned);
         self.webhooks
             .enqueue(&n.owner, n.name, n.id, key, body, fault, self.now())

@@ -52,7 +52,7 @@ pub enum Start {
 }
 
 fn event(n: &Notification, backfill: bool) -> Event {
-    let e = Event::default().id(n.id.to_string()).data(n.wire().to_string());
+    let e = Event::default().id(n.id.to_string()).data(&*n.wire_json());
     if backfill { e.event("backfill") } else { e }
 }
 
