@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use crate::TOKEN;
 use crate::load::{Target, connect};
 
-const IDENTITY_JPG: &[u8] = include_bytes!("../../fixtures/images/identity.jpg");
-const SHIRT_JPG: &[u8] = include_bytes!("../../fixtures/images/sku-shirt.jpg");
+/// The fixture identity (the model) image.
+pub const IDENTITY_JPG: &[u8] = include_bytes!("../../fixtures/images/identity.jpg");
+/// A fixture garment.
+pub const SHIRT_JPG: &[u8] = include_bytes!("../../fixtures/images/sku-shirt.jpg");
 
 /// The status of one request on a fresh connection.
 pub async fn status_of(t: &Target) -> Result<u16, String> {

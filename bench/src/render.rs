@@ -4,13 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::client::{IDENTITY_JPG, SHIRT_JPG};
 use bytes::Bytes;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 use mock_server::render::{Inputs, JPEG_QUALITY, OutputFormat, OutputSpec, render_inputs};
 
-const IDENTITY_JPG: &[u8] = include_bytes!("../../fixtures/images/identity.jpg");
-const SHIRT_JPG: &[u8] = include_bytes!("../../fixtures/images/sku-shirt.jpg");
 const PANTS_PNG: &[u8] = include_bytes!("../../fixtures/images/sku-pants.png");
 
 /// What the render run measured.
