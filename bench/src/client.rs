@@ -125,6 +125,16 @@ impl Api {
             )
             .await?;
         let project_id = str_field(&p, &["project_id"])?;
+        Ok(Inputs {
+            identity_code,
+            project_id,
+            file_id: self.upload_garment().await?,
+        })
+    }
+
+    /// Uploads the garment image into project `bench` (`POST /upload`, then
+    /// the PUT); its file id.
+    pub async fn upload_garment(&self) -> Result<String, String> {
         let up = self
             .call(
                 reqwest::Method::POST,
@@ -145,11 +155,7 @@ impl Api {
         if !put.status().is_success() {
             return Err(format!("PUT upload_url: {}", put.status()));
         }
-        Ok(Inputs {
-            identity_code,
-            project_id,
-            file_id: str_field(&up, &["file_id"])?,
-        })
+        str_field(&up, &["file_id"])
     }
 
     /// Creates a job; its id.

@@ -1,13 +1,15 @@
 //! Start-up and memory: time from spawn to the first 200, idle RSS, RSS
 //! after many jobs, and RSS once the jobs' time-to-live has passed and they
-//! are evicted (the manual clock is advanced past `--job-ttl`).
+//! are evicted (the manual clock is advanced past `--job-ttl`), then RSS
+//! after as many jobs again: eviction bounds memory when the second round
+//! fits in what the first one freed.
 
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
-use crate::client::Api;
+use crate::client::{self, Api};
 use crate::process::Server;
 
 /// What the footprint run measured.
@@ -27,6 +29,8 @@ pub struct Footprint {
     pub rss_evicted: u64,
     /// What it held after.
     pub held_evicted: Value,
+    /// RSS once as many jobs again are held.
+    pub rss_refilled: u64,
 }
 
 impl Footprint {
@@ -57,26 +61,35 @@ pub async fn run(
     tokio::time::sleep(Duration::from_millis(200)).await;
     let idle_rss = fake.rss();
     let api = Api::new(&fake.url());
-    let inputs = api.inputs().await?;
-    let body = inputs.job_body(outputs);
-    let ids: Vec<String> = stream::iter(0..jobs)
-        .map(|_| api.create_job(&body))
-        .buffered(8)
-        .try_collect()
-        .await?;
-    // Every job to its end: a manual clock with --time-scale 0 finishes a
-    // job when it is looked at; advance a second to be sure.
-    api.admin(reqwest::Method::POST, "/clock", Some(&json!({"advance": "1s"})))
-        .await?;
-    let last_status = api.status(ids.last().ok_or("no jobs")?).await?;
-    if last_status["status"] != "completed" {
-        return Err(format!("the last job is {}", last_status["status"]));
-    }
-    let held_full = api.admin(reqwest::Method::GET, "/health", None).await?["held"].clone();
+    let mut inputs = api.inputs().await?;
+    // `jobs` jobs, each to its end: a manual clock with --time-scale 0
+    // finishes a job when it is looked at; advance a second to be sure.
+    let fill = async |inputs: &client::Inputs| -> Result<(), String> {
+        let body = inputs.job_body(outputs);
+        let ids: Vec<String> = stream::iter(0..jobs)
+            .map(|_| api.create_job(&body))
+            .buffered(8)
+            .try_collect()
+            .await?;
+        api.admin(reqwest::Method::POST, "/clock", Some(&json!({"advance": "1s"})))
+            .await?;
+        let last_status = api.status(ids.last().ok_or("no jobs")?).await?;
+        if last_status["status"] == "completed" {
+            Ok(())
+        } else {
+            Err(format!("the last job is {}", last_status["status"]))
+        }
+    };
+    fill(&inputs).await?;
+    // What the server says it holds (jobs, files, notifications, …).
+    let held = async || -> Result<Value, String> {
+        Ok(api.admin(reqwest::Method::GET, "/health", None).await?["held"].clone())
+    };
+    let held_full = held().await?;
     let rss_full = fake.rss();
     api.admin(reqwest::Method::POST, "/clock", Some(&json!({"advance": "25h"})))
         .await?;
-    let held_evicted = api.admin(reqwest::Method::GET, "/health", None).await?["held"].clone();
+    let held_evicted = held().await?;
     // The allocator returns freed pages to the system after its purge delay
     // (mimalloc: 1 s), on the next allocations: wait, then keep serving.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -85,6 +98,10 @@ pub async fn run(
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let rss_evicted = fake.rss();
+    // The garment was evicted with the jobs (`--file-ttl`): upload it again.
+    inputs.file_id = api.upload_garment().await?;
+    fill(&inputs).await?;
+    let rss_refilled = fake.rss();
     Ok(Footprint {
         startups,
         idle_rss,
@@ -93,5 +110,6 @@ pub async fn run(
         held_full,
         rss_evicted,
         held_evicted,
+        rss_refilled,
     })
 }

@@ -85,6 +85,25 @@ struct RunArgs {
     /// Largest SSE fan-out (the report also runs 1 % and 10 % of it).
     #[arg(long, env = "BENCH_SSE", default_value_t = 10_000)]
     sse: usize,
+    /// Only these sections (for profiling one of them); the report leaves
+    /// the others out. Default: all.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Section>,
+}
+
+/// The parts of the bench, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Section {
+    /// The 4K render against a bare encode.
+    Render,
+    /// Start-up, idle RSS, RSS with jobs held and after eviction.
+    Footprint,
+    /// Status GET and job creation on the fake, then on the peers.
+    Requests,
+    /// SSE fan-out.
+    Sse,
+    /// Job throughput.
+    Jobs,
 }
 
 /// How big each measurement is.
@@ -209,6 +228,15 @@ async fn fake(bin: &Path, extra: &[&str]) -> Result<Server, String> {
     Server::start_announcing("the fake", cmd, "/__admin/health").await
 }
 
+/// A fresh fake with `extra` flags, a client of it, and the inputs (an
+/// identity and an uploaded garment) its jobs are made from.
+async fn fake_with_inputs(bin: &Path, extra: &[&str]) -> Result<(Server, Api, client::Inputs), String> {
+    let server = fake(bin, extra).await?;
+    let api = Api::new(&server.url());
+    let inputs = api.inputs().await?;
+    Ok((server, api, inputs))
+}
+
 /// Jobs wait for the control API: a manual clock, real-time-like durations.
 const HELD: &[&str] = &["--clock", "manual"];
 /// Jobs end when looked at, and the clock can jump past every TTL.
@@ -251,36 +279,35 @@ async fn run(args: RunArgs) -> Result<(), String> {
         failures: Vec::new(),
     };
     let bin = args.server.as_path();
-    match render::run(sizes.render_side, sizes.render_runs) {
-        Ok(x) => r.render = Some(x),
-        Err(e) => r.failures.push(format!("render: {e}")),
-    }
-    match footprint::run(
-        || fake(bin, MANUAL),
-        sizes.starts,
-        sizes.memory_jobs,
-        sizes.outputs.max(4),
-    )
-    .await
-    {
-        Ok(x) => r.footprint = Some(x),
-        Err(e) => r.failures.push(format!("start-up and memory: {e}")),
-    }
-    let body = match requests(bin, &sizes, &mut r).await {
-        Ok(body) => Some(body),
-        Err(e) => {
-            r.failures.push(format!("request throughput: {e}"));
-            None
+    let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
+    if wanted(Section::Render) {
+        match render::run(sizes.render_side, sizes.render_runs) {
+            Ok(x) => r.render = Some(x),
+            Err(e) => r.failures.push(format!("render: {e}")),
         }
-    };
-    if let Some((job, body)) = body {
-        peer_runs(&args, &sizes, &job, &body, &mut r).await;
     }
-    for &n in &sizes.sse {
+    if wanted(Section::Footprint) {
+        match footprint::run(
+            || fake(bin, MANUAL),
+            sizes.starts,
+            sizes.memory_jobs,
+            sizes.outputs.max(4),
+        )
+        .await
+        {
+            Ok(x) => r.footprint = Some(x),
+            Err(e) => r.failures.push(format!("start-up and memory: {e}")),
+        }
+    }
+    if wanted(Section::Requests) {
+        match requests(bin, &sizes, &mut r).await {
+            Ok((job, body)) => peer_runs(&args, &sizes, &job, &body, &mut r).await,
+            Err(e) => r.failures.push(format!("request throughput: {e}")),
+        }
+    }
+    for &n in sizes.sse.iter().filter(|_| wanted(Section::Sse)) {
         let f = async {
-            let server = fake(bin, HELD).await?;
-            let api = Api::new(&server.url());
-            let inputs = api.inputs().await?;
+            let (server, api, inputs) = fake_with_inputs(bin, HELD).await?;
             fanout::run(&server, &api, &inputs, n).await
         }
         .await;
@@ -289,16 +316,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
             Err(e) => r.failures.push(format!("SSE fan-out of {n}: {e}")),
         }
     }
-    let j = async {
-        let server = fake(bin, INSTANT).await?;
-        let api = Api::new(&server.url());
-        let inputs = api.inputs().await?;
-        jobs::run(&server, &api, &inputs, sizes.jobs, sizes.outputs).await
-    }
-    .await;
-    match j {
-        Ok(j) => r.jobs = Some(j),
-        Err(e) => r.failures.push(format!("job throughput: {e}")),
+    if wanted(Section::Jobs) {
+        let j = async {
+            let (server, api, inputs) = fake_with_inputs(bin, INSTANT).await?;
+            jobs::run(&server, &api, &inputs, sizes.jobs, sizes.outputs).await
+        }
+        .await;
+        match j {
+            Ok(j) => r.jobs = Some(j),
+            Err(e) => r.failures.push(format!("job throughput: {e}")),
+        }
     }
     let notes = std::fs::read_to_string(&args.notes).unwrap_or_default();
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -319,9 +346,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
 /// The fake's status GET and job creation; returns the job measured and
 /// its status body, for the peers to serve.
 async fn requests(bin: &Path, sizes: &Sizes, r: &mut Results) -> Result<(String, String), String> {
-    let server = fake(bin, INSTANT).await?;
-    let api = Api::new(&server.url());
-    let inputs = api.inputs().await?;
+    let (server, api, inputs) = fake_with_inputs(bin, INSTANT).await?;
     let job = api.create_job(&inputs.job_body(sizes.outputs)).await?;
     let status = loop {
         let s = api.status(&job).await?;

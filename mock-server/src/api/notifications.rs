@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::IntoResponse;
-use axum::response::sse::{KeepAlive, Sse};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,7 +14,7 @@ use crate::api::Routes;
 use crate::api::extract::{ApiJson, Caller, Scenario, StreamCaller};
 use crate::clock::Instant;
 use crate::error::{ApiError, Position};
-use crate::events::sse::{Filter, Start, stream};
+use crate::events::sse::{self, Filter, Start, Subscription};
 use crate::state::AppState;
 
 /// Adds the notification routes.
@@ -93,18 +92,14 @@ async fn events(
         })?),
     };
     let drop_after = scenario.0.as_ref().and_then(|s| s.sse_drop_after);
-    let body = stream(
+    let sub = Subscription {
         tenant,
-        query_filter(uri.query().unwrap_or("")),
+        filter: query_filter(uri.query().unwrap_or("")),
         start,
         drop_after,
-        state.resets.subscribe(),
-    );
-    Ok(Sse::new(body).keep_alive(
-        KeepAlive::new()
-            .interval(state.settings.sse_keepalive)
-            .text("keepalive"),
-    ))
+        keepalive: state.settings.sse_keepalive,
+    };
+    Ok(sse::response(sub, state.resets.subscribe()))
 }
 
 fn window_ms(state: &AppState) -> i64 {

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use parking_lot::RwLock;
 use serde::Serialize;
 use serde_json::Value;
@@ -39,11 +40,22 @@ pub struct Notification {
     /// what the jump itself produced.
     #[serde(skip)]
     pub published: Instant,
-    /// [`Self::wire`] as text, made once: every SSE subscriber and the
-    /// webhook send the same bytes, so 10,000 subscribers cost one
-    /// serialisation, not 10,000.
+    /// [`Self::wire`] as text and as SSE messages, made once: every SSE
+    /// subscriber and the webhook send the same bytes, so 10,000
+    /// subscribers cost one serialisation and no copy, not 10,000.
     #[serde(skip)]
-    pub wire_text: OnceLock<Arc<str>>,
+    pub wire_text: OnceLock<WireForms>,
+}
+
+/// A notification's bytes on the wire, shared by every reader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireForms {
+    /// The JSON `{id, name, data, timestamp}` (webhook body, SSE data).
+    pub json: Arc<str>,
+    /// The live SSE message: `id: N`, `data: JSON`, blank line.
+    pub live: Bytes,
+    /// The backfill SSE message: `event: backfill` before the same lines.
+    pub backfill: Bytes,
 }
 
 impl Notification {
@@ -54,7 +66,22 @@ impl Notification {
 
     /// [`Self::wire`] serialised, shared.
     pub fn wire_json(&self) -> Arc<str> {
-        self.wire_text.get_or_init(|| self.wire().to_string().into()).clone()
+        self.wire_forms().json.clone()
+    }
+
+    /// The bytes every reader sends, made on first use.
+    pub fn wire_forms(&self) -> &WireForms {
+        self.wire_text.get_or_init(|| {
+            // serde_json writes no raw newline in compact JSON, so the data
+            // is one `data:` line.
+            let json = self.wire().to_string();
+            let live = format!("id: {}\ndata: {json}\n\n", self.id);
+            WireForms {
+                backfill: Bytes::from(format!("event: backfill\n{live}")),
+                live: Bytes::from(live),
+                json: json.into(),
+            }
+        })
     }
 
     /// The job this notification is about, if any.
@@ -95,9 +122,18 @@ impl AccountLog {
 
     /// Notifications with an id above `after`, oldest first, at most `limit`.
     pub fn after(&self, after: u64, limit: usize) -> Vec<Arc<Notification>> {
+        let mut out = Vec::new();
+        self.after_into(after, limit, &mut out);
+        out
+    }
+
+    /// [`Self::after`] into `out` (cleared first), so a subscriber reuses
+    /// one buffer for every read.
+    pub fn after_into(&self, after: u64, limit: usize, out: &mut Vec<Arc<Notification>>) {
+        out.clear();
         let entries = self.entries.read();
         let start = entries.partition_point(|n| n.id <= after);
-        entries.range(start..).take(limit).cloned().collect()
+        out.extend(entries.range(start..).take(limit).cloned());
     }
 
     /// Every notification kept, oldest first.
@@ -183,6 +219,23 @@ mod tests {
         assert!(!log.delete(5));
         assert_eq!(ids(log.after(2, 10)), [9]);
         assert_eq!(*log.subscribe().borrow(), 9);
+    }
+
+    #[test]
+    fn sse_messages_carry_the_wire_json_on_one_data_line() {
+        let mut x = (*n(7)).clone();
+        x.data = serde_json::json!({"id_task": "j1", "note": "two\nlines"});
+        let forms = x.wire_forms();
+        assert_eq!(&*forms.json, x.wire().to_string());
+        let live = std::str::from_utf8(&forms.live).expect("utf-8");
+        assert_eq!(live, format!("id: 7\ndata: {}\n\n", forms.json));
+        assert_eq!(
+            live.matches('\n').count(),
+            3,
+            "a newline in the data is escaped: {live:?}"
+        );
+        assert_eq!(forms.backfill, format!("event: backfill\n{live}").as_bytes());
+        assert!(std::ptr::eq(x.wire_forms(), forms), "made once");
     }
 
     #[test]
