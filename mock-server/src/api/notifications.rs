@@ -99,6 +99,7 @@ async fn events(
         start,
         drop_after,
         state.resets.subscribe(),
+        state.shutdown.subscribe(),
     );
     Ok(Sse::new(body).keep_alive(
         KeepAlive::new()

@@ -57,13 +57,16 @@ fn event(n: &Notification, backfill: bool) -> Event {
 }
 
 /// The stream for one subscriber. `drop_after` closes it after that many
-/// notifications (QA's dropped-stream scenario).
+/// notifications (QA's dropped-stream scenario); a reset or the server's
+/// shutdown ends it (a clean end of body, so the client sees the stream
+/// finish rather than a broken connection).
 pub fn stream(
     tenant: Arc<Tenant>,
     filter: Filter,
     start: Start,
     drop_after: Option<usize>,
     mut reset: tokio::sync::watch::Receiver<u64>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         let log = &tenant.log;
@@ -116,9 +119,13 @@ pub fn stream(
             if !full {
                 // A reset ends the stream: its account is gone, and ids
                 // start over, so the client reconnects fresh.
+                // In this order: a notification appended just before the
+                // shutdown still goes out before the stream ends.
                 tokio::select! {
-                    changed = wake.changed() => if changed.is_err() { return },
+                    biased;
                     _ = reset.changed() => return,
+                    changed = wake.changed() => if changed.is_err() { return },
+                    _ = shutdown.wait_for(|began| *began) => return,
                 }
             }
         }

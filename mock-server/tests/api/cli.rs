@@ -19,6 +19,10 @@ fn help_explains_every_flag() {
         "--public-url",
         "--log-format",
         "--any-token",
+        "--shutdown-grace",
+        "--admin-token",
+        "--admin-loopback-only",
+        "--cors-origin",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
@@ -63,4 +67,19 @@ fn a_missing_fixtures_folder_fails_with_a_message() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("accounts.json"));
+}
+
+#[test]
+fn help_never_shows_the_admin_token_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .arg("--help")
+        .env("MOCK_ADMIN_TOKEN", "adm_from_the_env_42")
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--admin-token") && help.contains("MOCK_ADMIN_TOKEN"),
+        "{help}"
+    );
+    assert!(!help.contains("adm_from_the_env_42"), "{help}");
 }
