@@ -7,7 +7,12 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, Command};
 
-/// A running `mock-server`.
+/// Sends `req` and reads its JSON answer.
+pub async fn send_json(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send().await.expect("sent").json().await.expect("a JSON body")
+}
+
+/// A running `mock-server` (killed when dropped).
 pub struct Binary {
     pub url: String,
     child: Child,

@@ -12,7 +12,7 @@ use mock_server::domain::secret::SecretDigest;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-use crate::binary::Binary;
+use crate::binary::{Binary, send_json};
 use crate::helpers::{DEMO, TestApp, png};
 use crate::peers::{Behaviour, Receiver};
 
@@ -107,6 +107,16 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
         .expect("sent")
 }
 
+/// `GET /project` (a simple CORS request) from `origin`.
+async fn get_from(app: &TestApp, origin: &str) -> crate::helpers::Resp {
+    app.get("/project")
+        .token(DEMO)
+        .header("origin", origin)
+        .send()
+        .await
+        .expect(200)
+}
+
 fn cors_headers(h: &reqwest::header::HeaderMap) -> Vec<String> {
     h.keys()
         .map(|k| k.as_str().to_owned())
@@ -120,13 +130,7 @@ async fn cors_is_off_by_default() {
     let r = preflight(&app, "http://app.test:3000").await;
     assert_eq!(r.status(), 405, "a preflight is an unknown method");
     assert_eq!(cors_headers(r.headers()), Vec::<String>::new());
-    let r = app
-        .get("/project")
-        .token(DEMO)
-        .header("origin", "http://app.test:3000")
-        .send()
-        .await
-        .expect(200);
+    let r = get_from(&app, "http://app.test:3000").await;
     assert_eq!(cors_headers(&r.headers), Vec::<String>::new());
 }
 
@@ -145,26 +149,14 @@ async fn cors_origins_from_the_flag_are_allowed_and_others_are_not() {
     assert_eq!(h["access-control-allow-headers"], "authorization,content-type");
     assert!(h.get("access-control-allow-credentials").is_none());
 
-    let r = app
-        .get("/project")
-        .token(DEMO)
-        .header("origin", "https://qa.example")
-        .send()
-        .await
-        .expect(200);
+    let r = get_from(&app, "https://qa.example").await;
     assert_eq!(r.headers["access-control-allow-origin"], "https://qa.example");
     let exposed = r.headers["access-control-expose-headers"].to_str().expect("expose");
     assert!(exposed.contains("retry-after") && exposed.contains("etag"), "{exposed}");
 
     let r = preflight(&app, "http://evil.test").await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
-    let r = app
-        .get("/project")
-        .token(DEMO)
-        .header("origin", "http://evil.test")
-        .send()
-        .await
-        .expect(200);
+    let r = get_from(&app, "http://evil.test").await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
 }
 
@@ -191,25 +183,17 @@ async fn no_secret_reaches_the_log_or_the_journal() {
 
     // A password (HTTP Basic) and the tokens it gives.
     let basic = base64::engine::general_purpose::STANDARD.encode("demo@flat2model.test:demo-password");
-    let login: Value = http
-        .post(format!("{base}/auth/login"))
-        .header("authorization", format!("Basic {basic}"))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("JSON");
+    let login = send_json(
+        http.post(format!("{base}/auth/login"))
+            .header("authorization", format!("Basic {basic}")),
+    )
+    .await;
     let refresh = login["refresh_token"].as_str().expect("refresh_token").to_owned();
-    let refreshed: Value = http
-        .post(format!("{base}/auth/refresh"))
-        .json(&json!({ "refresh_token": refresh }))
-        .send()
-        .await
-        .expect("refresh")
-        .json()
-        .await
-        .expect("JSON");
+    let refreshed = send_json(
+        http.post(format!("{base}/auth/refresh"))
+            .json(&json!({ "refresh_token": refresh })),
+    )
+    .await;
     let token = refreshed["token"].as_str().expect("token").to_owned();
     secrets.extend([
         login["token"].as_str().expect("token").to_owned(),
@@ -220,31 +204,23 @@ async fn no_secret_reaches_the_log_or_the_journal() {
 
     // A webhook secret and the signatures made with it.
     let mut rx = Receiver::start(Behaviour::FailFirst(0)).await;
-    let hook: Value = http
-        .put(format!("{base}/webhooks"))
-        .bearer_auth(&token)
-        .json(&json!({ "url": rx.url }))
-        .send()
-        .await
-        .expect("webhook")
-        .json()
-        .await
-        .expect("JSON");
+    let hook = send_json(
+        http.put(format!("{base}/webhooks"))
+            .bearer_auth(&token)
+            .json(&json!({ "url": rx.url })),
+    )
+    .await;
     secrets.push(hook["secret"].as_str().expect("secret").to_owned());
     let ping = rx.next().await;
     secrets.push(ping.headers["x-webhook-signature"].to_str().expect("sig").to_owned());
 
     // A pre-signed upload and download, and the SSE stream's query token.
-    let up: Value = http
-        .post(format!("{base}/upload"))
-        .bearer_auth(&token)
-        .json(&json!({ "filename": "sku.png" }))
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("JSON");
+    let up = send_json(
+        http.post(format!("{base}/upload"))
+            .bearer_auth(&token)
+            .json(&json!({ "filename": "sku.png" })),
+    )
+    .await;
     let upload_url = up["upload_url"].as_str().expect("upload_url");
     let put = http
         .put(upload_url)
@@ -306,67 +282,38 @@ async fn zip_link(http: &reqwest::Client, base: &str, token: &str) -> String {
         "image",
         reqwest::multipart::Part::bytes(crate::helpers::jpeg(5)).file_name("identity.jpg"),
     );
-    let identity: Value = http
-        .post(url("/identity/upload"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("identity")
-        .json()
-        .await
-        .expect("JSON");
-    let project: Value = http
-        .post(url("/project"))
-        .bearer_auth(token)
-        .json(&json!({ "project_name": "zip" }))
-        .send()
-        .await
-        .expect("project")
-        .json()
-        .await
-        .expect("JSON");
-    let up: Value = http
-        .post(url("/upload"))
-        .bearer_auth(token)
-        .json(&json!({ "filename": "flat.png" }))
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("JSON");
+    let identity = send_json(http.post(url("/identity/upload")).bearer_auth(token).multipart(form)).await;
+    let project = send_json(
+        http.post(url("/project"))
+            .bearer_auth(token)
+            .json(&json!({ "project_name": "zip" })),
+    )
+    .await;
+    let up = send_json(
+        http.post(url("/upload"))
+            .bearer_auth(token)
+            .json(&json!({ "filename": "flat.png" })),
+    )
+    .await;
     http.put(up["upload_url"].as_str().expect("url"))
         .header("content-type", "image/png")
         .body(png(4))
         .send()
         .await
         .expect("PUT");
-    let job: Value = http
-        .post(url("/flat-2-model"))
-        .bearer_auth(token)
-        .json(&json!({
-            "identity_code": identity["identity_code"],
-            "project_id": project["project_id"],
-            "images": [up["file_id"]],
-            "instructions": [{}],
-        }))
-        .send()
-        .await
-        .expect("job")
-        .json()
-        .await
-        .expect("JSON");
+    let job = send_json(http.post(url("/flat-2-model")).bearer_auth(token).json(&json!({
+        "identity_code": identity["identity_code"],
+        "project_id": project["project_id"],
+        "images": [up["file_id"]],
+        "instructions": [{}],
+    })))
+    .await;
     // --time-scale 0: the job is done when next looked at.
-    let link: Value = http
-        .post(url("/download"))
-        .bearer_auth(token)
-        .json(&json!({ "job_id": job["job_id"] }))
-        .send()
-        .await
-        .expect("download")
-        .json()
-        .await
-        .expect("JSON");
+    let link = send_json(
+        http.post(url("/download"))
+            .bearer_auth(token)
+            .json(&json!({ "job_id": job["job_id"] })),
+    )
+    .await;
     link["download_url"].as_str().expect("download_url").to_owned()
 }

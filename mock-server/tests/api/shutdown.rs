@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::binary::Binary;
+use crate::binary::{Binary, send_json};
 use crate::helpers::{DEMO, TestApp, png};
 use crate::peers::{Behaviour, HeldRequest, Receiver, SseClient};
 
@@ -16,16 +16,13 @@ fn is_terminal(v: &Value, job: &str) -> bool {
 
 /// `POST /upload` for a PNG; its pre-signed upload URL.
 async fn upload_url(base: &str, token: &str) -> String {
-    let r: Value = reqwest::Client::new()
-        .post(format!("{base}/upload"))
-        .bearer_auth(token)
-        .json(&json!({ "filename": "held.png" }))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let r = send_json(
+        reqwest::Client::new()
+            .post(format!("{base}/upload"))
+            .bearer_auth(token)
+            .json(&json!({ "filename": "held.png" })),
+    )
+    .await;
     r["upload_url"].as_str().expect("upload_url").to_owned()
 }
 
