@@ -118,9 +118,9 @@ pub fn stream(
             // last read wakes it at once, so nothing is missed.
             if !full {
                 // A reset ends the stream: its account is gone, and ids
-                // start over, so the client reconnects fresh.
-                // In this order: a notification appended just before the
-                // shutdown still goes out before the stream ends.
+                // start over, so the client reconnects fresh. The shutdown
+                // ends it too, but only after what was appended before it
+                // (hence the order).
                 tokio::select! {
                     biased;
                     _ = reset.changed() => return,
