@@ -3,10 +3,13 @@
 use std::io::Write as _;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt as _;
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -16,8 +19,9 @@ pub fn app(state: AppState) -> Router {
     crate::api::router(state)
 }
 
-/// Serves `cfg` on an already bound listener; prints `listening on …`.
-pub async fn run(cfg: Config, listener: TcpListener) -> Result<(), String> {
+/// Serves `cfg` on an already bound listener until `shutdown` resolves, then
+/// shuts down gracefully; prints `listening on …`.
+pub async fn run(cfg: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let state = AppState::new(&cfg, public)?;
@@ -26,47 +30,87 @@ pub async fn run(cfg: Config, listener: TcpListener) -> Result<(), String> {
     writeln!(out, "listening on http://{addr}")
         .and_then(|()| out.flush())
         .map_err(|e| e.to_string())?;
-    tracing::info!(%addr, seed = cfg.seed, any_token = cfg.any_token, "serving");
-    serve_on(state, listener).await.map_err(|e| e.to_string())
+    tracing::info!(
+        %addr,
+        seed = cfg.seed,
+        any_token = cfg.any_token,
+        admin_token = cfg.admin_token.is_some(),
+        admin_loopback_only = cfg.admin_loopback_only,
+        cors = !cfg.cors_origin.is_empty(),
+        "serving"
+    );
+    serve_until(state, listener, shutdown).await.map_err(|e| e.to_string())
 }
 
-/// Serves `state` on `listener` until the process ends; on a running clock
-/// a background ticker applies job events as they fall due.
+/// Serves `state` on `listener` until the process ends.
+pub async fn serve_on(state: AppState, listener: TcpListener) -> std::io::Result<()> {
+    serve_until(state, listener, std::future::pending()).await
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then shuts down
+/// gracefully ([`crate::shutdown::drain`]) and returns. On a running clock a
+/// background ticker applies job events as they fall due.
 ///
 /// Each connection is served by hyper's HTTP/1.1 connection directly rather
 /// than `axum::serve`: an idle connection then holds about 10 KB instead of
 /// about 40 KB, which is what lets 10,000 SSE subscribers fit in a small
 /// footprint (`bench/report.md`). The header-read timeout keeps a client that
 /// never finishes its request line from holding a connection for ever.
-pub async fn serve_on(state: AppState, listener: TcpListener) -> std::io::Result<()> {
-    if !state.clock.is_frozen() {
-        tokio::spawn(tick(state.clone()));
-    }
-    let app = app(state);
+pub async fn serve_until(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let ticker = (!state.clock.is_frozen()).then(|| tokio::spawn(tick(state.clone())));
+    let app = app(state.clone());
+    let connections = GracefulShutdown::new();
+    // The connections' tasks, so that those still open past the grace
+    // period are ended with the server rather than outliving it.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of file descriptors, or a connection reset before it
-                // was accepted: wait a little, never stop serving.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it
+                    // was accepted: wait a little, never stop serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
         };
         // Small answers go out at once rather than waiting for more.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        tokio::spawn(async move {
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(30))
-                .serve_connection(TokioIo::new(stream), service);
+        // The peer's address, for the control API's loopback restriction.
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        ));
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(std::time::Duration::from_secs(30))
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = connections.watch(conn);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
             }
         });
     }
+    // Closed before anything else: from here on a new connection is refused.
+    drop(listener);
+    crate::shutdown::drain(&state, connections).await;
+    tasks.shutdown().await;
+    if let Some(ticker) = ticker {
+        ticker.abort();
+    }
+    Ok(())
 }
 
 /// Applies due job events, sleeping until the next one is due (at most

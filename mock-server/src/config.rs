@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::clock::{Instant, parse_duration};
+use crate::domain::secret::SecretDigest;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -140,6 +141,27 @@ pub struct Config {
     /// Largest image upload accepted (multipart or pre-signed PUT), in bytes.
     #[arg(long, env = "MOCK_MAX_UPLOAD_BYTES", default_value_t = 25 << 20)]
     pub max_upload_bytes: usize,
+
+    /// On SIGTERM or SIGINT: how long in-flight requests, SSE streams and
+    /// due webhook deliveries get to finish before the process exits anyway
+    /// (exit status 0 either way).
+    #[arg(long, env = "MOCK_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_ttl_ms)]
+    pub shutdown_grace: Duration,
+
+    /// Require `Authorization: Bearer TOKEN` on every `/__admin/*` request
+    /// (401 otherwise). Default: the control API is open.
+    #[arg(long, env = "MOCK_ADMIN_TOKEN", hide_env_values = true, value_parser = parse_admin_token)]
+    pub admin_token: Option<SecretDigest>,
+
+    /// Answer `/__admin/*` only to peers on this machine (loopback
+    /// addresses); others get 403.
+    #[arg(long, env = "MOCK_ADMIN_LOOPBACK_ONLY", default_value_t = false)]
+    pub admin_loopback_only: bool,
+
+    /// Turn CORS on for this origin (`https://app.example:3000`, or `*` for
+    /// any); repeat the flag or separate origins with commas. Default: off.
+    #[arg(long, env = "MOCK_CORS_ORIGIN", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origin: Vec<String>,
 }
 
 fn parse_instant(s: &str) -> Result<Instant, String> {
@@ -149,6 +171,33 @@ fn parse_instant(s: &str) -> Result<Instant, String> {
 /// Like `parse_ttl`, also taking milliseconds (`250ms`).
 fn parse_ttl_ms(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).or_else(|_| parse_ttl(s))
+}
+
+/// Only the digest of the admin token is kept, so no `Debug` of the
+/// configuration or the state can show it.
+fn parse_admin_token(s: &str) -> Result<SecretDigest, String> {
+    if crate::domain::auth::is_token_shaped(s) {
+        Ok(SecretDigest::of(s))
+    } else {
+        Err("must be 1 to 512 visible ASCII characters (it is sent as a bearer token)".into())
+    }
+}
+
+/// `*`, or an origin as browsers send it: `scheme://host[:port]`.
+fn parse_origin(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let bad = || format!("not an origin (http://host[:port], or *): {s:?}");
+    if s == "*" {
+        return Ok(s.to_owned());
+    }
+    let host = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or_else(bad)?;
+    if host.is_empty() || host.contains(['/', '?', '#', '*']) || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(s.to_owned())
 }
 
 fn parse_ttl(s: &str) -> Result<Duration, String> {
@@ -234,5 +283,54 @@ mod tests {
         assert_eq!(cfg.file_ttl, Duration::from_secs(90));
         assert_eq!(cfg.notification_ttl, 2 * day);
         assert!(Config::try_parse_from(["mock-server", "--job-ttl", "forever"]).is_err());
+    }
+
+    #[test]
+    fn shutdown_grace_defaults_to_ten_seconds_and_takes_milliseconds() {
+        assert_eq!(
+            Config::parse_from(["mock-server"]).shutdown_grace,
+            Duration::from_secs(10)
+        );
+        let cfg = Config::parse_from(["mock-server", "--shutdown-grace", "250ms"]);
+        assert_eq!(cfg.shutdown_grace, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn the_admin_token_is_kept_only_as_its_digest() {
+        assert_eq!(Config::parse_from(["mock-server"]).admin_token, None);
+        let cfg = Config::parse_from(["mock-server", "--admin-token", "adm_s3cret"]);
+        assert_eq!(cfg.admin_token, Some(SecretDigest::of("adm_s3cret")));
+        assert!(!format!("{cfg:?}").contains("adm_s3cret"));
+        for bad in ["", "two words", "tab\there"] {
+            assert!(
+                Config::try_parse_from(["mock-server", "--admin-token", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cors_origins_repeat_or_split_on_commas_and_bad_ones_are_refused() {
+        assert!(Config::parse_from(["mock-server"]).cors_origin.is_empty());
+        let cfg = Config::parse_from([
+            "mock-server",
+            "--cors-origin",
+            "http://a.test:3000,https://b.test",
+            "--cors-origin",
+            "*",
+        ]);
+        assert_eq!(cfg.cors_origin, ["http://a.test:3000", "https://b.test", "*"]);
+        for bad in [
+            "a.test",
+            "http://",
+            "http://a.test/path",
+            "ftp://a.test",
+            "http://*.a.test",
+        ] {
+            assert!(
+                Config::try_parse_from(["mock-server", "--cors-origin", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

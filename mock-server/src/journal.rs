@@ -1,6 +1,6 @@
-//! The request journal: what clients actually sent (headers without
-//! `Authorization`, a digest of the body), what they got, how long it took,
-//! and where the request broke the contract. Kept in a bounded ring.
+//! The request journal: what clients actually sent (without credentials:
+//! see [`crate::redact`]; a digest of the body), what they got, how long it
+//! took, and where the request broke the contract. Kept in a bounded ring.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -35,11 +35,11 @@ pub struct Entry {
     /// HTTP method.
     #[serde(serialize_with = "method_str")]
     pub method: Method,
-    /// Path.
+    /// Path (a ZIP link's token redacted).
     pub path: String,
-    /// Query string, if any.
+    /// Query string, if any (`token` and `Signature` redacted).
     pub query: Option<String>,
-    /// Headers, without `Authorization` and `Cookie`.
+    /// Headers, without `Authorization`, `Proxy-Authorization` and `Cookie`.
     pub headers: Headers,
     /// Who called: a digest of the bearer token (never the token).
     pub caller: Option<String>,
@@ -67,7 +67,7 @@ impl Headers {
     fn record(headers: &HeaderMap) -> Self {
         let mut out = String::with_capacity(256);
         for (k, v) in headers {
-            if k == header::AUTHORIZATION || k == header::COOKIE {
+            if crate::redact::is_secret_header(k) {
                 continue;
             }
             out.push_str(k.as_str());
@@ -224,8 +224,8 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         return crate::api::extract::too_large(state.settings.max_upload_bytes).into_response();
     };
     let method = parts.method.clone();
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().map(redact_token);
+    let path = crate::redact::path(parts.uri.path()).into_owned();
+    let query = parts.uri.query().map(crate::redact::query);
     let caller =
         caller_token(&parts.headers, parts.uri.query()).map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..6]));
     // The router matched the path already: its template names the schema.
@@ -285,17 +285,6 @@ fn caller_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Option<Cow<'
     form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| Cow::Owned(v.into_owned()))
-}
-
-/// The query string with any `token=` value replaced: never keep it, only
-/// who it was.
-fn redact_token(q: &str) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| {
-            let v = if k == "token" { "[redacted]".into() } else { v };
-            (k, v)
-        }))
-        .finish()
 }
 
 /// The request's contract violations: a JSON body checked against the

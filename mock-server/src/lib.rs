@@ -12,11 +12,13 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod journal;
+pub mod redact;
 pub mod render;
 pub mod scenarios;
+pub mod shutdown;
 pub mod state;
 pub mod storage;
 
-pub use app::{app, run, serve_on};
+pub use app::{app, run, serve_on, serve_until};
 pub use config::Config;
 pub use state::AppState;

@@ -1,4 +1,4 @@
-//! `mock-server`: parses flags, binds, serves.
+//! `mock-server`: parses flags, binds, serves until SIGTERM or SIGINT.
 
 use clap::Parser;
 use mock_server::Config;
@@ -28,7 +28,20 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match mock_server::run(cfg, listener).await {
+    // Installed before `listening on` is printed: a signal sent as soon as
+    // the line appears is caught, never the default (killed) action.
+    let signal = match mock_server::shutdown::signal() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mock-server: cannot watch for signals: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let shutdown = async {
+        let name = signal.await;
+        tracing::info!(signal = name, "signal received");
+    };
+    match mock_server::run(cfg, listener, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mock-server: {e}");

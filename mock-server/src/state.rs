@@ -69,6 +69,14 @@ pub struct Settings {
     pub file_ttl: Duration,
     /// How long a notification (and a finished webhook delivery) is kept.
     pub notification_ttl: Duration,
+    /// How long a graceful shutdown may take.
+    pub shutdown_grace: Duration,
+    /// `--admin-token`, as its digest: the control API needs it.
+    pub admin_token: Option<crate::domain::secret::SecretDigest>,
+    /// `--admin-loopback-only`.
+    pub admin_loopback_only: bool,
+    /// `--cors-origin`: the origins allowed; empty = CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 /// Everything the handlers share.
@@ -90,8 +98,8 @@ pub struct Shared {
     pub fixtures: AccountsFile,
     /// Jobs.
     pub engine: Engine,
-    /// ZIP download links.
-    pub downloads: DashMap<String, DownloadGrant>,
+    /// ZIP download links, by their token's digest.
+    pub downloads: DashMap<crate::domain::secret::SecretDigest, DownloadGrant>,
     /// Wakes the background ticker when a job is added.
     pub ticker: Notify,
     /// Webhook registrations and deliveries.
@@ -117,6 +125,8 @@ pub struct Shared {
     /// When expired data was last swept (injected clock), so the ticker
     /// sweeps at most once a minute.
     pub sweeps: crate::storage::eviction::SweepTimer,
+    /// Whether a graceful shutdown began; the webhook attempts it waits for.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// What a ZIP download link gives access to.
@@ -176,6 +186,10 @@ impl AppState {
             job_ttl: cfg.job_ttl,
             file_ttl: cfg.file_ttl,
             notification_ttl: cfg.notification_ttl,
+            shutdown_grace: cfg.shutdown_grace,
+            admin_token: cfg.admin_token,
+            admin_loopback_only: cfg.admin_loopback_only,
+            cors_origins: cfg.cors_origin.clone(),
         };
         let state = Self(Arc::new(Shared {
             settings,
@@ -206,6 +220,7 @@ impl AppState {
             publish_lock: parking_lot::Mutex::new(()),
             resets: tokio::sync::watch::Sender::new(0),
             sweeps: crate::storage::eviction::SweepTimer::default(),
+            shutdown: crate::shutdown::Shutdown::default(),
         }));
         state.scenarios.load_dir(&state.scenario_dir)?;
         for a in &state.fixtures.accounts {
@@ -396,7 +411,10 @@ impl AppState {
                 continue;
             }
             let state = self.clone();
+            // Counted while on the wire: a graceful shutdown waits for it.
+            let in_flight = self.shutdown.track();
             tokio::spawn(async move {
+                let _in_flight = in_flight;
                 let at = state.now();
                 let started = std::time::Instant::now();
                 let request = state

@@ -1,7 +1,9 @@
-//! The control API under the reserved prefix `/__admin` (no auth): health,
-//! reset, the clock and jobs. It grows with scenarios and the journal.
+//! The control API under the reserved prefix `/__admin` (open unless
+//! `--admin-token` or `--admin-loopback-only`: see [`guard`]): health,
+//! reset, the clock, jobs, events, scenarios and the journal.
 
 pub mod events;
+pub mod guard;
 pub mod jobs;
 pub mod journal;
 pub mod scenarios;

@@ -17,6 +17,7 @@ use crate::api::Routes;
 use crate::api::extract::{ApiJson, Caller};
 use crate::api::jobs::download_filename;
 use crate::domain::ids::JobId;
+use crate::domain::secret::SecretDigest;
 use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::{AppState, DownloadGrant};
@@ -80,7 +81,7 @@ fn grant(
     let expires_at = state.now().plus(state.settings.zip_link_ttl);
     let token = state.ids.secret("dl_");
     state.downloads.insert(
-        token.clone(),
+        SecretDigest::of(&token),
         DownloadGrant {
             owner: tenant.id().clone(),
             jobs,
@@ -125,7 +126,7 @@ async fn create_bulk(
 async fn fetch(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let grant = state
         .downloads
-        .get(&token)
+        .get(&SecretDigest::of(&token))
         .map(|g| g.value().clone())
         .ok_or_else(|| ApiError::not_found("download link", Some(("token", Position::Path))))?;
     if state.now() >= grant.expires_at {

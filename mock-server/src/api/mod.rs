@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod cors;
 pub mod download;
 pub mod extract;
 pub mod identity;
@@ -76,10 +77,12 @@ pub fn routes(state: &AppState) -> Routes {
 }
 
 /// The app: routes, the API's own 404/405 bodies, body limits, panics
-/// turned into a 500 in the error envelope, and request tracing.
+/// turned into a 500 in the error envelope, and request tracing. The
+/// control API's guard and CORS are layered only when switched on, so by
+/// default they cost the request path nothing.
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
-    routes(&state)
+    let mut router = routes(&state)
         .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -91,12 +94,35 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::journal::record,
-        ))
+        ));
+    if crate::admin::guard::is_needed(&state) {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::admin::guard::check,
+        ));
+    }
+    // Outside the guard: a preflight carries no credentials, and a browser
+    // can read a 401's body only with the CORS headers on it.
+    if let Some(cors) = cors::layer(&state.settings.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one request in the log (at debug level): its method and URI
+/// with credentials redacted, never its headers.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %crate::redact::uri(req.uri()),
+        version = ?req.version(),
+    )
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {

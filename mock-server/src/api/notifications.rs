@@ -14,7 +14,7 @@ use crate::api::Routes;
 use crate::api::extract::{ApiJson, Caller, Scenario, StreamCaller};
 use crate::clock::Instant;
 use crate::error::{ApiError, Position};
-use crate::events::sse::{self, Filter, Start, Subscription};
+use crate::events::sse::{self, Ends, Filter, Start, Subscription};
 use crate::state::AppState;
 
 /// Adds the notification routes.
@@ -99,7 +99,11 @@ async fn events(
         drop_after,
         keepalive: state.settings.sse_keepalive,
     };
-    Ok(sse::response(sub, state.resets.subscribe()))
+    let ends = Ends {
+        reset: state.resets.subscribe(),
+        shutdown: state.shutdown.subscribe(),
+    };
+    Ok(sse::response(sub, ends))
 }
 
 fn window_ms(state: &AppState) -> i64 {

@@ -6,4 +6,5 @@ pub mod ids;
 pub mod image_probe;
 pub mod job_request;
 pub mod pagination;
+pub mod secret;
 pub mod upload;

@@ -87,20 +87,27 @@ pub struct Subscription {
     pub keepalive: Duration,
 }
 
-/// The `text/event-stream` response for `sub`; `reset` ends it.
-pub fn response(sub: Subscription, reset: tokio::sync::watch::Receiver<u64>) -> Response {
+/// What ends a stream besides its own end.
+#[derive(Debug)]
+pub struct Ends {
+    /// A reset of the fake.
+    pub reset: tokio::sync::watch::Receiver<u64>,
+    /// The server's shutdown (a clean end of body, so the client sees the
+    /// stream finish rather than a broken connection).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The `text/event-stream` response for `sub`.
+pub fn response(sub: Subscription, ends: Ends) -> Response {
     (
         [(CONTENT_TYPE, "text/event-stream"), (CACHE_CONTROL, "no-cache")],
-        Body::from_stream(stream(sub, reset)),
+        Body::from_stream(stream(sub, ends)),
     )
         .into_response()
 }
 
 /// The messages for one subscriber.
-fn stream(
-    sub: Subscription,
-    mut reset: tokio::sync::watch::Receiver<u64>,
-) -> impl Stream<Item = Result<Bytes, Infallible>> {
+fn stream(sub: Subscription, ends: Ends) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let Subscription {
         tenant,
         filter,
@@ -108,6 +115,10 @@ fn stream(
         drop_after,
         keepalive,
     } = sub;
+    let Ends {
+        mut reset,
+        mut shutdown,
+    } = ends;
     async_stream::stream! {
         let log = &tenant.log;
         // Subscribe before reading, so nothing appended meanwhile is missed.
@@ -163,11 +174,23 @@ fn stream(
             // last read wakes it at once, so nothing is missed.
             if !full {
                 // A reset ends the stream: its account is gone, and ids
-                // start over, so the client reconnects fresh.
-                tokio::select! {
-                    changed = wake.changed() => if changed.is_err() { return },
+                // start over, so the client reconnects fresh. The shutdown
+                // ends it too, but only after what was appended before it
+                // (hence the order).
+                let keepalive_due = tokio::select! {
+                    biased;
                     _ = reset.changed() => return,
-                    _ = ticks.tick() => yield Ok(Bytes::from_static(KEEPALIVE)),
+                    changed = wake.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        false
+                    }
+                    _ = shutdown.wait_for(|began| *began) => return,
+                    _ = ticks.tick() => true,
+                };
+                if keepalive_due {
+                    yield Ok(Bytes::from_static(KEEPALIVE));
                 }
             }
         }

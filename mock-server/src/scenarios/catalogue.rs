@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 
+use crate::domain::secret::SecretDigest;
 use crate::scenarios::Scenario;
 
 /// Every loaded scenario, the global choice and the per-token choices.
@@ -15,7 +16,9 @@ use crate::scenarios::Scenario;
 pub struct Catalogue {
     scenarios: RwLock<BTreeMap<String, Arc<Scenario>>>,
     global: RwLock<Option<String>>,
-    by_token: DashMap<String, String>,
+    /// By the token's digest (looked up in constant time): the token, for
+    /// the control API's listing, and the scenario's name.
+    by_token: DashMap<SecretDigest, (String, String)>,
     /// Whether a scenario is chosen globally or for any token: while not,
     /// a request without the header skips every lookup (no shared lock on
     /// the request path).
@@ -55,7 +58,7 @@ impl Catalogue {
     pub fn remove(&self, name: &str) -> bool {
         let removed = self.scenarios.write().remove(name).is_some();
         if removed {
-            self.by_token.retain(|_, v| v != name);
+            self.by_token.retain(|_, (_, v)| v != name);
             let mut g = self.global.write();
             if g.as_deref() == Some(name) {
                 *g = None;
@@ -110,10 +113,10 @@ impl Catalogue {
     pub fn set_for_token(&self, token: &str, name: Option<String>) {
         match name {
             Some(n) => {
-                self.by_token.insert(token.to_owned(), n);
+                self.by_token.insert(SecretDigest::of(token), (token.to_owned(), n));
             }
             None => {
-                self.by_token.remove(token);
+                self.by_token.remove(&SecretDigest::of(token));
             }
         }
         self.note_choices();
@@ -121,10 +124,7 @@ impl Catalogue {
 
     /// The per-token choices.
     pub fn token_choices(&self) -> BTreeMap<String, String> {
-        self.by_token
-            .iter()
-            .map(|e| (e.key().clone(), e.value().clone()))
-            .collect()
+        self.by_token.iter().map(|e| e.value().clone()).collect()
     }
 
     /// The scenario for a request: the header's, else the token's, else the
@@ -140,7 +140,7 @@ impl Catalogue {
                 .ok_or_else(|| format!("unknown scenario {name:?}"));
         }
         let name = token
-            .and_then(|t| self.by_token.get(t).map(|n| n.clone()))
+            .and_then(|t| self.by_token.get(&SecretDigest::of(t)).map(|e| e.1.clone()))
             .or_else(|| self.global());
         Ok(name.and_then(|n| self.get(&n)))
     }

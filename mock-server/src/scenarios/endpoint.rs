@@ -16,6 +16,7 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 
 use crate::contract::template_matches;
+use crate::domain::secret::SecretDigest;
 use crate::error::{ApiError, FieldError, Position};
 use crate::scenarios::{ContractViolation, EndpointFault, SCENARIO_HEADER, Scenario};
 use crate::state::AppState;
@@ -27,9 +28,10 @@ pub struct ActiveScenario(pub Option<Arc<Scenario>>);
 /// Most (caller, scenario, fault) counters kept.
 pub const MAX_COUNTERS: usize = 100_000;
 
-/// Call counters: (caller, scenario, fault index) → calls so far.
+/// Call counters: (caller, scenario, fault index) → calls so far. The
+/// caller is a token: kept as its digest, compared in constant time.
 #[derive(Debug, Default)]
-pub struct CallCounters(DashMap<(String, String, usize), AtomicU64>);
+pub struct CallCounters(DashMap<(SecretDigest, String, usize), AtomicU64>);
 
 impl CallCounters {
     /// Counts a call; returns its number (from 1).
@@ -39,7 +41,7 @@ impl CallCounters {
         if self.0.len() >= MAX_COUNTERS {
             self.0.clear();
         }
-        let key = (caller.to_owned(), scenario.to_owned(), fault);
+        let key = (SecretDigest::of(caller), scenario.to_owned(), fault);
         self.0.entry(key).or_default().fetch_add(1, Ordering::SeqCst) + 1
     }
 

@@ -256,7 +256,7 @@ mod tests {
         let t0 = state.now();
         let owner = state.store.tenants()[0].id().clone();
         state.downloads.insert(
-            "dl_gone".into(),
+            crate::domain::secret::SecretDigest::of("dl_gone"),
             DownloadGrant {
                 owner: owner.clone(),
                 jobs: vec![JobId::from_client("job_evicted")],

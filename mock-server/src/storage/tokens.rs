@@ -1,13 +1,15 @@
 //! Bearer tokens, refresh tokens and logins. A token maps straight to its
 //! tenant in a sharded map: the per-request lookup takes no global lock.
+//! The maps are keyed by the token's digest, compared in constant time
+//! ([`SecretDigest`]), and never hold the token itself.
 
 use std::sync::Arc;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
-use subtle::ConstantTimeEq;
 
 use crate::clock::Instant;
+use crate::domain::secret::SecretDigest;
 use crate::storage::records::Tenant;
 
 /// What kind of token a bearer value is.
@@ -44,8 +46,8 @@ pub enum AuthFailure {
 /// All tokens of the server.
 #[derive(Debug, Default)]
 pub struct Tokens {
-    bearer: DashMap<String, Grant>,
-    refresh: DashMap<String, Grant>,
+    bearer: DashMap<SecretDigest, Grant>,
+    refresh: DashMap<SecretDigest, Grant>,
     logins: DashMap<String, Arc<Tenant>>,
 }
 
@@ -58,13 +60,13 @@ impl Tokens {
     }
 
     /// Registers a bearer token.
-    pub fn add_bearer(&self, token: String, grant: Grant) {
-        self.bearer.insert(token, grant);
+    pub fn add_bearer(&self, token: impl AsRef<str>, grant: Grant) {
+        self.bearer.insert(SecretDigest::of(token.as_ref()), grant);
     }
 
     /// Registers a refresh token.
-    pub fn add_refresh(&self, token: String, grant: Grant) {
-        self.refresh.insert(token, grant);
+    pub fn add_refresh(&self, token: impl AsRef<str>, grant: Grant) {
+        self.refresh.insert(SecretDigest::of(token.as_ref()), grant);
     }
 
     /// Makes `tenant` able to log in with its e-mail and password.
@@ -81,14 +83,15 @@ impl Tokens {
         now: Instant,
         any_token: Option<&dyn Fn() -> Arc<Tenant>>,
     ) -> Result<Arc<Tenant>, AuthFailure> {
-        if let Some(g) = self.bearer.get(token) {
+        let key = SecretDigest::of(token);
+        if let Some(g) = self.bearer.get(&key) {
             return match g.expires_at {
                 Some(exp) if now >= exp => Err(AuthFailure::Expired),
                 _ => Ok(g.tenant.clone()),
             };
         }
         let make = any_token.ok_or(AuthFailure::Unknown)?;
-        match self.bearer.entry(token.to_owned()) {
+        match self.bearer.entry(key) {
             Entry::Occupied(e) => Ok(e.get().tenant.clone()),
             Entry::Vacant(v) => {
                 let tenant = make();
@@ -102,20 +105,92 @@ impl Tokens {
         }
     }
 
-    /// Checks e-mail and password (constant-time on the password).
+    /// Checks e-mail and password (constant-time on the password, whatever
+    /// its length: digests are compared, not the bytes).
     pub fn login(&self, email: &str, password: &str) -> Option<Arc<Tenant>> {
         let tenant = self.logins.get(&email.to_lowercase())?.clone();
         let expected = tenant.account.password.as_deref()?;
-        bool::from(expected.as_bytes().ct_eq(password.as_bytes())).then_some(tenant)
+        SecretDigest::of(expected).matches(password).then_some(tenant)
     }
 
     /// Consumes a refresh token: valid and unexpired gives its tenant, and
     /// the token cannot be used again (refresh tokens rotate).
     pub fn take_refresh(&self, token: &str, now: Instant) -> Result<Arc<Tenant>, AuthFailure> {
-        let (_, g) = self.refresh.remove(token).ok_or(AuthFailure::Unknown)?;
+        let (_, g) = self
+            .refresh
+            .remove(&SecretDigest::of(token))
+            .ok_or(AuthFailure::Unknown)?;
         match g.expires_at {
             Some(exp) if now >= exp => Err(AuthFailure::Expired),
             _ => Ok(g.tenant),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::IdGen;
+    use crate::storage::records::Account;
+
+    fn tenant() -> Arc<Tenant> {
+        Arc::new(Tenant::new(Account::anonymous(IdGen::new(0).next())))
+    }
+
+    fn grant(tenant: &Arc<Tenant>, expires_at: Option<Instant>) -> Grant {
+        Grant {
+            tenant: tenant.clone(),
+            kind: GrantKind::Access,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_bearer_token_is_found_by_its_digest_and_a_near_miss_is_not() {
+        let t = Tokens::default();
+        let owner = tenant();
+        t.add_bearer("at_0123456789", grant(&owner, None));
+        let now = Instant::from_millis(0);
+        let found = t.authenticate("at_0123456789", now, None).expect("known");
+        assert!(Arc::ptr_eq(&found, &owner));
+        for wrong in ["at_0123456788", "at_012345678", "at_0123456789x", "AT_0123456789"] {
+            assert_eq!(
+                t.authenticate(wrong, now, None).err(),
+                Some(AuthFailure::Unknown),
+                "{wrong}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_expired_token_is_told_apart_from_an_unknown_one() {
+        let t = Tokens::default();
+        let exp = Instant::from_millis(10_000);
+        t.add_bearer("at_x", grant(&tenant(), Some(exp)));
+        assert!(t.authenticate("at_x", Instant::from_millis(9_999), None).is_ok());
+        assert_eq!(t.authenticate("at_x", exp, None).err(), Some(AuthFailure::Expired));
+    }
+
+    #[test]
+    fn a_refresh_token_is_taken_once() {
+        let t = Tokens::default();
+        t.add_refresh("rt_1", grant(&tenant(), None));
+        let now = Instant::from_millis(0);
+        assert_eq!(t.take_refresh("rt_2", now).err(), Some(AuthFailure::Unknown));
+        assert!(t.take_refresh("rt_1", now).is_ok());
+        assert_eq!(t.take_refresh("rt_1", now).err(), Some(AuthFailure::Unknown));
+    }
+
+    #[test]
+    fn a_login_needs_the_exact_password() {
+        let t = Tokens::default();
+        let mut account = Account::anonymous(IdGen::new(1).next());
+        account.password = Some("demo-password".into());
+        t.add_login("demo@flat2model.test", Arc::new(Tenant::new(account)));
+        assert!(t.login("Demo@flat2model.test", "demo-password").is_some());
+        for wrong in ["demo-passwor", "demo-password!", "", "DEMO-PASSWORD"] {
+            assert!(t.login("demo@flat2model.test", wrong).is_none(), "{wrong}");
+        }
+        assert!(t.login("nobody@flat2model.test", "demo-password").is_none());
     }
 }

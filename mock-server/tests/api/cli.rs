@@ -1,7 +1,8 @@
 //! The binary itself: flags, the `listening on` line, port 0.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use crate::binary::Binary;
 
 #[test]
 fn help_explains_every_flag() {
@@ -19,39 +20,25 @@ fn help_explains_every_flag() {
         "--public-url",
         "--log-format",
         "--any-token",
+        "--shutdown-grace",
+        "--admin-token",
+        "--admin-loopback-only",
+        "--cors-origin",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
     assert!(help.contains("MOCK_PORT"), "--help names the environment variables");
 }
 
-#[test]
-fn port_zero_prints_the_bound_address_and_serves() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
-        .args(["--port", "0", "--log-format", "json"])
-        .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("a line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the documented line")
-        .to_owned();
+#[tokio::test]
+async fn port_zero_prints_the_bound_address_and_serves() {
+    // `Binary::start` reads the documented `listening on URL` line.
+    let server = Binary::start(&[], &[]).await;
+    let url = &server.url;
     assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let status = rt.block_on(async {
-        reqwest::get(format!("{url}/__admin/health"))
-            .await
-            .map(|r| r.status().as_u16())
-    });
-    child.kill().expect("kill");
-    let _ = child.wait();
+    let status = reqwest::get(format!("{url}/__admin/health"))
+        .await
+        .map(|r| r.status().as_u16());
     assert_eq!(status.expect("reachable"), 200);
 }
 
@@ -63,4 +50,19 @@ fn a_missing_fixtures_folder_fails_with_a_message() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("accounts.json"));
+}
+
+#[test]
+fn help_never_shows_the_admin_token_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .arg("--help")
+        .env("MOCK_ADMIN_TOKEN", "adm_from_the_env_42")
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--admin-token") && help.contains("MOCK_ADMIN_TOKEN"),
+        "{help}"
+    );
+    assert!(!help.contains("adm_from_the_env_42"), "{help}");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use image::{ImageBuffer, ImageFormat, Rgb};
 use mock_server::contract::{Contract, template_matches};
-use mock_server::{AppState, Config, serve_on};
+use mock_server::{AppState, Config, serve_until};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -31,6 +31,24 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start(adjust, std::future::pending()).await.0
+    }
+
+    /// A server the test shuts down: `Stopper::stop` begins a graceful
+    /// shutdown, `Stopper::served` ends when it is over.
+    pub async fn spawn_stoppable(adjust: impl FnOnce(&mut Config)) -> (Self, Stopper) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (app, served) = Self::start(adjust, async {
+            let _ = stopped.await;
+        })
+        .await;
+        (app, Stopper { stop, served })
+    }
+
+    async fn start(
+        adjust: impl FnOnce(&mut Config),
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> (Self, tokio::task::JoinHandle<std::io::Result<()>>) {
         let mut cfg = Config::for_tests();
         adjust(&mut cfg);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
@@ -38,12 +56,12 @@ impl TestApp {
         let base = format!("http://{addr}");
         let public = cfg.public_url.clone().unwrap_or_else(|| base.clone());
         let state = AppState::new(&cfg, public).expect("state");
-        tokio::spawn(serve_on(state.clone(), listener));
+        let served = tokio::spawn(serve_until(state.clone(), listener, shutdown));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Self { base, state, client }
+        (Self { base, state, client }, served)
     }
 
     /// Moves the manual clock forward.
@@ -123,6 +141,12 @@ impl TestApp {
             .expect(200)
             .json()
     }
+}
+
+/// Shuts down a server from [`TestApp::spawn_stoppable`].
+pub struct Stopper {
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub served: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// What a job needs: an identity, a project and uploaded files.

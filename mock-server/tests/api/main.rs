@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod binary;
 mod cli;
 mod contract;
 mod errors;
@@ -15,4 +16,6 @@ mod journal;
 mod peers;
 mod project;
 mod scenarios;
+mod security;
+mod shutdown;
 mod upload;

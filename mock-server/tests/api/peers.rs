@@ -1,5 +1,6 @@
 //! Network peers for tests: an SSE client that reads events off a real
-//! socket, and a webhook receiver on 127.0.0.1 port 0.
+//! socket, a webhook receiver on 127.0.0.1 port 0, and a request held in
+//! flight on a raw connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,6 +9,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::helpers::TestApp;
@@ -206,4 +209,71 @@ pub fn verify_signature(secret: &str, body: &[u8], signature_header: &str) -> bo
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     use subtle::ConstantTimeEq;
     bool::from(expected.as_bytes().ct_eq(signature_header.as_bytes()))
+}
+
+/// A request on a raw connection whose head the server has taken up (it
+/// answered `Expect: 100-continue` with `100 Continue`, which hyper does
+/// once the app reads the body) and whose body is held back: a request
+/// that is certainly in flight, for as long as the test wants.
+pub struct HeldRequest {
+    stream: TcpStream,
+    body: Vec<u8>,
+}
+
+impl HeldRequest {
+    /// Sends the head of `method url` (an absolute URL of the server at
+    /// `addr`) and waits for `100 Continue`.
+    pub async fn start(addr: &str, method: &str, url: &str, content_type: &str, body: Vec<u8>) -> Self {
+        let target = url
+            .strip_prefix(&format!("http://{addr}"))
+            .expect("a URL of this server");
+        let mut stream = TcpStream::connect(addr).await.expect("connected");
+        let head = format!(
+            "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("head sent");
+        let mut interim = Vec::new();
+        while !interim.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte))
+                .await
+                .expect("100 Continue within 10 s")
+                .expect("readable");
+            assert_eq!(
+                n,
+                1,
+                "the server closed the connection: {:?}",
+                String::from_utf8_lossy(&interim)
+            );
+            interim.push(byte[0]);
+        }
+        let interim = String::from_utf8_lossy(&interim);
+        assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim}");
+        Self { stream, body }
+    }
+
+    /// Sends the body and reads the answer to the end of the connection
+    /// (the server closes it: it is shutting down). Fails after 10 s.
+    pub async fn finish(mut self) -> String {
+        self.stream.write_all(&self.body).await.expect("body sent");
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), self.stream.read_to_end(&mut out))
+            .await
+            .expect("answered and closed within 10 s")
+            .expect("readable");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Reads what the server sends without sending the body: for a request
+    /// the server gave up on, the end of the connection.
+    pub async fn abandoned(mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // A reset counts as an end too.
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.stream.read_to_end(&mut out))
+            .await
+            .expect("the connection ends within 10 s");
+        out
+    }
 }

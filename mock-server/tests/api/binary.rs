@@ -1,0 +1,101 @@
+//! The real `mock-server` binary as a child process: started on port 0,
+//! its log (stderr) read line by line, signalled with `kill`.
+
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
+
+/// Sends `req` and reads its JSON answer.
+pub async fn send_json(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send().await.expect("sent").json().await.expect("a JSON body")
+}
+
+/// A running `mock-server` (killed when dropped).
+pub struct Binary {
+    pub url: String,
+    child: Child,
+    stderr: Lines<BufReader<ChildStderr>>,
+    /// Every log line read so far.
+    pub log: Vec<String>,
+}
+
+impl Binary {
+    /// Starts the binary with the repository's fixtures, port 0 and `args`,
+    /// `envs` added to its environment; returns once it is listening.
+    pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+            .args(["--port", "0", "--log-format", "json"])
+            .args(args)
+            .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
+            .await
+            .expect("listening within 30 s")
+            .expect("a line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("the documented line")
+            .to_owned();
+        let stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        Self {
+            url,
+            child,
+            stderr,
+            log: Vec::new(),
+        }
+    }
+
+    /// `host:port` it listens on.
+    pub fn addr(&self) -> &str {
+        self.url.strip_prefix("http://").expect("http URL")
+    }
+
+    /// Sends SIGTERM with the `kill` command.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("still running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM {pid}");
+    }
+
+    /// Reads log lines until one contains `needle`; fails after 10 s.
+    pub async fn log_until(&mut self, needle: &str) {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(10), self.stderr.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("a log line with {needle:?} within 10 s; so far {:?}", self.log))
+                .expect("stderr readable")
+                .unwrap_or_else(|| panic!("the log ended before {needle:?}: {:?}", self.log));
+            let found = line.contains(needle);
+            self.log.push(line);
+            if found {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the process to exit (at most `within`), reading the rest
+    /// of its log.
+    pub async fn exit(&mut self, within: Duration) -> ExitStatus {
+        let status = tokio::time::timeout(within, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("exited within {within:?}"))
+            .expect("waited");
+        while let Some(line) = self.stderr.next_line().await.expect("stderr readable") {
+            self.log.push(line);
+        }
+        status
+    }
+}
