@@ -39,6 +39,9 @@ pub async fn run(cfg: Config, listener: TcpListener) -> Result<(), String> {
 /// footprint (`bench/report.md`). The header-read timeout keeps a client that
 /// never finishes its request line from holding a connection for ever.
 pub async fn serve_on(state: AppState, listener: TcpListener) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        let _ = state.listen_addr.set(addr);
+    }
     if !state.clock.is_frozen() {
         tokio::spawn(tick(state.clone()));
     }

@@ -13,7 +13,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
+use futures_util::StreamExt as _;
 use parking_lot::Mutex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -220,8 +222,17 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let at = state.now();
     let (parts, body) = req.into_parts();
     let limit = state.settings.max_upload_bytes + 64 * 1024;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return crate::api::extract::too_large(state.settings.max_upload_bytes).into_response();
+    let (bytes, forwarded) = match read_body(body, limit).await {
+        Read::Whole(bytes) => (bytes.clone(), Body::from(bytes)),
+        Read::Over { seen, body } => (seen, body),
+        Read::Failed(e) => {
+            return crate::error::ApiError::invalid(vec![crate::error::FieldError {
+                field: None,
+                message: format!("the body could not be read: {e}"),
+                position: crate::error::Position::Body,
+            }])
+            .into_response();
+        }
     };
     let method = parts.method.clone();
     let path = parts.uri.path().to_owned();
@@ -243,7 +254,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let headers = Headers::record(&parts.headers);
     // Numbered on arrival, recorded when answered.
     let seq = state.journal.seq.fetch_add(1, Ordering::SeqCst) + 1;
-    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let res = next.run(Request::from_parts(parts, forwarded)).await;
     if res.status().as_u16() == 429 {
         let wait = res
             .headers()
@@ -271,6 +282,49 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         ignored_retry_after,
     });
     res
+}
+
+/// A request body as the journal read it.
+enum Read {
+    /// All of it, within the limit.
+    Whole(Bytes),
+    /// More than the limit: the bytes read so far, and the whole body again
+    /// (those bytes, then the rest as it arrives) for the route, which
+    /// refuses it with its own answer (S3's XML on a pre-signed PUT).
+    Over { seen: Bytes, body: Body },
+    /// The client's stream broke.
+    Failed(axum::Error),
+}
+
+/// Reads `body` up to `limit` bytes. One chunk is kept as it came; only a
+/// body in several chunks is copied into one buffer.
+async fn read_body(body: Body, limit: usize) -> Read {
+    let mut stream = body.into_data_stream();
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => return Read::Failed(e),
+        };
+        match first.take() {
+            None if joined.is_empty() => first = Some(chunk),
+            earlier => {
+                joined.extend_from_slice(&earlier.unwrap_or_default());
+                joined.extend_from_slice(&chunk);
+            }
+        }
+        let read = first.as_ref().map_or(joined.len(), Bytes::len);
+        if read > limit {
+            let seen = first.take().unwrap_or_else(|| joined.split().freeze());
+            let replay = futures_util::stream::once(std::future::ready(Ok::<_, axum::Error>(seen.clone())));
+            return Read::Over {
+                seen,
+                body: Body::from_stream(replay.chain(stream)),
+            };
+        }
+    }
+    Read::Whole(first.unwrap_or_else(|| joined.freeze()))
 }
 
 /// The bearer token (header, else the SSE endpoint's `?token=`).
@@ -315,13 +369,25 @@ fn request_violations(method: &str, template: Option<&str>, headers: &HeaderMap,
     match serde_json::from_slice::<serde_json::Value>(body) {
         Err(e) => vec![format!("body: not JSON: {e}")],
         Ok(v) => c
-            .validate(schema, &v)
-            .err()
-            .unwrap_or_default()
+            .first_errors(schema, &v, MAX_VIOLATIONS)
             .iter()
-            .map(ToString::to_string)
+            .map(|e| clipped(e.to_string()))
             .collect(),
     }
+}
+
+/// Most violations recorded for one request.
+pub const MAX_VIOLATIONS: usize = 20;
+/// Longest violation recorded, in characters: a message may quote the whole
+/// offending value (`[0,0,0,…] has more than 10 items`).
+pub const MAX_VIOLATION_LEN: usize = 300;
+
+fn clipped(mut s: String) -> String {
+    if let Some((at, _)) = s.char_indices().nth(MAX_VIOLATION_LEN) {
+        s.truncate(at);
+        s.push('…');
+    }
+    s
 }
 
 #[cfg(test)]

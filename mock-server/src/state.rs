@@ -117,6 +117,9 @@ pub struct Shared {
     /// When expired data was last swept (injected clock), so the ticker
     /// sweeps at most once a minute.
     pub sweeps: crate::storage::eviction::SweepTimer,
+    /// The address the fake listens on (set when it starts serving), so a
+    /// webhook URL pointing at the fake itself can be refused.
+    pub listen_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// What a ZIP download link gives access to.
@@ -206,6 +209,7 @@ impl AppState {
             publish_lock: parking_lot::Mutex::new(()),
             resets: tokio::sync::watch::Sender::new(0),
             sweeps: crate::storage::eviction::SweepTimer::default(),
+            listen_addr: std::sync::OnceLock::new(),
         }));
         state.scenarios.load_dir(&state.scenario_dir)?;
         for a in &state.fixtures.accounts {
