@@ -368,12 +368,50 @@ fn request_violations(method: &str, template: Option<&str>, headers: &HeaderMap,
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
         Err(e) => vec![format!("body: not JSON: {e}")],
-        Ok(v) => c
-            .first_errors(schema, &v, MAX_VIOLATIONS)
-            .iter()
-            .map(|e| clipped(e.to_string()))
-            .collect(),
+        Ok(v) => match long_array(&v, MAX_VALIDATED_ITEMS) {
+            // Checking 100,000 wrong items one by one takes the validator
+            // about a second, on every such request; the length says enough.
+            Some((path, n)) => vec![format!(
+                "{}: an array of {n} items, too long to check item by item (over {MAX_VALIDATED_ITEMS})",
+                if path.is_empty() { "body" } else { &path }
+            )],
+            _ => c
+                .first_errors(schema, &v, MAX_VIOLATIONS)
+                .iter()
+                .map(|e| clipped(e.to_string()))
+                .collect(),
+        },
     }
+}
+
+/// The longest array a body may hold and still be checked against its
+/// schema (the contract's arrays take at most 100).
+pub const MAX_VALIDATED_ITEMS: usize = 1000;
+
+/// The path and length of an array in `v` longer than `max` (the first
+/// found), without walking into it. Walks with its own stack.
+fn long_array(v: &serde_json::Value, max: usize) -> Option<(String, usize)> {
+    use serde_json::Value;
+    let mut stack = vec![(String::new(), v)];
+    while let Some((path, v)) = stack.pop() {
+        match v {
+            Value::Array(items) if items.len() > max => return Some((path, items.len())),
+            Value::Array(items) => stack.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.is_array() || x.is_object())
+                    .map(|(i, x)| (format!("{path}[{i}]"), x)),
+            ),
+            Value::Object(m) => stack.extend(
+                m.iter()
+                    .filter(|(_, x)| x.is_array() || x.is_object())
+                    .map(|(k, x)| (crate::api::extract::join_path(&path, k), x)),
+            ),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Most violations recorded for one request.
@@ -392,7 +430,16 @@ fn clipped(mut s: String) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::{glob, long_array};
+
+    #[test]
+    fn a_long_array_is_found_with_its_path() {
+        let v = serde_json::json!({"a": [1, 2], "b": {"c": [[1, 2, 3, 4], 5]}, "d": "x"});
+        assert_eq!(long_array(&v, 3), Some(("b.c[0]".to_owned(), 4)));
+        assert_eq!(long_array(&v, 4), None);
+        assert_eq!(long_array(&serde_json::json!({"a": 1}), 0), None);
+        assert_eq!(long_array(&serde_json::json!(vec![0; 5]), 4), Some((String::new(), 5)));
+    }
 
     #[test]
     fn globs_match_segments_and_everything() {

@@ -651,6 +651,13 @@ async fn huge_arrays_and_long_strings_are_refused_quickly() {
         .json();
     let entries = journal["requests"].as_array().expect("requests");
     assert!(entries.len() >= 10);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["violations"][0]
+                == "images: an array of 100000 items, too long to check item by item (over 1000)"),
+        "the longest array is named instead of checked"
+    );
     for e in entries {
         let violations = e["violations"].as_array().expect("violations");
         assert!(violations.len() <= 20, "{} violations", violations.len());
