@@ -202,6 +202,13 @@ impl TestApp {
         call.send().await.expect(200).json()
     }
 
+    /// `POST /download` or `/download/bulk` with `body` expecting 200;
+    /// returns the ZIP's `download_url`.
+    pub async fn zip_link(&self, token: &str, path: &str, body: Value) -> String {
+        let r = self.post(path).token(token).json(body).send().await.expect(200).json();
+        r["download_url"].as_str().expect("download_url").to_owned()
+    }
+
     pub async fn status(&self, token: &str, job: &str) -> Value {
         self.get(&format!("/jobs/{job}/status"))
             .token(token)

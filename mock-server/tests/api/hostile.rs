@@ -1212,15 +1212,8 @@ async fn path_like_names_are_data_never_paths_zip_entries_or_headers() {
     expected.sort();
     assert_eq!(expected.len(), 3);
 
-    let link = app
-        .post("/download")
-        .token(DEMO)
-        .json(json!({"job_id": job}))
-        .send()
-        .await
-        .expect(200)
-        .json();
-    let zip = app.get(str_of(&link["download_url"])).send().await.expect(200);
+    let link = app.zip_link(DEMO, "/download", json!({"job_id": job})).await;
+    let zip = app.get(&link).send().await.expect(200);
     headers_are_clean("zip", &zip);
     assert_eq!(
         zip.headers["content-disposition"].to_str().expect("ascii"),
@@ -1239,14 +1232,9 @@ async fn path_like_names_are_data_never_paths_zip_entries_or_headers() {
     }
 
     let link = app
-        .post("/download/bulk")
-        .token(DEMO)
-        .json(json!({"job_ids": [job, other]}))
-        .send()
-        .await
-        .expect(200)
-        .json();
-    let zip = app.get(str_of(&link["download_url"])).send().await.expect(200);
+        .zip_link(DEMO, "/download/bulk", json!({"job_ids": [job, other]}))
+        .await;
+    let zip = app.get(&link).send().await.expect(200);
     headers_are_clean("bulk zip", &zip);
     let archive = zip::ZipArchive::new(Cursor::new(zip.body.to_vec())).expect("a zip");
     assert_eq!(archive.len(), 4);
@@ -1278,15 +1266,7 @@ async fn forged_presigned_urls_and_download_tokens_are_refused() {
         with_param(url, "Signature", Some(&format!("{}{last}", &sig[..sig.len() - 1])))
     };
     let expires: i64 = param(&upload, "Expires").parse().expect("expires");
-    let zip = app
-        .post("/download")
-        .token(DEMO)
-        .json(json!({"job_id": w.job}))
-        .send()
-        .await
-        .expect(200)
-        .json();
-    let zip = str_of(&zip["download_url"]).to_owned();
+    let zip = app.zip_link(DEMO, "/download", json!({"job_id": w.job})).await;
 
     let sdnm = S3(403, "SignatureDoesNotMatch");
     let cases: Vec<(&str, Call<'_>, Want)> = vec![
