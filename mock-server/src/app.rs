@@ -61,6 +61,9 @@ pub async fn serve_until(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        let _ = state.listen_addr.set(addr);
+    }
     let ticker = (!state.clock.is_frozen()).then(|| tokio::spawn(tick(state.clone())));
     let app = app(state.clone());
     let connections = GracefulShutdown::new();

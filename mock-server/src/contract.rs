@@ -133,22 +133,29 @@ impl Contract {
     /// Validates `instance` against the schema `name`; each violation comes
     /// back with the field path the server itself would name.
     pub fn validate(&self, name: &str, instance: &Value) -> Result<(), Vec<FieldError>> {
+        let errors = self.first_errors(name, instance, usize::MAX);
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// Like [`Contract::validate`], but stops after `limit` violations: a
+    /// hostile body (an array of 500,000 wrong items) would otherwise make
+    /// one for each.
+    pub fn first_errors(&self, name: &str, instance: &Value, limit: usize) -> Vec<FieldError> {
         let Some(v) = self.validators.get(name) else {
-            return Err(vec![FieldError {
+            return vec![FieldError {
                 field: None,
                 message: format!("no schema named {name}"),
                 position: Position::Body,
-            }]);
+            }];
         };
-        let errors: Vec<FieldError> = v
-            .iter_errors(instance)
+        v.iter_errors(instance)
+            .take(limit)
             .map(|e| FieldError {
                 field: Some(pointer_to_path(e.instance_path().as_str())),
                 message: e.to_string(),
                 position: Position::Body,
             })
-            .collect();
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+            .collect()
     }
 
     /// The OpenAPI document with every schema file inlined under

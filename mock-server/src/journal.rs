@@ -13,7 +13,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
+use futures_util::StreamExt as _;
 use parking_lot::Mutex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -220,8 +222,17 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let at = state.now();
     let (parts, body) = req.into_parts();
     let limit = state.settings.max_upload_bytes + 64 * 1024;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return crate::api::extract::too_large(state.settings.max_upload_bytes).into_response();
+    let (bytes, forwarded) = match read_body(body, limit).await {
+        Read::Whole(bytes) => (bytes.clone(), Body::from(bytes)),
+        Read::Over { seen, body } => (seen, body),
+        Read::Failed(e) => {
+            return crate::error::ApiError::invalid(vec![crate::error::FieldError {
+                field: None,
+                message: format!("the body could not be read: {e}"),
+                position: crate::error::Position::Body,
+            }])
+            .into_response();
+        }
     };
     let method = parts.method.clone();
     let path = crate::redact::path(parts.uri.path()).into_owned();
@@ -243,7 +254,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let headers = Headers::record(&parts.headers);
     // Numbered on arrival, recorded when answered.
     let seq = state.journal.seq.fetch_add(1, Ordering::SeqCst) + 1;
-    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let res = next.run(Request::from_parts(parts, forwarded)).await;
     if res.status().as_u16() == 429 {
         let wait = res
             .headers()
@@ -271,6 +282,49 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         ignored_retry_after,
     });
     res
+}
+
+/// A request body as the journal read it.
+enum Read {
+    /// All of it, within the limit.
+    Whole(Bytes),
+    /// More than the limit: the bytes read so far, and the whole body again
+    /// (those bytes, then the rest as it arrives) for the route, which
+    /// refuses it with its own answer (S3's XML on a pre-signed PUT).
+    Over { seen: Bytes, body: Body },
+    /// The client's stream broke.
+    Failed(axum::Error),
+}
+
+/// Reads `body` up to `limit` bytes. One chunk is kept as it came; only a
+/// body in several chunks is copied into one buffer.
+async fn read_body(body: Body, limit: usize) -> Read {
+    let mut stream = body.into_data_stream();
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => return Read::Failed(e),
+        };
+        match first.take() {
+            None if joined.is_empty() => first = Some(chunk),
+            earlier => {
+                joined.extend_from_slice(&earlier.unwrap_or_default());
+                joined.extend_from_slice(&chunk);
+            }
+        }
+        let read = first.as_ref().map_or(joined.len(), Bytes::len);
+        if read > limit {
+            let seen = first.take().unwrap_or_else(|| joined.split().freeze());
+            let replay = futures_util::stream::once(std::future::ready(Ok::<_, axum::Error>(seen.clone())));
+            return Read::Over {
+                seen,
+                body: Body::from_stream(replay.chain(stream)),
+            };
+        }
+    }
+    Read::Whole(first.unwrap_or_else(|| joined.freeze()))
 }
 
 /// The bearer token (header, else the SSE endpoint's `?token=`).
@@ -303,19 +357,78 @@ fn request_violations(method: &str, template: Option<&str>, headers: &HeaderMap,
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
         Err(e) => vec![format!("body: not JSON: {e}")],
-        Ok(v) => c
-            .validate(schema, &v)
-            .err()
-            .unwrap_or_default()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        Ok(v) => match long_array(&v, MAX_VALIDATED_ITEMS) {
+            // Checking 100,000 wrong items one by one takes the validator
+            // about a second, on every such request; the length says enough.
+            Some((path, n)) => vec![format!(
+                "{}: an array of {n} items, too long to check item by item (over {MAX_VALIDATED_ITEMS})",
+                if path.is_empty() { "body" } else { &path }
+            )],
+            _ => c
+                .first_errors(schema, &v, MAX_VIOLATIONS)
+                .iter()
+                .map(|e| clipped(e.to_string()))
+                .collect(),
+        },
     }
+}
+
+/// The longest array a body may hold and still be checked against its
+/// schema (the contract's arrays take at most 100).
+pub const MAX_VALIDATED_ITEMS: usize = 1000;
+
+/// The path and length of an array in `v` longer than `max` (the first
+/// found), without walking into it. Walks with its own stack.
+fn long_array(v: &serde_json::Value, max: usize) -> Option<(String, usize)> {
+    use serde_json::Value;
+    let mut stack = vec![(String::new(), v)];
+    while let Some((path, v)) = stack.pop() {
+        match v {
+            Value::Array(items) if items.len() > max => return Some((path, items.len())),
+            Value::Array(items) => stack.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.is_array() || x.is_object())
+                    .map(|(i, x)| (format!("{path}[{i}]"), x)),
+            ),
+            Value::Object(m) => stack.extend(
+                m.iter()
+                    .filter(|(_, x)| x.is_array() || x.is_object())
+                    .map(|(k, x)| (crate::api::extract::join_path(&path, k), x)),
+            ),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Most violations recorded for one request.
+pub const MAX_VIOLATIONS: usize = 20;
+/// Longest violation recorded, in characters: a message may quote the whole
+/// offending value (`[0,0,0,…] has more than 10 items`).
+pub const MAX_VIOLATION_LEN: usize = 300;
+
+fn clipped(mut s: String) -> String {
+    if let Some((at, _)) = s.char_indices().nth(MAX_VIOLATION_LEN) {
+        s.truncate(at);
+        s.push('…');
+    }
+    s
 }
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::{glob, long_array};
+
+    #[test]
+    fn a_long_array_is_found_with_its_path() {
+        let v = serde_json::json!({"a": [1, 2], "b": {"c": [[1, 2, 3, 4], 5]}, "d": "x"});
+        assert_eq!(long_array(&v, 3), Some(("b.c[0]".to_owned(), 4)));
+        assert_eq!(long_array(&v, 4), None);
+        assert_eq!(long_array(&serde_json::json!({"a": 1}), 0), None);
+        assert_eq!(long_array(&serde_json::json!(vec![0; 5]), 4), Some((String::new(), 5)));
+    }
 
     #[test]
     fn globs_match_segments_and_everything() {

@@ -127,6 +127,9 @@ pub struct Shared {
     pub sweeps: crate::storage::eviction::SweepTimer,
     /// Whether a graceful shutdown began; the webhook attempts it waits for.
     pub shutdown: crate::shutdown::Shutdown,
+    /// The address the fake listens on (set when it starts serving), so a
+    /// webhook URL pointing at the fake itself can be refused.
+    pub listen_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// What a ZIP download link gives access to.
@@ -221,6 +224,7 @@ impl AppState {
             resets: tokio::sync::watch::Sender::new(0),
             sweeps: crate::storage::eviction::SweepTimer::default(),
             shutdown: crate::shutdown::Shutdown::default(),
+            listen_addr: std::sync::OnceLock::new(),
         }));
         state.scenarios.load_dir(&state.scenario_dir)?;
         for a in &state.fixtures.accounts {

@@ -8,13 +8,12 @@ use axum::routing::get;
 use bytes::Bytes;
 
 use crate::api::Routes;
-use crate::api::extract::ApiQuery;
+use crate::api::extract::SignedParams;
 use crate::api::upload::download_path;
 use crate::domain::ids::{FileId, IdentityCode, JobId};
 use crate::engine::state::OutputStatus;
 use crate::error::S3Error;
 use crate::state::AppState;
-use crate::storage::presign::SignedQuery;
 
 /// Adds the blob routes.
 pub fn routes(r: Routes) -> Routes {
@@ -39,7 +38,7 @@ fn bytes_response(bytes: Bytes, content_type: &'static str, etag: Option<&str>) 
 async fn file(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<SignedQuery>,
+    SignedParams(q): SignedParams,
 ) -> Result<Response, S3Error> {
     let id = FileId::from_client(&id);
     let path = download_path(&id);
@@ -52,7 +51,7 @@ async fn file(
 async fn identity(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    ApiQuery(q): ApiQuery<SignedQuery>,
+    SignedParams(q): SignedParams,
 ) -> Result<Response, S3Error> {
     let code = IdentityCode::from_client(&code);
     let path = identity_path(&code);
@@ -69,7 +68,7 @@ async fn identity(
 async fn result(
     State(state): State<AppState>,
     Path((job_id, output, file)): Path<(String, String, String)>,
-    ApiQuery(q): ApiQuery<SignedQuery>,
+    SignedParams(q): SignedParams,
 ) -> Result<Response, S3Error> {
     let path = format!("/blobs/results/{job_id}/{output}/{file}");
     state.signer.verify("GET", &path, "", &q, state.now())?;

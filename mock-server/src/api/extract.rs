@@ -10,8 +10,9 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::domain::auth::{BearerError, parse_bearer};
-use crate::error::{ApiError, FieldError, Position};
+use crate::error::{ApiError, FieldError, Position, S3Error};
 use crate::state::AppState;
+use crate::storage::presign::SignedQuery;
 use crate::storage::records::Tenant;
 use crate::storage::tokens::AuthFailure;
 
@@ -108,8 +109,52 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 position: Position::Body,
             }]));
         }
+        if too_deep(&bytes) {
+            return Err(ApiError::invalid(vec![FieldError {
+                field: None,
+                message: format!(
+                    "malformed JSON: recursion limit exceeded (at most {MAX_JSON_DEPTH} levels of nesting)"
+                ),
+                position: Position::Body,
+            }]));
+        }
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The deepest nesting of arrays and objects a JSON body may have.
+/// serde_json stops there when it builds values, but it skips an unknown
+/// field's value without counting; this limit holds everywhere, so the
+/// same body is refused whichever field the nesting hides in.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// Whether `json` nests arrays and objects deeper than [`MAX_JSON_DEPTH`]
+/// (brackets inside strings do not count). One pass, no recursion.
+fn too_deep(json: &[u8]) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// A query string parsed into `T`; errors name the parameter.
@@ -121,6 +166,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or("");
+        if let Some(e) = crate::api::utf8::query_error(q) {
+            return Err(ApiError::invalid(vec![e]));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let path = e.path().to_string();
@@ -131,6 +179,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 position: Position::Query,
             }])
         })
+    }
+}
+
+/// The `Expires` and `Signature` of a pre-signed storage URL. A query that
+/// cannot be read (a repeated or undecodable parameter) answers as S3 does
+/// for a URL whose signature does not match, in its XML, never in the API's
+/// envelope.
+#[derive(Debug)]
+pub struct SignedParams(pub SignedQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedParams {
+    type Rejection = S3Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, S3Error> {
+        ApiQuery::<SignedQuery>::from_request_parts(parts, state)
+            .await
+            .map(|ApiQuery(q)| Self(q))
+            .map_err(|_| S3Error::signature_mismatch(parts.uri.path()))
     }
 }
 
@@ -238,5 +304,21 @@ mod tests {
         assert_eq!(first(r#"{}"#), (Some("items".into()), "is required".into()));
         assert_eq!(first(""), (None, "a JSON body is required".into()));
         assert!(first("{\"items\": [").1.starts_with("malformed JSON"));
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        let nested = |d: usize| format!("{}{}", "[".repeat(d), "]".repeat(d));
+        assert!(!too_deep(nested(MAX_JSON_DEPTH).as_bytes()));
+        assert!(too_deep(nested(MAX_JSON_DEPTH + 1).as_bytes()));
+        let in_string = format!(r#"{{"a":"{}\"{}"}}"#, "[".repeat(500), "{".repeat(500));
+        assert!(!too_deep(in_string.as_bytes()));
+        // What serde_json itself accepts, the count accepts too.
+        let deepest = format!(r#"{{"a":{}}}"#, nested(MAX_JSON_DEPTH - 1));
+        assert!(!too_deep(deepest.as_bytes()));
+        assert!(serde_json::from_str::<serde_json::Value>(&deepest).is_ok());
+        let over = format!(r#"{{"a":{}}}"#, nested(MAX_JSON_DEPTH));
+        assert!(too_deep(over.as_bytes()));
+        assert!(serde_json::from_str::<serde_json::Value>(&over).is_err());
     }
 }

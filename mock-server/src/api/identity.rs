@@ -16,6 +16,7 @@ use crate::api::extract::{ApiQuery, Caller, Scenario, too_large};
 use crate::domain::ids::IdentityCode;
 use crate::domain::image_probe::probe;
 use crate::domain::pagination::PageRequest;
+use crate::domain::upload::MAX_FILENAME_LEN;
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
 use crate::storage::records::Identity;
@@ -82,6 +83,27 @@ fn label(field: &str, value: String) -> Result<String, ApiError> {
     Ok(value.trim().to_owned())
 }
 
+/// The image part's file name, kept verbatim as data (`original_filename`,
+/// the default `name`): the fake never makes a path, a ZIP entry or a
+/// header of it, so `../` is harmless text. Control characters and names
+/// over [`MAX_FILENAME_LEN`] characters are refused, as in every other
+/// text field; without a name the file is called `identity`.
+fn original_filename(sent: Option<&str>) -> Result<String, ApiError> {
+    let Some(name) = sent.filter(|n| !n.trim().is_empty()) else {
+        return Ok("identity".to_owned());
+    };
+    if name.chars().count() > MAX_FILENAME_LEN {
+        return Err(form_error(
+            "image",
+            format!("the file name must be at most {MAX_FILENAME_LEN} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(form_error("image", "the file name must not contain control characters"));
+    }
+    Ok(name.trim().to_owned())
+}
+
 struct UploadForm {
     image: Bytes,
     filename: String,
@@ -105,7 +127,7 @@ async fn read_form(state: &AppState, mut form: Multipart) -> Result<UploadForm, 
                 if image.is_some() {
                     return Err(form_error("image", "must be sent once"));
                 }
-                filename = field.file_name().unwrap_or("identity").to_owned();
+                filename = original_filename(field.file_name())?;
                 let bytes = field.bytes().await.map_err(multipart_error)?;
                 if bytes.len() > state.settings.max_upload_bytes {
                     return Err(too_large(state.settings.max_upload_bytes));
@@ -113,7 +135,11 @@ async fn read_form(state: &AppState, mut form: Multipart) -> Result<UploadForm, 
                 image = Some(bytes);
             }
             "name" | "tag" => {
-                let text = field.text().await.map_err(multipart_error)?;
+                // Not `field.text()`: it would turn bytes that are not UTF-8
+                // into U+FFFD and store the result.
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                let text =
+                    String::from_utf8(bytes.to_vec()).map_err(|_| form_error(&field_name, "must be UTF-8 text"))?;
                 let value = label(&field_name, text)?;
                 if field_name == "name" {
                     name = Some(value)
@@ -126,7 +152,6 @@ async fn read_form(state: &AppState, mut form: Multipart) -> Result<UploadForm, 
         }
     }
     let image = image.ok_or_else(|| form_error("image", "is required (a JPEG, PNG or WebP file)"))?;
-    let filename = label("image", filename).unwrap_or_else(|_| "identity".to_owned());
     Ok(UploadForm {
         image,
         filename,
@@ -150,16 +175,21 @@ async fn upload(
     })?;
     let form = read_form(&state, form).await?;
     let bytes = form.image.clone();
+    // The task fails only if a decoder panicked on these bytes: they are
+    // the client's, so it is their 400 (as on the pre-signed PUT), not a 500.
     let info = tokio::task::spawn_blocking(move || probe(&bytes, None))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|_| form_error("image", "the image could not be decoded"))?
         .map_err(|e| form_error("image", e.0))?;
     let digest: [u8; 32] = Sha256::digest(&form.image).into();
-    let stem = form
+    // A file name may be longer than a name may be.
+    let stem: String = form
         .filename
         .rsplit_once('.')
         .map_or(form.filename.as_str(), |(s, _)| s)
-        .to_owned();
+        .chars()
+        .take(MAX_LABEL_LEN)
+        .collect();
     let identity = Identity {
         code: state.ids.next::<IdentityCode>(),
         owner: tenant.id().clone(),

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod notifications;
 pub mod project;
 pub mod upload;
+pub mod utf8;
 pub mod webhooks;
 
 use axum::Router;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(utf8::refuse_undecodable_path))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::scenarios::endpoint::apply,

@@ -62,13 +62,39 @@ struct FilterParams {
 }
 
 impl FilterParams {
-    fn filter(self) -> Filter {
-        Filter {
-            id_task: self.id_task.list(),
-            id_image: self.id_image.list(),
-            name_list: self.name_list.list(),
+    fn filter(self) -> Result<Filter, ApiError> {
+        bounded(
+            Filter {
+                id_task: self.id_task.list(),
+                id_image: self.id_image.list(),
+                name_list: self.name_list.list(),
+            },
+            Position::Body,
+        )
+    }
+}
+
+/// Most values one filter takes (as many jobs as a bulk download): every
+/// notification is compared with each, on every poll and for every SSE
+/// subscriber, so a list of 100,000 would make each of them crawl.
+pub const MAX_FILTER_VALUES: usize = 100;
+
+/// `f`, unless one of its lists is longer than [`MAX_FILTER_VALUES`].
+fn bounded(f: Filter, position: Position) -> Result<Filter, ApiError> {
+    for (field, list) in [
+        ("id_task", &f.id_task),
+        ("id_image", &f.id_image),
+        ("name_list", &f.name_list),
+    ] {
+        if list.len() > MAX_FILTER_VALUES {
+            return Err(ApiError::invalid_field(
+                field,
+                format!("must have at most {MAX_FILTER_VALUES} values, not {}", list.len()),
+                position,
+            ));
         }
     }
+    Ok(f)
 }
 
 async fn events(
@@ -94,7 +120,7 @@ async fn events(
     let drop_after = scenario.0.as_ref().and_then(|s| s.sse_drop_after);
     let sub = Subscription {
         tenant,
-        filter: query_filter(uri.query().unwrap_or("")),
+        filter: query_filter(uri.query().unwrap_or(""))?,
         start,
         drop_after,
         keepalive: state.settings.sse_keepalive,
@@ -126,17 +152,24 @@ async fn list_post(
     State(state): State<AppState>,
     Caller(tenant): Caller,
     ApiJson(p): ApiJson<FilterParams>,
-) -> Json<Value> {
-    listing(&state, &tenant, p.filter())
+) -> Result<Json<Value>, ApiError> {
+    Ok(listing(&state, &tenant, p.filter()?))
 }
 
-async fn list_get(State(state): State<AppState>, Caller(tenant): Caller, uri: axum::http::Uri) -> Json<Value> {
-    listing(&state, &tenant, query_filter(uri.query().unwrap_or("")))
+async fn list_get(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>, ApiError> {
+    Ok(listing(&state, &tenant, query_filter(uri.query().unwrap_or(""))?))
 }
 
 /// Filters from a query string: repeated keys (`id_task=a&id_task=b`, as
 /// `requests` sends lists) and comma-separated values both work.
-fn query_filter(q: &str) -> Filter {
+fn query_filter(q: &str) -> Result<Filter, ApiError> {
+    if let Some(e) = crate::api::utf8::query_error(q) {
+        return Err(ApiError::invalid(vec![e]));
+    }
     let mut f = Filter::default();
     for (k, v) in form_urlencoded::parse(q.as_bytes()) {
         let list = match k.as_ref() {
@@ -147,7 +180,7 @@ fn query_filter(q: &str) -> Filter {
         };
         list.extend(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned));
     }
-    f
+    bounded(f, Position::Query)
 }
 
 /// Deletes one of the caller's notifications: it is never replayed again.

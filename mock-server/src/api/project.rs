@@ -30,8 +30,8 @@ struct CreateProject {
 }
 
 /// Checks a project name: 1–200 characters after trimming, no control
-/// characters.
-fn parse_name(raw: &str) -> Result<String, ApiError> {
+/// characters. `POST /upload` checks the `project_name` it looks up too.
+pub fn parse_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
     let bad = |m: &str| ApiError::invalid_field("project_name", m, Position::Body);
     if name.is_empty() {

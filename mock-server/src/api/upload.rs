@@ -13,13 +13,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery, Caller, Scenario};
+use crate::api::extract::{ApiJson, Caller, Scenario, SignedParams};
 use crate::domain::ids::FileId;
 use crate::domain::image_probe::probe;
 use crate::domain::upload::UploadName;
 use crate::error::{ApiError, Position, S3Error};
 use crate::state::AppState;
-use crate::storage::presign::SignedQuery;
 use crate::storage::records::{Blob, StoredFile};
 
 /// Adds the upload routes.
@@ -61,11 +60,13 @@ async fn create(
     let project = match req.project_name.as_deref() {
         None => None,
         Some(pn) => {
+            // A name no project can have is a broken rule (400), not a miss.
+            let pn = crate::api::project::parse_name(pn)?;
             let data = tenant.data.lock();
             let p = data
                 .projects
                 .iter()
-                .find(|p| p.name == pn.trim())
+                .find(|p| p.name == pn)
                 .ok_or_else(|| ApiError::not_found("project", Some(("project_name", Position::Body))))?;
             Some((p.id.clone(), p.name.clone()))
         }
@@ -120,7 +121,7 @@ async fn create(
 async fn put_bytes(
     State(state): State<AppState>,
     Path(file_id): Path<String>,
-    ApiQuery(q): ApiQuery<SignedQuery>,
+    SignedParams(q): SignedParams,
     req: Request,
 ) -> Result<Response, S3Error> {
     let id = FileId::from_client(&file_id);

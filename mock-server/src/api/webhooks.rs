@@ -2,10 +2,13 @@
 //! sends a `ping`), `GET /webhooks` reads, `DELETE /webhooks` removes,
 //! `POST /webhooks/test` sends a `test` event.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::routing::{post, put};
+use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -45,17 +48,56 @@ fn view(r: &Registration) -> Value {
     })
 }
 
-/// An absolute `http://` or `https://` URL with a host, at most 2048 long.
-fn parse_url(raw: &str) -> Result<String, ApiError> {
+/// An absolute `http://` or `https://` URL with a host, at most 2048 long,
+/// without spaces or control characters (the URL parser would drop a CR or
+/// LF silently), that does not point at the fake itself.
+fn parse_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     let bad = |m: &str| ApiError::invalid_field("url", m, Position::Body);
     if raw.len() > MAX_URL_LEN {
         return Err(bad("must be at most 2048 characters"));
     }
-    let url = reqwest::Url::parse(raw.trim()).map_err(|e| bad(&format!("not a URL: {e}")))?;
+    let raw = raw.trim();
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("must not contain spaces or control characters"));
+    }
+    let url = Url::parse(raw).map_err(|e| bad(&format!("not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(bad("must be an absolute http:// or https:// URL"));
     }
+    let public = Url::parse(&state.settings.public_url).ok();
+    if is_the_fake(&url, public.as_ref(), state.listen_addr.get().copied()) {
+        return Err(bad(
+            "must not point at the fake itself: its deliveries would be POSTed into its own API",
+        ));
+    }
     Ok(url.to_string())
+}
+
+/// Whether `url` reaches the fake, as far as can be told without DNS: the
+/// host and port of its public URL, or its listening port on a loopback or
+/// unspecified address, on the address it listens on, or on `localhost`.
+fn is_the_fake(url: &Url, public: Option<&Url>, listen: Option<SocketAddr>) -> bool {
+    let port = url.port_or_known_default();
+    if public.is_some_and(|p| p.host_str() == url.host_str() && p.port_or_known_default() == port) {
+        return true;
+    }
+    let Some(listen) = listen.filter(|l| port == Some(l.port())) else {
+        return false;
+    };
+    let local = |ip: IpAddr| {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        ip.is_loopback() || ip.is_unspecified() || ip == listen.ip()
+    };
+    // The parser has already normalised the host: `2130706433` is
+    // `127.0.0.1`, an IPv6 address is in brackets, a name is lower case.
+    let host = url.host_str().unwrap_or("");
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        Ok(ip) => local(ip),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+    }
 }
 
 /// Each PUT rotates the secret and sends a `ping` at once.
@@ -65,7 +107,7 @@ async fn register(
     scenario: Scenario,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let url = parse_url(&req.url)?;
+    let url = parse_url(&state, &req.url)?;
     let now = state.now();
     let reg = state.webhooks.register(
         tenant.id(),
@@ -124,4 +166,43 @@ async fn test(
         StatusCode::ACCEPTED,
         Json(json!({ "success": true, "delivery_id": delivery, "notification_id": n.id })),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(url: &str, public: &str, listen: &str) -> bool {
+        let url = Url::parse(url).expect("url");
+        let public = Url::parse(public).expect("public");
+        is_the_fake(&url, Some(&public), Some(listen.parse().expect("addr")))
+    }
+
+    #[test]
+    fn urls_of_the_fake_itself_are_recognised() {
+        let (public, listen) = ("http://fake.example", "127.0.0.1:8080");
+        for own in [
+            "http://fake.example/hook",
+            "https://FAKE.example:80/hook",
+            "http://127.0.0.1:8080/x",
+            "http://127.9.9.9:8080/",
+            "http://localhost:8080/",
+            "http://api.localhost:8080/",
+            "http://[::1]:8080/",
+            "http://[::ffff:127.0.0.1]:8080/",
+            "http://0.0.0.0:8080/",
+            "http://2130706433:8080/",
+        ] {
+            assert!(fake(own, public, listen), "{own}");
+        }
+        for other in [
+            "http://127.0.0.1:9099/hook",
+            "http://fake.example:8080/",
+            "http://example.com:8080/",
+            "https://fake.example/",
+        ] {
+            assert!(!fake(other, public, listen), "{other}");
+        }
+        assert!(fake("http://10.1.2.3:8080/", public, "10.1.2.3:8080"));
+    }
 }

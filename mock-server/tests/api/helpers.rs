@@ -226,6 +226,13 @@ impl TestApp {
         call.send().await.expect(200).json()
     }
 
+    /// `POST /download` or `/download/bulk` with `body` expecting 200;
+    /// returns the ZIP's `download_url`.
+    pub async fn zip_link(&self, token: &str, path: &str, body: Value) -> String {
+        let r = self.post(path).token(token).json(body).send().await.expect(200).json();
+        r["download_url"].as_str().expect("download_url").to_owned()
+    }
+
     pub async fn status(&self, token: &str, job: &str) -> Value {
         self.get(&format!("/jobs/{job}/status"))
             .token(token)
@@ -248,6 +255,8 @@ impl TestApp {
 enum Body {
     Raw(String, Vec<u8>),
     Form(reqwest::multipart::Form),
+    /// Sent chunked, without a `Content-Length`.
+    Chunked(String, Vec<Vec<u8>>),
 }
 
 /// A request being built.
@@ -274,6 +283,12 @@ impl Call<'_> {
     }
     pub fn bytes(mut self, content_type: &str, b: Vec<u8>) -> Self {
         self.body = Some(Body::Raw(content_type.to_owned(), b));
+        self
+    }
+    /// A body sent in `chunks` with `Transfer-Encoding: chunked`, so the
+    /// server cannot know its length in advance.
+    pub fn chunked(mut self, content_type: &str, chunks: Vec<Vec<u8>>) -> Self {
+        self.body = Some(Body::Chunked(content_type.to_owned(), chunks));
         self
     }
     pub fn multipart(mut self, f: reqwest::multipart::Form) -> Self {
@@ -307,6 +322,10 @@ impl Call<'_> {
                 }
             }
             Some(Body::Form(f)) => req.multipart(f),
+            Some(Body::Chunked(ct, chunks)) => {
+                let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+                req.header("content-type", ct).body(reqwest::Body::wrap_stream(stream))
+            }
             None => req,
         };
         let res = req.send().await.expect("request sent");

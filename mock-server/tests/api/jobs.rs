@@ -89,19 +89,8 @@ async fn the_vendor_example_runs_completes_and_downloads() {
     }
     assert_eq!(res["summary"]["successful"], 2);
 
-    let dl = app
-        .post("/download")
-        .token(DEMO)
-        .json(json!({"job_id": job}))
-        .send()
-        .await
-        .expect(200)
-        .json();
-    let zip = app
-        .get(dl["download_url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect(200);
+    let dl = app.zip_link(DEMO, "/download", json!({"job_id": job})).await;
+    let zip = app.get(&dl).send().await.expect(200);
     assert_eq!(zip.content_type(), "application/zip");
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.body.to_vec())).expect("a zip");
     assert_eq!(archive.len(), 2);
@@ -966,18 +955,9 @@ async fn downloads_need_a_completed_job_and_links_expire() {
         .await;
     app.finish_jobs();
     let dl = app
-        .post("/download/bulk")
-        .token(DEMO)
-        .json(json!({"job_ids": [job, second]}))
-        .send()
-        .await
-        .expect(200)
-        .json();
-    let zip = app
-        .get(dl["download_url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect(200);
+        .zip_link(DEMO, "/download/bulk", json!({"job_ids": [job, second]}))
+        .await;
+    let zip = app.get(&dl).send().await.expect(200);
     let archive = zip::ZipArchive::new(std::io::Cursor::new(zip.body.to_vec())).expect("zip");
     let mut names: Vec<&str> = archive.file_names().collect();
     names.sort_unstable();

@@ -10,6 +10,7 @@ mod errors;
 mod events;
 mod eviction;
 mod helpers;
+mod hostile;
 mod identity;
 mod jobs;
 mod journal;

@@ -1,0 +1,109 @@
+//! Image bombs: tiny files whose headers declare huge sizes.
+
+use super::*;
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// A 1×1 PNG whose header says `w`×`h` (with a correct CRC, so only the
+/// size can be the reason to refuse it).
+fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    let mut png = image(1, 1, ImageFormat::Png, 0);
+    png[16..20].copy_from_slice(&w.to_be_bytes());
+    png[20..24].copy_from_slice(&h.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+/// An 8×8 JPEG whose frame header (SOF0) says `w`×`h`.
+fn jpeg_bomb(w: u16, h: u16) -> Vec<u8> {
+    let mut jpg = image(8, 8, ImageFormat::Jpeg, 0);
+    let sof = jpg.windows(2).position(|m| m == [0xFF, 0xC0]).expect("a SOF0 marker");
+    jpg[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    jpg[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+    jpg
+}
+
+/// A 1×1 lossless WebP whose VP8L header says `w`×`h` (each at most 16384).
+fn webp_bomb(w: u32, h: u32) -> Vec<u8> {
+    let mut webp = image(1, 1, ImageFormat::WebP, 0);
+    let at = webp.windows(4).position(|m| m == b"VP8L").expect("a VP8L chunk") + 9;
+    let old = u32::from_le_bytes(webp[at..at + 4].try_into().expect("4 bytes"));
+    let packed = (w - 1) | ((h - 1) << 14) | (old & 0xF000_0000);
+    webp[at..at + 4].copy_from_slice(&packed.to_le_bytes());
+    webp
+}
+
+#[tokio::test]
+async fn image_bombs_are_refused_from_their_header() {
+    let w = World::build(|_| {}).await;
+    let app = &w.app;
+    // Decoding any of these would need gigabytes; each is refused from the
+    // size its header declares, named in the answer.
+    let bombs: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "a PNG declaring 100,000 x 100,000",
+            png_bomb(100_000, 100_000),
+            "100000x100000",
+        ),
+        (
+            "a PNG declaring 20,000 x 10 (one side too long)",
+            png_bomb(20_000, 10),
+            "20000x10",
+        ),
+        (
+            "a PNG declaring 8,001 x 8,001 (just over 64 MP)",
+            png_bomb(8001, 8001),
+            "8001x8001",
+        ),
+        ("a JPEG declaring 16,000 x 5,000", jpeg_bomb(16_000, 5000), "16000x5000"),
+        ("a WebP declaring 16,000 x 5,000", webp_bomb(16_000, 5000), "16000x5000"),
+    ];
+    for (i, (case, bytes, size)) in bombs.iter().enumerate() {
+        assert!(bytes.len() < 2048, "{case}: a tiny file");
+        let form = Form::new().part("image", Part::bytes(bytes.clone()).file_name("bomb.png"));
+        let r = w
+            .refuse(
+                &format!("{case}, as an identity"),
+                app.post("/identity/upload").token(DEMO).multipart(form),
+                Api(400, Some("image")),
+            )
+            .await;
+        assert!(message(&r).contains(size), "{case}: {}", r.text());
+        let ext = ["png", "png", "png", "jpg", "webp"][i];
+        let ct = ["image/png", "image/png", "image/png", "image/jpeg", "image/webp"][i];
+        let slot = w.presign(DEMO, &format!("bomb{i}.{ext}")).await;
+        let r = w
+            .refuse(
+                &format!("{case}, as a pre-signed PUT"),
+                app.put(str_of(&slot["upload_url"])).bytes(ct, bytes.clone()),
+                S3(400, "InvalidArgument"),
+            )
+            .await;
+        assert!(r.text().contains(size), "{case}: {}", r.text());
+    }
+    // The largest sizes the formats can declare are refused too, by the
+    // decoders' own header checks (the WebP decoder reads a side of 16,384
+    // as 0), before any pixel is read.
+    for (case, bytes) in [
+        ("a JPEG declaring 65,535 x 65,535", jpeg_bomb(65_535, 65_535)),
+        ("a WebP declaring 16,384 x 16,384", webp_bomb(16_384, 16_384)),
+    ] {
+        let form = Form::new().part("image", Part::bytes(bytes).file_name("bomb"));
+        w.refuse(
+            case,
+            app.post("/identity/upload").token(DEMO).multipart(form),
+            Api(400, Some("image")),
+        )
+        .await;
+    }
+}
