@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::TOKEN;
 use crate::client::{Api, Inputs};
 use crate::load::quantile_us;
-use crate::process::Server;
+use crate::process::{Server, cpu_time};
 
 /// What one fan-out measured.
 #[derive(Debug, Clone)]
@@ -36,6 +36,11 @@ pub struct Fanout {
     pub rss_connected: u64,
     /// Server RSS right after the last subscriber got the event.
     pub rss_after: u64,
+    /// The fake's CPU time (user + system) from the control call to the
+    /// last subscriber's terminal event.
+    pub server_cpu: Duration,
+    /// The bench's own CPU time (its subscribers' reading) in that time.
+    pub client_cpu: Duration,
 }
 
 const SEARCHED: &str = "\"status\":\"completed\"";
@@ -78,6 +83,7 @@ pub async fn run(fake: &Server, api: &Api, inputs: &Inputs, n: usize) -> Result<
     }
     let connect = started.elapsed();
     let rss_connected = fake.rss();
+    let cpu = (fake.cpu(), cpu_time(std::process::id()));
     let _ = t0.set(Instant::now());
     api.admin(reqwest::Method::POST, &format!("/jobs/{job}/complete"), None)
         .await?;
@@ -88,6 +94,8 @@ pub async fn run(fake: &Server, api: &Api, inputs: &Inputs, n: usize) -> Result<
             _ => break,
         }
     }
+    let server_cpu = fake.cpu().saturating_sub(cpu.0);
+    let client_cpu = cpu_time(std::process::id()).saturating_sub(cpu.1);
     let rss_after = fake.rss();
     if lat.len() < n {
         return Err(format!(
@@ -108,6 +116,8 @@ pub async fn run(fake: &Server, api: &Api, inputs: &Inputs, n: usize) -> Result<
         max_ms: quantile_us(&lat, 1.0) / 1000.0,
         rss_connected,
         rss_after,
+        server_cpu,
+        client_cpu,
     })
 }
 

@@ -257,20 +257,24 @@ impl Results {
                 o,
                 "\n## SSE fan-out\n\nN subscribers follow one job's `batch_edit` events on `GET /notifications/events`; \
                  after every one has its backfill, the job is completed with `POST /__admin/jobs/{{id}}/complete`. \
-                 Latency runs from that call to each subscriber's terminal event. A fresh server per row.\n\n\
-                 | subscribers | got it | connect + backfill s | p50 ms | p99 ms | max ms | RSS connected MB | RSS after MB |\n\
-                 | --- | --- | --- | --- | --- | --- | --- | --- |"
+                 Latency runs from that call to each subscriber's terminal event. A fresh server per row. \
+                 The CPU columns are user + system time (from `/proc`) spent in that same span by the fake and by the \
+                 bench's subscribers: the two share the machine's cores.\n\n\
+                 | subscribers | got it | connect + backfill s | p50 ms | p99 ms | max ms | fake CPU ms | subscribers' CPU ms | RSS connected MB | RSS after MB |\n\
+                 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
             );
             for f in &self.fanouts {
                 let _ = writeln!(
                     o,
-                    "| {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                    "| {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.1} | {:.1} |",
                     f.subscribers,
                     f.delivered,
                     f.connect.as_secs_f64(),
                     f.p50_ms,
                     f.p99_ms,
                     f.max_ms,
+                    f.server_cpu.as_secs_f64() * 1000.0,
+                    f.client_cpu.as_secs_f64() * 1000.0,
                     mb(f.rss_connected),
                     mb(f.rss_after)
                 );
