@@ -12,6 +12,7 @@ mod helpers;
 mod identity;
 mod jobs;
 mod journal;
+mod load;
 mod peers;
 mod project;
 mod scenarios;
