@@ -549,6 +549,14 @@ mod tests {
             .expect("queued")
     }
 
+    /// A book with one account's webhook registered at `now`.
+    fn registered(now: Instant) -> (Webhooks, TenantId) {
+        let w = Webhooks::default();
+        let owner = TenantId::from_client("acct_1");
+        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
+        (w, owner)
+    }
+
     fn attempt(ok: bool, at: Instant) -> Attempt {
         Attempt {
             at,
@@ -588,10 +596,8 @@ mod tests {
     /// delivery goes out once, one per job at a time, in order.
     #[test]
     fn the_deliveries_of_a_thousand_jobs_go_out_once_each_in_order_per_job() {
-        let w = Webhooks::default();
-        let owner = TenantId::from_client("acct_1");
         let t0 = Instant::from_millis(0);
-        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
+        let (w, owner) = registered(t0);
         let job = |n: u64| format!("job_{}", n % 1000);
         let ids: Vec<u64> = (0..MAX_DELIVERIES as u64)
             .map(|n| queue(&w, &owner, "batch_edit", n, &job(n), Bytes::new(), t0))
@@ -627,11 +633,9 @@ mod tests {
 
     #[test]
     fn a_redelivery_goes_before_the_later_deliveries_of_its_job() {
-        let w = Webhooks::default();
-        let owner = TenantId::from_client("acct_1");
         let t0 = Instant::from_millis(0);
         let retry_at = t0.plus(RETRY_BACKOFF[0]);
-        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
+        let (w, owner) = registered(t0);
         let a = queue(&w, &owner, "batch_edit", 1, "job", Bytes::new(), t0);
         let b = queue(&w, &owner, "batch_edit", 2, "job", Bytes::new(), t0);
         assert_eq!(w.take_due(t0).len(), 1);

@@ -9,7 +9,7 @@
 //! one entry per request the test sent.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// Clock steps in seconds: fine steps while the jobs run (0.2–1 s queue,
 /// 3–7 s outputs), minutes up to the slow jobs' 600 s, then five-minute steps
 /// for an hour, long enough for the webhook retries (5 s … 30 min) after an
-/// outage. 4,410 s in all.
+/// outage. 4,350 s in all.
 const STEPS: [u64; 44] = [
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 300,
     300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300,
@@ -48,6 +48,8 @@ struct Mix {
     post_process: bool,
     model: Option<&'static str>,
     ends: &'static str,
+    /// A status field the job must end with, and its value.
+    shows: Option<(&'static str, &'static str)>,
 }
 
 impl Mix {
@@ -58,7 +60,12 @@ impl Mix {
             post_process: false,
             model: None,
             ends,
+            shows: None,
         }
+    }
+    fn shows(mut self, field: &'static str, value: &'static str) -> Self {
+        self.shows = Some((field, value));
+        self
     }
     fn plan(mut self, plan: &'static str) -> Self {
         self.plan = Some(plan);
@@ -83,11 +90,15 @@ fn mix(i: usize) -> Mix {
         0 => Mix::new(json!([{"prompt": "mock:refuse"}]), "completed"),
         1 => Mix::new(json!([{}, {"prompt": "mock:fail"}]), "completed"),
         2 => Mix::new(json!([{"prompt": "mock:refuse-all"}]), "failed"),
-        3 => {
-            Mix::new(json!([{}, {}]), "failed").plan(r#"{"fail_job_at_progress":50,"fail_job_message":"GPU on fire"}"#)
-        }
-        4 => Mix::new(json!([{}]), "completed").post_process(),
-        5 => Mix::new(json!([{"prompt": "mock:fail-post-processing"}]), "completed").post_process(),
+        3 => Mix::new(json!([{}, {}]), "failed")
+            .plan(r#"{"fail_job_at_progress":50,"fail_job_message":"GPU on fire"}"#)
+            .shows("error_message", "GPU on fire"),
+        4 => Mix::new(json!([{}]), "completed")
+            .post_process()
+            .shows("post_processing_status", "completed"),
+        5 => Mix::new(json!([{"prompt": "mock:fail-post-processing"}]), "completed")
+            .post_process()
+            .shows("post_processing_status", "failed"),
         6 => Mix::new(json!([{}]), "completed").plan(r#"{"delay_outputs":[{"output":0,"seconds":600}]}"#),
         7 => Mix::new(json!([{"prompt": "mock:refuse"}]), "failed").model("nano_banana_pro"),
         8 => Mix::new(json!([{"num_variations": 2}]), "completed").plan(r#"{"fail_outputs":[0]}"#),
@@ -204,8 +215,9 @@ async fn load_without_loss(outage: bool) {
         c.any_token = true;
         c.job_rate_limit = 0;
         c.sse_keepalive = Duration::from_secs(1);
-        // Half the default: an attempt the fake itself holds up for seconds
-        // (its receiver answers at once) fails here, not only in production.
+        // Half the default 10 s: an attempt the fake stalls for seconds (its
+        // receiver answers at once) times out, is sent again, arrives twice,
+        // and fails the test.
         c.webhook_timeout = Duration::from_secs(5);
     })
     .await;
@@ -230,9 +242,12 @@ async fn load_without_loss(outage: bool) {
     subscribers.push(Subscriber::open(&app, 0, true, None).await);
     lap("setup", &mut t);
 
-    // 1,000 job creations at once.
-    let created = join_all((0..JOBS).map(|i| {
-        let (app, inputs) = (&app, &inputs);
+    // 1,000 job creations at once; halfway through, a subscriber connects
+    // (its backfill races the notifications being published).
+    let halfway = tokio::sync::Notify::new();
+    let answered = AtomicUsize::new(0);
+    let creations = join_all((0..JOBS).map(|i| {
+        let (app, inputs, halfway, answered) = (&app, &inputs, &halfway, &answered);
         async move {
             let account = i % TOKENS.len();
             let m = mix(i);
@@ -247,10 +262,18 @@ async fn load_without_loss(outage: bool) {
             }
             let r = call.send().await.expect(202).json();
             assert_eq!(r["status"], "pending");
+            if answered.fetch_add(1, Ordering::SeqCst) + 1 == JOBS / 2 {
+                halfway.notify_one();
+            }
             r["job_id"].as_str().expect("job_id").to_owned()
         }
-    }))
-    .await;
+    }));
+    let midway = async {
+        halfway.notified().await;
+        Subscriber::open(&app, 2, false, None).await
+    };
+    let (created, midway) = tokio::join!(creations, midway);
+    subscribers.push(midway);
     let owner: HashMap<&str, usize> = created
         .iter()
         .enumerate()
@@ -280,99 +303,20 @@ async fn load_without_loss(outage: bool) {
     )
     .await;
     for (i, s) in statuses.iter().enumerate() {
-        assert_eq!(s["status"], mix(i).ends, "job {i} ({}): {s}", created[i]);
+        let m = mix(i);
+        assert_eq!(s["status"], m.ends, "job {i} ({}): {s}", created[i]);
+        if let Some((field, value)) = m.shows {
+            assert_eq!(s[field], value, "job {i} ({}): {s}", created[i]);
+        }
     }
     lap("1,000 statuses", &mut t);
 
-    // The logs, by polling: one terminal notification per job, only the
-    // account's own jobs, ids increasing.
-    let mut logs: Vec<Vec<Value>> = Vec::new();
-    for (a, token) in TOKENS.iter().enumerate() {
-        let log = app
-            .post("/notifications")
-            .token(token)
-            .json(json!({}))
-            .send()
-            .await
-            .expect(200)
-            .json();
-        let log = log.as_array().expect("a list").clone();
-        let ids: Vec<u64> = log.iter().map(id_of).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "account {a}: ids increase");
-        let mut terminal: HashMap<&str, usize> = HashMap::new();
-        for n in &log {
-            if let Some(job) = n["data"]["id_task"].as_str() {
-                assert_eq!(owner.get(job), Some(&a), "account {a} sees only its own jobs: {n}");
-                if is_terminal(n) {
-                    *terminal.entry(job).or_default() += 1;
-                }
-            }
-        }
-        let mine = owner.values().filter(|o| **o == a).count();
-        assert_eq!(terminal.len(), mine, "account {a}: every job ended");
-        assert!(terminal.values().all(|c| *c == 1), "account {a}: one terminal each");
-        logs.push(log);
-    }
-    // The control API's view of all accounts is the union of the four.
-    let admin = app.get("/__admin/notifications").send().await.expect(200).json();
-    let mut by_account: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
-    for n in admin["notifications"].as_array().expect("list") {
-        by_account
-            .entry(n["account"].as_str().expect("account").to_owned())
-            .or_default()
-            .insert(id_of(n));
-    }
-    let mut admin_sets: Vec<BTreeSet<u64>> = by_account.into_values().filter(|s| !s.is_empty()).collect();
-    let mut polled_sets: Vec<BTreeSet<u64>> = logs.iter().map(|l| l.iter().map(id_of).collect()).collect();
-    admin_sets.sort();
-    polled_sets.sort();
-    assert_eq!(admin_sets, polled_sets, "admin notifications = the accounts' logs");
+    let logs = account_logs(&app, &owner).await;
 
     // Each subscriber saw exactly its account's log (or its batch_edit part),
     // in order, without a gap or a repeat.
     for s in subscribers {
-        let (a, only_batch_edit) = (s.account, s.only_batch_edit);
-        let expected: Vec<&Value> = logs[a]
-            .iter()
-            .filter(|n| !only_batch_edit || n["name"] == "batch_edit")
-            .collect();
-        let last = expected.last().map(|n| id_of(n)).expect("a log");
-        let got = s.finish_at(last).await;
-        let complete_at = got
-            .iter()
-            .position(|m| m.event.as_deref() == Some("backfill_complete"))
-            .expect("backfill_complete");
-        assert_eq!(
-            got.iter()
-                .filter(|m| m.event.as_deref() == Some("backfill_complete"))
-                .count(),
-            1
-        );
-        assert!(
-            got[..complete_at]
-                .iter()
-                .all(|m| m.event.as_deref() == Some("backfill"))
-        );
-        assert!(
-            got[complete_at + 1..].iter().all(|m| m.event.is_none()),
-            "live: plain data"
-        );
-        let seen: Vec<Value> = got
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| *k != complete_at)
-            .map(|(_, m)| m.json())
-            .collect();
-        assert_eq!(
-            seen.len(),
-            expected.len(),
-            "account {a} (batch_edit only: {only_batch_edit})"
-        );
-        for (m, n) in seen.iter().zip(&expected) {
-            assert_eq!(m, *n, "account {a}: the stream is the log");
-        }
-        let terminal = seen.iter().filter(|m| is_terminal(m)).count();
-        assert_eq!(terminal, owner.values().filter(|o| **o == a).count());
+        check_stream(s, &logs, &owner).await;
     }
     lap("logs and SSE checked", &mut t);
 
@@ -434,6 +378,102 @@ async fn load_without_loss(outage: bool) {
         expected_deliveries - TOKENS.len(),
         received.len()
     );
+}
+
+/// Each account's log, by polling, checked: ids increasing, one terminal
+/// notification per job of the account and none of another's; and the
+/// control API's view of all accounts is exactly the union of the logs.
+async fn account_logs(app: &TestApp, owner: &HashMap<&str, usize>) -> Vec<Vec<Value>> {
+    let mut logs: Vec<Vec<Value>> = Vec::new();
+    for (a, token) in TOKENS.iter().enumerate() {
+        let log = app
+            .post("/notifications")
+            .token(token)
+            .json(json!({}))
+            .send()
+            .await
+            .expect(200)
+            .json();
+        let log = log.as_array().expect("a list").clone();
+        let ids: Vec<u64> = log.iter().map(id_of).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "account {a}: ids increase");
+        let mut terminal: HashMap<&str, usize> = HashMap::new();
+        for n in &log {
+            if let Some(job) = n["data"]["id_task"].as_str() {
+                assert_eq!(owner.get(job), Some(&a), "account {a} sees only its own jobs: {n}");
+                if is_terminal(n) {
+                    *terminal.entry(job).or_default() += 1;
+                }
+            }
+        }
+        let mine = owner.values().filter(|o| **o == a).count();
+        assert_eq!(terminal.len(), mine, "account {a}: every job ended");
+        assert!(terminal.values().all(|c| *c == 1), "account {a}: one terminal each");
+        logs.push(log);
+    }
+    let admin = app.get("/__admin/notifications").send().await.expect(200).json();
+    let mut by_account: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    for n in admin["notifications"].as_array().expect("list") {
+        by_account
+            .entry(n["account"].as_str().expect("account").to_owned())
+            .or_default()
+            .insert(id_of(n));
+    }
+    let mut admin_sets: Vec<BTreeSet<u64>> = by_account.into_values().filter(|s| !s.is_empty()).collect();
+    let mut polled_sets: Vec<BTreeSet<u64>> = logs.iter().map(|l| l.iter().map(id_of).collect()).collect();
+    admin_sets.sort();
+    polled_sets.sort();
+    assert_eq!(admin_sets, polled_sets, "admin notifications = the accounts' logs");
+
+    logs
+}
+
+/// Stops subscriber `s` once it has read its account's last notification and
+/// checks it saw exactly the log (or its `batch_edit` part): backfill, one
+/// `backfill_complete`, then live, the same notifications in the same order.
+async fn check_stream(s: Subscriber, logs: &[Vec<Value>], owner: &HashMap<&str, usize>) {
+    let (a, only_batch_edit) = (s.account, s.only_batch_edit);
+    let expected: Vec<&Value> = logs[a]
+        .iter()
+        .filter(|n| !only_batch_edit || n["name"] == "batch_edit")
+        .collect();
+    let last = expected.last().map(|n| id_of(n)).expect("a log");
+    let got = s.finish_at(last).await;
+    let complete_at = got
+        .iter()
+        .position(|m| m.event.as_deref() == Some("backfill_complete"))
+        .expect("backfill_complete");
+    assert_eq!(
+        got.iter()
+            .filter(|m| m.event.as_deref() == Some("backfill_complete"))
+            .count(),
+        1
+    );
+    assert!(
+        got[..complete_at]
+            .iter()
+            .all(|m| m.event.as_deref() == Some("backfill"))
+    );
+    assert!(
+        got[complete_at + 1..].iter().all(|m| m.event.is_none()),
+        "live: plain data"
+    );
+    let seen: Vec<Value> = got
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != complete_at)
+        .map(|(_, m)| m.json())
+        .collect();
+    assert_eq!(
+        seen.len(),
+        expected.len(),
+        "account {a} (batch_edit only: {only_batch_edit})"
+    );
+    for (m, n) in seen.iter().zip(&expected) {
+        assert_eq!(m, *n, "account {a}: the stream is the log");
+    }
+    let terminal = seen.iter().filter(|m| is_terminal(m)).count();
+    assert_eq!(terminal, owner.values().filter(|o| **o == a).count());
 }
 
 /// The receiver's view against the accounts' logs and the fake's delivery log.
