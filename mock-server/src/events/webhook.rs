@@ -4,8 +4,15 @@
 //! retried on the injected clock with a fixed backoff, in order per job.
 //! Sending happens in spawned tasks ([`crate::state::AppState::dispatch_webhooks`]);
 //! this module only decides what is due and records what happened.
+//!
+//! The book keeps an index of what may be sent (the first unfinished
+//! delivery of each job, by due time), so enqueueing, taking what is due
+//! and recording an attempt cost a logarithm, not a walk over every
+//! delivery: with 1,000 jobs in flight the walk held the book's lock long
+//! enough to starve the runtime, attempts outlived `--webhook-timeout`
+//! after the receiver had accepted them, and their retries were duplicates.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -160,6 +167,9 @@ pub struct Send {
     pub generation: u64,
 }
 
+/// Deliveries that go out one after another: one account's, with one key.
+type Line = (TenantId, String);
+
 #[derive(Debug, Default)]
 struct Book {
     /// Bumped by every clear, so a result of an attempt sent before a reset
@@ -167,6 +177,64 @@ struct Book {
     generation: u64,
     next_id: u64,
     deliveries: BTreeMap<u64, Delivery>,
+    /// The unfinished (pending or in flight) deliveries of each line, by
+    /// id: only the first may be sent.
+    lines: HashMap<Line, BTreeSet<u64>>,
+    /// (next attempt in ms, id) of every pending delivery first in its line:
+    /// exactly what is waiting to be sent.
+    due: BTreeSet<(i64, u64)>,
+}
+
+impl Book {
+    /// Puts delivery `id` in the due index when it is pending and first in
+    /// its line.
+    fn schedule(&mut self, id: u64) {
+        let Some(d) = self.deliveries.get(&id) else { return };
+        let first = self
+            .lines
+            .get(&(d.account.clone(), d.key.clone()))
+            .and_then(|l| l.first())
+            == Some(&id);
+        if let (true, DeliveryStatus::Pending, Some(at)) = (first, d.status, d.next_attempt_at) {
+            self.due.insert((at.millis(), id));
+        }
+    }
+
+    /// Takes delivery `id` out of the due index (before its status or next
+    /// attempt changes).
+    fn unschedule(&mut self, id: u64) {
+        if let Some(at) = self.deliveries.get(&id).and_then(|d| d.next_attempt_at) {
+            self.due.remove(&(at.millis(), id));
+        }
+    }
+
+    /// Adds delivery `id` to its line (a new one, or a finished one sent
+    /// again); one it moves back from first place stops being due.
+    fn join_line(&mut self, id: u64) {
+        let Some(d) = self.deliveries.get(&id) else { return };
+        let line = self.lines.entry((d.account.clone(), d.key.clone())).or_default();
+        let displaced = line.first().copied().filter(|first| *first > id);
+        line.insert(id);
+        if let Some(first) = displaced {
+            self.unschedule(first);
+        }
+        self.schedule(id);
+    }
+
+    /// Takes finished delivery `id` out of its line; the next one in line
+    /// becomes due.
+    fn leave_line(&mut self, id: u64) {
+        let Some(d) = self.deliveries.get(&id) else { return };
+        let key = (d.account.clone(), d.key.clone());
+        let Some(line) = self.lines.get_mut(&key) else { return };
+        line.remove(&id);
+        match line.first().copied() {
+            Some(next) => self.schedule(next),
+            None => {
+                self.lines.remove(&key);
+            }
+        }
+    }
 }
 
 /// Registrations and deliveries of the whole server.
@@ -228,21 +296,20 @@ impl Webhooks {
         let removed = self.registrations.remove(owner).is_some();
         if removed {
             let mut book = self.book.lock();
-            for d in book
+            let pending: Vec<u64> = book
                 .deliveries
-                .values_mut()
+                .values()
                 .filter(|d| &d.account == owner && d.status == DeliveryStatus::Pending)
-            {
-                d.status = DeliveryStatus::Failed;
-                d.next_attempt_at = None;
-                d.attempts.push(Attempt {
-                    at: now,
-                    status_code: None,
-                    latency_ms: 0,
-                    error: Some("webhook removed".into()),
-                });
+                .map(|d| d.id)
+                .collect();
+            for id in pending {
+                book.unschedule(id);
+                if let Some(d) = book.deliveries.get_mut(&id) {
+                    fail_unregistered(d, now);
+                }
+                book.leave_line(id);
             }
-            self.recompute(&book);
+            self.publish_next_due(&book);
         }
         removed
     }
@@ -280,6 +347,7 @@ impl Webhooks {
                 fault,
             },
         );
+        book.join_line(id);
         if book.deliveries.len() > MAX_DELIVERIES {
             let finished: Vec<u64> = book
                 .deliveries
@@ -288,11 +356,12 @@ impl Webhooks {
                 .map(|d| d.id)
                 .take(book.deliveries.len() - MAX_DELIVERIES)
                 .collect();
+            // Finished ones are in no line and not due: the index stays right.
             for f in finished {
                 book.deliveries.remove(&f);
             }
         }
-        self.recompute(&book);
+        self.publish_next_due(&book);
         Some(id)
     }
 
@@ -304,50 +373,48 @@ impl Webhooks {
         }
         let mut book = self.book.lock();
         let generation = book.generation;
-        let mut blocked: HashSet<(TenantId, String)> = HashSet::new();
         let mut out = Vec::new();
-        for d in book.deliveries.values_mut() {
-            if !matches!(d.status, DeliveryStatus::Pending | DeliveryStatus::InFlight) {
-                continue;
+        while let Some(&(at, id)) = book.due.first() {
+            if at > now.millis() {
+                break;
             }
-            let line = (d.account.clone(), d.key.clone());
-            if !blocked.insert(line) || d.status == DeliveryStatus::InFlight {
+            book.due.pop_first();
+            let Some(d) = book.deliveries.get_mut(&id) else {
                 continue;
-            }
-            if d.next_attempt_at.is_some_and(|t| t <= now) {
-                let Some(reg) = self.registrations.get(&d.account) else {
-                    fail_unregistered(d, now);
-                    continue;
-                };
-                // Always the current URL and secret: a receiver moved or a
-                // secret rotated since the delivery was queued is honoured.
-                d.status = DeliveryStatus::InFlight;
-                d.url.clone_from(&reg.url);
-                let simulated = d
-                    .fault
-                    .as_ref()
-                    .filter(|f| (d.attempts.len() as u32) < f.fail_attempts)
-                    .map(|f| Attempt {
-                        at: now,
-                        status_code: (f.mode == WebhookFaultMode::Status).then_some(f.status),
-                        latency_ms: 0,
-                        error: Some(match f.mode {
-                            WebhookFaultMode::Status => format!("HTTP {} (simulated by scenario)", f.status),
-                            WebhookFaultMode::Timeout => "timed out (simulated by scenario)".to_owned(),
-                        }),
-                    });
-                out.push(Send {
-                    id: d.id,
-                    url: d.url.clone(),
-                    secret: reg.secret.clone(),
-                    event: d.event,
-                    body: d.body.clone(),
-                    simulated,
-                    generation,
+            };
+            let Some(reg) = self.registrations.get(&d.account) else {
+                fail_unregistered(d, now);
+                book.leave_line(id);
+                continue;
+            };
+            // Always the current URL and secret: a receiver moved or a
+            // secret rotated since the delivery was queued is honoured.
+            d.status = DeliveryStatus::InFlight;
+            d.url.clone_from(&reg.url);
+            let simulated = d
+                .fault
+                .as_ref()
+                .filter(|f| (d.attempts.len() as u32) < f.fail_attempts)
+                .map(|f| Attempt {
+                    at: now,
+                    status_code: (f.mode == WebhookFaultMode::Status).then_some(f.status),
+                    latency_ms: 0,
+                    error: Some(match f.mode {
+                        WebhookFaultMode::Status => format!("HTTP {} (simulated by scenario)", f.status),
+                        WebhookFaultMode::Timeout => "timed out (simulated by scenario)".to_owned(),
+                    }),
                 });
-            }
+            out.push(Send {
+                id: d.id,
+                url: d.url.clone(),
+                secret: reg.secret.clone(),
+                event: d.event,
+                body: d.body.clone(),
+                simulated,
+                generation,
+            });
         }
-        self.recompute(&book);
+        self.publish_next_due(&book);
         out
     }
 
@@ -361,7 +428,8 @@ impl Webhooks {
         if !self.registrations.contains_key(&d.account) {
             d.attempts.push(attempt);
             fail_unregistered(d, now);
-            self.recompute(&book);
+            book.leave_line(id);
+            self.publish_next_due(&book);
             return;
         }
         let ok = attempt.error.is_none();
@@ -377,28 +445,36 @@ impl Webhooks {
         if ok {
             d.status = DeliveryStatus::Delivered;
             d.next_attempt_at = None;
+            book.leave_line(id);
         } else if let Some(wait) = RETRY_BACKOFF.get(d.attempts.len() - 1) {
             d.status = DeliveryStatus::Pending;
             // Counted from the failed attempt's start, so a test that moves
             // the clock while the attempt is on the wire sees the same schedule.
             d.next_attempt_at = Some(started.plus(*wait).max(now));
+            book.schedule(id);
         } else {
             d.status = DeliveryStatus::Failed;
             d.next_attempt_at = None;
+            book.leave_line(id);
         }
-        self.recompute(&book);
+        self.publish_next_due(&book);
     }
 
     /// Sends delivery `id` again now (keeping its attempt history).
     pub fn redeliver(&self, id: u64, now: Instant) -> Option<Delivery> {
         let mut book = self.book.lock();
-        let d = book.deliveries.get_mut(&id)?;
-        if d.status != DeliveryStatus::InFlight {
-            d.status = DeliveryStatus::Pending;
-            d.next_attempt_at = Some(now);
+        let status = book.deliveries.get(&id)?.status;
+        if status != DeliveryStatus::InFlight {
+            book.unschedule(id);
+            if let Some(d) = book.deliveries.get_mut(&id) {
+                d.status = DeliveryStatus::Pending;
+                d.next_attempt_at = Some(now);
+            }
+            // A finished one queues again; a pending one is already in line.
+            book.join_line(id);
         }
-        let d = d.clone();
-        self.recompute(&book);
+        let d = book.deliveries.get(&id)?.clone();
+        self.publish_next_due(&book);
         Some(d)
     }
 
@@ -429,8 +505,8 @@ impl Webhooks {
             let finished = matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed);
             !(finished && expired(d.attempts.last().map_or(d.created_at, |a| a.at)))
         });
-        // Only finished deliveries went, and those are never due: `next_due`
-        // stays right without a recompute.
+        // Only finished deliveries went, and those are in no line and never
+        // due: the index and `next_due` stay right.
         before - book.deliveries.len()
     }
 
@@ -440,26 +516,18 @@ impl Webhooks {
         (ms != i64::MAX).then(|| Instant::from_millis(ms))
     }
 
-    /// The earliest attempt due among deliveries first in line for their
-    /// (account, key); one waiting behind another is not due.
-    fn recompute(&self, book: &Book) {
-        let mut seen: HashSet<(&TenantId, &str)> = HashSet::new();
-        let next = book
-            .deliveries
-            .values()
-            .filter(|d| matches!(d.status, DeliveryStatus::Pending | DeliveryStatus::InFlight))
-            .filter(|d| seen.insert((&d.account, d.key.as_str())))
-            .filter(|d| d.status == DeliveryStatus::Pending)
-            .filter_map(|d| d.next_attempt_at)
-            .map(Instant::millis)
-            .min()
-            .unwrap_or(i64::MAX);
+    /// Publishes the earliest attempt due (one waiting behind another in
+    /// its line is not due), so a check with nothing due takes no lock.
+    fn publish_next_due(&self, book: &Book) {
+        let next = book.due.first().map_or(i64::MAX, |(at, _)| *at);
         self.next_due.store(next, Ordering::SeqCst);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]
@@ -479,6 +547,14 @@ mod tests {
     fn queue(w: &Webhooks, owner: &TenantId, event: &'static str, n: u64, key: &str, body: Bytes, now: Instant) -> u64 {
         w.enqueue(owner, event, n, key.to_owned(), body, None, now)
             .expect("queued")
+    }
+
+    /// A book with one account's webhook registered at `now`.
+    fn registered(now: Instant) -> (Webhooks, TenantId) {
+        let w = Webhooks::default();
+        let owner = TenantId::from_client("acct_1");
+        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), now);
+        (w, owner)
     }
 
     fn attempt(ok: bool, at: Instant) -> Attempt {
@@ -511,6 +587,71 @@ mod tests {
         let log = w.deliveries(Some(&owner));
         assert_eq!(log[0].attempts.len(), 2);
         assert_eq!(log[0].status, DeliveryStatus::Delivered);
+    }
+
+    /// Found by the load test (issue #8): every enqueue, take and record
+    /// walked the whole book under its lock; with 1,000 jobs in flight that
+    /// starved the runtime, attempts outlived `--webhook-timeout` after the
+    /// receiver had accepted them, and their retries were duplicates. Each
+    /// delivery goes out once, one per job at a time, in order.
+    #[test]
+    fn the_deliveries_of_a_thousand_jobs_go_out_once_each_in_order_per_job() {
+        let t0 = Instant::from_millis(0);
+        let (w, owner) = registered(t0);
+        let job = |n: u64| format!("job_{}", n % 1000);
+        let ids: Vec<u64> = (0..MAX_DELIVERIES as u64)
+            .map(|n| queue(&w, &owner, "batch_edit", n, &job(n), Bytes::new(), t0))
+            .collect();
+        let key_of: HashMap<u64, String> = ids.iter().zip(0..).map(|(id, n)| (*id, job(n))).collect();
+        let mut last_sent: HashMap<&str, u64> = HashMap::new();
+        let mut rounds = 0;
+        loop {
+            let batch = w.take_due(t0);
+            if batch.is_empty() {
+                break;
+            }
+            rounds += 1;
+            let mut jobs_in_batch = std::collections::HashSet::new();
+            for s in &batch {
+                let key = key_of[&s.id].as_str();
+                assert!(jobs_in_batch.insert(key), "one delivery of {key} at a time");
+                assert!(
+                    last_sent.insert(key, s.id).is_none_or(|prev| prev < s.id),
+                    "{key} in order"
+                );
+                w.record(s.id, 0, attempt(true, t0), t0);
+            }
+        }
+        assert_eq!(rounds, 10, "ten deliveries a job, one after another");
+        let log = w.deliveries(None);
+        assert!(
+            log.iter()
+                .all(|d| d.status == DeliveryStatus::Delivered && d.attempts.len() == 1)
+        );
+        assert!(w.next_due().is_none());
+    }
+
+    #[test]
+    fn a_redelivery_goes_before_the_later_deliveries_of_its_job() {
+        let t0 = Instant::from_millis(0);
+        let retry_at = t0.plus(RETRY_BACKOFF[0]);
+        let (w, owner) = registered(t0);
+        let a = queue(&w, &owner, "batch_edit", 1, "job", Bytes::new(), t0);
+        let b = queue(&w, &owner, "batch_edit", 2, "job", Bytes::new(), t0);
+        assert_eq!(w.take_due(t0).len(), 1);
+        w.record(a, 0, attempt(true, t0), t0);
+        assert_eq!(w.take_due(t0)[0].id, b);
+        w.record(b, 0, attempt(false, t0), t0);
+        assert_eq!(w.next_due(), Some(retry_at));
+        // `a` again: it is first in its job's line, so `b` waits behind it.
+        w.redeliver(a, t0).expect("known");
+        assert_eq!(w.next_due(), Some(t0));
+        assert_eq!(w.take_due(t0)[0].id, a);
+        assert!(w.take_due(retry_at).is_empty(), "b waits while a is on the wire");
+        assert!(w.next_due().is_none());
+        w.record(a, 0, attempt(true, t0), t0);
+        assert_eq!(w.next_due(), Some(retry_at), "b is due again once a is through");
+        assert_eq!(w.take_due(retry_at)[0].id, b);
     }
 
     #[test]

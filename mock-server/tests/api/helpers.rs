@@ -23,6 +23,9 @@ pub struct TestApp {
     pub base: String,
     pub state: AppState,
     client: reqwest::Client,
+    /// (method, path) of every request sent through this client, in order,
+    /// so a test can hold the request journal to account.
+    sent: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl TestApp {
@@ -61,7 +64,26 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        (Self { base, state, client }, served)
+        (
+            Self {
+                base,
+                state,
+                client,
+                sent: std::sync::Mutex::default(),
+            },
+            served,
+        )
+    }
+
+    /// Notes a request made to this server (the helpers do it for every one).
+    pub fn note_sent(&self, method: &str, path: &str) {
+        let path = path.split('?').next().unwrap_or("").to_owned();
+        self.sent.lock().expect("not poisoned").push((method.to_owned(), path));
+    }
+
+    /// (method, path without query) of every request sent so far, in order.
+    pub fn sent(&self) -> Vec<(String, String)> {
+        self.sent.lock().expect("not poisoned").clone()
     }
 
     /// Moves the manual clock forward.
@@ -306,6 +328,7 @@ impl Call<'_> {
             .strip_prefix(&self.app.base)
             .expect("a URL of this server")
             .to_owned();
+        self.app.note_sent(self.method.as_str(), &path);
         let mut req = self.app.client.request(self.method.clone(), &url);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);

@@ -14,6 +14,7 @@ mod hostile;
 mod identity;
 mod jobs;
 mod journal;
+mod load;
 mod peers;
 mod project;
 mod scenarios;

@@ -3,7 +3,7 @@
 //! flight on a raw connection.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -44,6 +44,7 @@ impl SseClient {
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id.to_string());
         }
+        app.note_sent("GET", "/notifications/events");
         let res = req.send().await.expect("connected");
         assert_eq!(res.status(), 200);
         assert!(
@@ -114,18 +115,23 @@ impl SseClient {
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request path (`/hook` or `/hook/{label}`).
+    pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub answered: u16,
 }
 
 /// How the receiver answers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Behaviour {
     /// 500 for the first N requests, then 204.
     FailFirst(usize),
     /// Never answers (holds the request open).
     Hang,
+    /// 500 while the flag is set, 204 once it is cleared (an outage that
+    /// the test ends).
+    FailWhile(Arc<AtomicBool>),
 }
 
 /// A webhook receiver on 127.0.0.1, port 0.
@@ -138,38 +144,43 @@ impl Receiver {
     pub async fn start(behaviour: Behaviour) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let count = Arc::new(AtomicUsize::new(0));
-        let handler = move |headers: HeaderMap, body: Bytes| {
+        let handler = move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
             let tx = tx.clone();
             let count = count.clone();
+            let behaviour = behaviour.clone();
             async move {
                 let n = count.fetch_add(1, Ordering::SeqCst);
-                match behaviour {
+                let path = uri.path().to_owned();
+                let status = match behaviour {
                     Behaviour::Hang => {
                         let _ = tx.send(Received {
+                            path,
                             headers,
                             body,
                             answered: 0,
                         });
                         std::future::pending::<()>().await;
-                        StatusCode::NO_CONTENT
+                        return StatusCode::NO_CONTENT;
                     }
-                    Behaviour::FailFirst(k) => {
-                        let status = if n < k {
-                            StatusCode::INTERNAL_SERVER_ERROR
-                        } else {
-                            StatusCode::NO_CONTENT
-                        };
-                        let _ = tx.send(Received {
-                            headers,
-                            body,
-                            answered: status.as_u16(),
-                        });
-                        status
+                    Behaviour::FailFirst(k) if n < k => StatusCode::INTERNAL_SERVER_ERROR,
+                    Behaviour::FailWhile(failing) if failing.load(Ordering::SeqCst) => {
+                        StatusCode::INTERNAL_SERVER_ERROR
                     }
-                }
+                    Behaviour::FailFirst(_) | Behaviour::FailWhile(_) => StatusCode::NO_CONTENT,
+                };
+                let _ = tx.send(Received {
+                    path,
+                    headers,
+                    body,
+                    answered: status.as_u16(),
+                });
+                status
             }
         };
-        let router = axum::Router::new().route("/hook", axum::routing::post(handler));
+        // `/hook/{label}` lets one receiver serve several accounts.
+        let router = axum::Router::new()
+            .route("/hook", axum::routing::post(handler.clone()))
+            .route("/hook/{label}", axum::routing::post(handler));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, router).await });
@@ -182,6 +193,12 @@ impl Receiver {
             .await
             .expect("a delivery within 10 s")
             .expect("open")
+    }
+
+    /// The next request, or `None` once the receiver is gone; no time limit
+    /// (for a task that collects every delivery while the test runs).
+    pub async fn recv(&mut self) -> Option<Received> {
+        self.rx.recv().await
     }
 
     /// Requests until one for `name` arrives (others are returned too).
