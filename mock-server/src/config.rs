@@ -140,6 +140,13 @@ pub struct Config {
     /// Largest image upload accepted (multipart or pre-signed PUT), in bytes.
     #[arg(long, env = "MOCK_MAX_UPLOAD_BYTES", default_value_t = 25 << 20)]
     pub max_upload_bytes: usize,
+
+    /// Keep everything a client created (accounts, tokens, projects, files,
+    /// identities, jobs, notifications, webhooks) in an embedded, crash-safe
+    /// database in this folder, so a restart, even after `kill -9`, loses
+    /// nothing that was acknowledged. Without it everything stays in memory.
+    #[arg(long, env = "MOCK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 fn parse_instant(s: &str) -> Result<Instant, String> {

@@ -20,6 +20,7 @@ use crate::domain::ids::JobId;
 use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::{AppState, DownloadGrant};
+use crate::storage::persist::Dirty;
 
 /// Most images one ZIP may hold (the vendor's bulk limit).
 pub const MAX_ZIP_IMAGES: usize = 100;
@@ -87,6 +88,7 @@ fn grant(
             expires_at,
         },
     );
+    state.mark(Dirty::Download(token.clone()));
     Ok(Json(
         json!({ "download_url": state.public(&format!("/download/{token}")), "expires": expires_at.rfc3339() }),
     ))

@@ -84,7 +84,7 @@ pub struct Registration {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (or for an earlier delivery of its job).
@@ -259,41 +259,91 @@ impl Webhooks {
         fault: Option<WebhookFault>,
         now: Instant,
     ) -> Option<u64> {
+        let d = self.prepare(owner, event, notification_id, key, body, fault, now)?;
+        let id = d.id;
+        self.insert(d);
+        Some(id)
+    }
+
+    /// The delivery [`Webhooks::enqueue`] would queue, with its id taken but
+    /// not yet in the book: `--data-dir` first makes it durable, then
+    /// [`Webhooks::insert`]s it. `None` when `owner` has no webhook.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare(
+        &self,
+        owner: &TenantId,
+        event: &'static str,
+        notification_id: u64,
+        key: String,
+        body: Bytes,
+        fault: Option<WebhookFault>,
+        now: Instant,
+    ) -> Option<Delivery> {
         let url = self.registrations.get(owner)?.url.clone();
-        let mut book = self.book.lock();
-        book.next_id += 1;
-        let id = book.next_id;
-        book.deliveries.insert(
+        let id = {
+            let mut book = self.book.lock();
+            book.next_id += 1;
+            book.next_id
+        };
+        Some(Delivery {
             id,
-            Delivery {
-                id,
-                account: owner.clone(),
-                url,
-                event,
-                notification_id,
-                key,
-                body,
-                status: DeliveryStatus::Pending,
-                attempts: Vec::new(),
-                next_attempt_at: Some(now),
-                created_at: now,
-                fault,
-            },
-        );
+            account: owner.clone(),
+            url,
+            event,
+            notification_id,
+            key,
+            body,
+            status: DeliveryStatus::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: Some(now),
+            created_at: now,
+            fault,
+        })
+    }
+
+    /// Puts a delivery in the book (a prepared one, or one kept by
+    /// `--data-dir`); returns the ids of finished deliveries the cap of
+    /// [`MAX_DELIVERIES`] pushed out.
+    pub fn insert(&self, d: Delivery) -> Vec<u64> {
+        let mut book = self.book.lock();
+        book.next_id = book.next_id.max(d.id);
+        book.deliveries.insert(d.id, d);
+        let mut dropped = Vec::new();
         if book.deliveries.len() > MAX_DELIVERIES {
-            let finished: Vec<u64> = book
+            dropped = book
                 .deliveries
                 .values()
                 .filter(|d| matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed))
                 .map(|d| d.id)
                 .take(book.deliveries.len() - MAX_DELIVERIES)
                 .collect();
-            for f in finished {
-                book.deliveries.remove(&f);
+            for f in &dropped {
+                book.deliveries.remove(f);
             }
         }
         self.recompute(&book);
-        Some(id)
+        dropped
+    }
+
+    /// Delivery `id`, if the book holds it.
+    pub fn delivery(&self, id: u64) -> Option<Delivery> {
+        self.book.lock().deliveries.get(&id).cloned()
+    }
+
+    /// The last delivery id handed out (kept by `--data-dir`).
+    pub fn last_id(&self) -> u64 {
+        self.book.lock().next_id
+    }
+
+    /// Continues delivery ids after `id` (a restart on `--data-dir`).
+    pub fn restore_last_id(&self, id: u64) {
+        let mut book = self.book.lock();
+        book.next_id = book.next_id.max(id);
+    }
+
+    /// Puts back a registration kept by `--data-dir`.
+    pub fn restore_registration(&self, owner: TenantId, r: Registration) {
+        self.registrations.insert(owner, r);
     }
 
     /// Marks and returns every delivery due at `now` that is first in line
@@ -422,16 +472,26 @@ impl Webhooks {
     /// `expired(when it finished)` holds — its last attempt, or its creation
     /// when it never had one; returns how many. A delivery with a retry
     /// pending or an attempt on the wire is never removed.
-    pub fn evict_finished(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
+    pub fn evict_finished(&self, expired: impl FnMut(Instant) -> bool) -> usize {
+        self.evict_finished_ids(expired).len()
+    }
+
+    /// [`Webhooks::evict_finished`], naming what went (so `--data-dir`
+    /// deletes it too).
+    pub fn evict_finished_ids(&self, mut expired: impl FnMut(Instant) -> bool) -> Vec<u64> {
         let mut book = self.book.lock();
-        let before = book.deliveries.len();
-        book.deliveries.retain(|_, d| {
+        let mut removed = Vec::new();
+        book.deliveries.retain(|id, d| {
             let finished = matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed);
-            !(finished && expired(d.attempts.last().map_or(d.created_at, |a| a.at)))
+            let evict = finished && expired(d.attempts.last().map_or(d.created_at, |a| a.at));
+            if evict {
+                removed.push(*id);
+            }
+            !evict
         });
         // Only finished deliveries went, and those are never due: `next_due`
         // stays right without a recompute.
-        before - book.deliveries.len()
+        removed
     }
 
     /// When the next attempt is due.

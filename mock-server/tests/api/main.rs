@@ -13,6 +13,7 @@ mod identity;
 mod jobs;
 mod journal;
 mod peers;
+mod persistence;
 mod project;
 mod scenarios;
 mod upload;
