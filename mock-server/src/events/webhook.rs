@@ -247,27 +247,9 @@ impl Webhooks {
         removed
     }
 
-    /// Queues `body` for `owner`'s webhook, if it has one; returns the id.
-    #[allow(clippy::too_many_arguments)]
-    pub fn enqueue(
-        &self,
-        owner: &TenantId,
-        event: &'static str,
-        notification_id: u64,
-        key: String,
-        body: Bytes,
-        fault: Option<WebhookFault>,
-        now: Instant,
-    ) -> Option<u64> {
-        let d = self.prepare(owner, event, notification_id, key, body, fault, now)?;
-        let id = d.id;
-        self.insert(d);
-        Some(id)
-    }
-
-    /// The delivery [`Webhooks::enqueue`] would queue, with its id taken but
-    /// not yet in the book: `--data-dir` first makes it durable, then
-    /// [`Webhooks::insert`]s it. `None` when `owner` has no webhook.
+    /// A delivery of `body` to `owner`'s webhook, with its id taken but not
+    /// yet in the book ([`Webhooks::insert`] queues it; `--data-dir` first
+    /// makes it durable). `None` when `owner` has no webhook.
     #[allow(clippy::too_many_arguments)]
     pub fn prepare(
         &self,
@@ -537,8 +519,12 @@ mod tests {
 
     /// Queues a delivery with no scenario fault; its id.
     fn queue(w: &Webhooks, owner: &TenantId, event: &'static str, n: u64, key: &str, body: Bytes, now: Instant) -> u64 {
-        w.enqueue(owner, event, n, key.to_owned(), body, None, now)
-            .expect("queued")
+        let d = w
+            .prepare(owner, event, n, key.to_owned(), body, None, now)
+            .expect("a webhook");
+        let id = d.id;
+        w.insert(d);
+        id
     }
 
     fn attempt(ok: bool, at: Instant) -> Attempt {

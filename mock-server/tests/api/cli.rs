@@ -1,7 +1,6 @@
 //! The binary itself: flags, the `listening on` line, port 0.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[test]
 fn help_explains_every_flag() {
@@ -27,22 +26,11 @@ fn help_explains_every_flag() {
 
 #[test]
 fn port_zero_prints_the_bound_address_and_serves() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
-        .args(["--port", "0", "--log-format", "json"])
-        .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("a line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the documented line")
-        .to_owned();
+    let (mut child, url) = crate::helpers::start_binary(
+        Command::new(env!("CARGO_BIN_EXE_mock-server"))
+            .args(["--port", "0", "--log-format", "json"])
+            .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")),
+    );
     assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let status = rt.block_on(async {

@@ -2,10 +2,9 @@
 //! loses nothing that was acknowledged, hands out no ID twice, and jobs in
 //! flight continue where they stood, announcing each event once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -53,6 +52,15 @@ async fn spawn_on(dir: &Path, adjust: impl FnOnce(&mut mock_server::Config)) -> 
 /// does; the app stops storing anything.
 async fn close(app: &TestApp) {
     app.state.persist.as_ref().expect("a data dir").close().await;
+}
+
+/// `POST /__admin/clock {"advance": by}`: what falls due happens.
+async fn move_clock(app: &TestApp, by: &str) {
+    app.post("/__admin/clock")
+        .json(json!({ "advance": by }))
+        .send()
+        .await
+        .expect(200);
 }
 
 fn sha(bytes: &[u8]) -> String {
@@ -122,11 +130,7 @@ async fn first_half(app: &TestApp) -> Kept {
     running["post_process"] = json!(true);
     let running_job = app.create_job(DEMO, running).await;
     // Far enough for processing to start and about one output to end.
-    app.post("/__admin/clock")
-        .json(json!({ "advance": "4s" }))
-        .send()
-        .await
-        .expect(200);
+    move_clock(&app, "4s").await;
     let results = app.results(DEMO, &finished_job).await;
     let image_url = local(app, &results["results"][0]["output"]["full_size"]);
     let image = app.get(&image_url).send().await.expect(200);
@@ -252,11 +256,7 @@ async fn second_half(app: &TestApp, k: &Kept, earlier: &[&str]) -> Vec<(String, 
         "instructions": [{ "pose": "seated" }],
     });
     note("new job", app.create_job(DEMO, body).await);
-    app.post("/__admin/clock")
-        .json(json!({ "advance": "1h" }))
-        .send()
-        .await
-        .expect(200);
+    move_clock(&app, "1h").await;
     note(
         "running results",
         text(
@@ -406,12 +406,7 @@ async fn pending_webhook_deliveries_go_out_after_a_restart() {
             TestApp::job_body(&inputs, json!([{ "pose": "a", "num_variations": 2 }])),
         )
         .await;
-    first
-        .post("/__admin/clock")
-        .json(json!({ "advance": "1h" }))
-        .send()
-        .await
-        .expect(200);
+    move_clock(&first, "1h").await;
     assert_eq!(first.status(DEMO, &job).await["status"], "completed");
     // Every notification is queued for the webhook, which refuses them all;
     // wait until the refused attempts are recorded.
@@ -442,12 +437,7 @@ async fn pending_webhook_deliveries_go_out_after_a_restart() {
     assert_eq!(after, before, "the notifications are kept");
     receiver.accept.store(true, Ordering::SeqCst);
     // Past every retry's time: what was pending goes out now.
-    second
-        .post("/__admin/clock")
-        .json(json!({ "advance": "2h" }))
-        .send()
-        .await
-        .expect(200);
+    move_clock(&second, "2h").await;
     let want: BTreeSet<u64> = after
         .as_array()
         .expect("list")
@@ -539,12 +529,7 @@ async fn eviction_removes_from_the_data_dir_too() {
     let first = spawn_on(&dir.path(), |_| {}).await;
     let inputs = first.job_inputs(DEMO, 1).await;
     let job = first.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
-    first
-        .post("/__admin/clock")
-        .json(json!({ "advance": "25h" }))
-        .send()
-        .await
-        .expect(200);
+    move_clock(&first, "25h").await;
     first
         .get(&format!("/jobs/{job}/status"))
         .token(DEMO)
@@ -601,39 +586,29 @@ async fn a_data_dir_in_use_or_written_with_another_seed_is_refused() {
 
 const SEED: &str = "7";
 
-/// Starts the binary on `dir`; its base URL.
-fn start(dir: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
-        .args([
-            "--port",
-            "0",
-            "--clock",
-            "manual",
-            "--any-token",
-            "--job-rate-limit",
-            "0",
-            "--seed",
-            SEED,
-        ])
-        .args(extra)
-        .arg("--data-dir")
+/// The binary with the repository's fixtures, on data dir `dir`.
+fn binary(dir: &Path, seed: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock-server"));
+    cmd.args(["--port", "0", "--seed", seed, "--data-dir"])
         .arg(dir)
-        .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
-        .env("MOCK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("a line");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("not the documented line: {line:?}"))
-        .to_owned();
-    (child, base)
+        .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"));
+    cmd
+}
+
+/// Starts the binary on `dir`; its base URL.
+fn start(dir: &Path) -> (Child, String) {
+    let mut cmd = binary(dir, SEED);
+    cmd.args(["--clock", "manual", "--any-token", "--job-rate-limit", "0"])
+        .env("MOCK_LOG", "warn");
+    crate::helpers::start_binary(&mut cmd)
+}
+
+/// Runs the binary on `dir` with `seed`, expecting it to refuse to start;
+/// what it said.
+fn refused(dir: &Path, seed: &str) -> String {
+    let out = binary(dir, seed).output().expect("runs");
+    assert!(!out.status.success(), "it started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// One acknowledged request of the load: what it made.
@@ -670,6 +645,11 @@ async fn ack(req: reqwest::RequestBuilder) -> Result<Option<Value>, Gone> {
 /// [`ack`] that must succeed.
 async fn must(req: reqwest::RequestBuilder, what: &str) -> Value {
     ack(req).await.ok().flatten().unwrap_or_else(|| panic!("{what} failed"))
+}
+
+/// `POST {base}{path}` of `body` as the demo account, which must succeed.
+async fn post_demo(http: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
+    must(http.post(format!("{base}{path}")).bearer_auth(DEMO).json(&body), path).await
 }
 
 /// The `i`-th request (or pair, for an upload) of the load, and what it
@@ -762,21 +742,14 @@ fn rebase(url: &str, from: &str, to: &str) -> String {
 async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
     let dir = TempDir::new("kill9");
     let mut receiver = Receiver::start().await;
-    let (mut child, base) = start(&dir.path(), &[]);
+    let (mut child, base) = start(&dir.path());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
 
     // A second process cannot take the same data dir.
-    let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
-        .args(["--port", "0", "--seed", SEED, "--data-dir"])
-        .arg(dir.path())
-        .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
+    assert!(refused(&dir.path(), SEED).contains("locked"));
 
     // Set-up, acknowledged one by one: the webhook, a job's inputs.
     let registration = must(
@@ -798,20 +771,8 @@ async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
         "identity",
     )
     .await;
-    let project = must(
-        http.post(format!("{base}/project"))
-            .bearer_auth(DEMO)
-            .json(&json!({ "project_name": "load" })),
-        "project",
-    )
-    .await;
-    let upload = must(
-        http.post(format!("{base}/upload"))
-            .bearer_auth(DEMO)
-            .json(&json!({ "filename": "garment.png" })),
-        "upload",
-    )
-    .await;
+    let project = post_demo(&http, &base, "/project", json!({ "project_name": "load" })).await;
+    let upload = post_demo(&http, &base, "/upload", json!({ "filename": "garment.png" })).await;
     must(
         http.put(upload["upload_url"].as_str().expect("url"))
             .header("content-type", "image/png")
@@ -863,21 +824,13 @@ async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
     for w in workers {
         sent += w.await.expect("worker");
     }
-    eprintln!(
-        "STATS acked={} sent={sent} jobs={} files={} ids={} projects={} logins={} clocks={}",
-        acked.len(),
-        acked.iter().filter(|a| matches!(a, Acked::Job { .. })).count(),
-        acked.iter().filter(|a| matches!(a, Acked::File { .. })).count(),
-        acked.iter().filter(|a| matches!(a, Acked::Identity { .. })).count(),
-        acked.iter().filter(|a| matches!(a, Acked::Project { .. })).count(),
-        acked.iter().filter(|a| matches!(a, Acked::Login { .. })).count(),
-        acked.iter().filter(|a| matches!(a, Acked::Clock { .. })).count()
-    );
+    let kinds: HashSet<std::mem::Discriminant<Acked>> = acked.iter().map(std::mem::discriminant).collect();
+    assert_eq!(kinds.len(), 6, "every kind of request was acknowledged before the kill");
     assert!(acked.len() >= KILL_AFTER, "{} acknowledged", acked.len());
     assert!(sent > acked.len(), "requests were on the wire when the process died");
 
     // Restart on the same data dir.
-    let (mut child, new_base) = start(&dir.path(), &[]);
+    let (mut child, new_base) = start(&dir.path());
     let get = |path: String, token: &str| {
         let req = http.get(format!("{new_base}{path}")).bearer_auth(token);
         async move { must(req, &format!("GET {path} after the restart")).await }
@@ -929,33 +882,15 @@ async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
         }
     }
     // No ID handed out before the kill is handed out again.
-    let project = must(
-        http.post(format!("{new_base}/project"))
-            .bearer_auth(DEMO)
-            .json(&json!({ "project_name": "after" })),
-        "project",
-    )
-    .await;
-    let upload = must(
-        http.post(format!("{new_base}/upload"))
-            .bearer_auth(DEMO)
-            .json(&json!({ "filename": "after.png" })),
-        "upload",
-    )
-    .await;
+    let project = post_demo(&http, &new_base, "/project", json!({ "project_name": "after" })).await;
+    let upload = post_demo(&http, &new_base, "/upload", json!({ "filename": "after.png" })).await;
     let body = json!({
         "identity_code": setup["identity"],
         "project_id": setup["project"],
         "images": setup["files"],
         "instructions": [{ "pose": "after" }],
     });
-    let job = must(
-        http.post(format!("{new_base}/flat-2-model"))
-            .bearer_auth(DEMO)
-            .json(&body),
-        "job",
-    )
-    .await;
+    let job = post_demo(&http, &new_base, "/flat-2-model", body).await;
     for id in [&project["project_id"], &upload["file_id"], &job["job_id"]] {
         let id = id.as_str().expect("an id");
         assert!(!seen_ids.contains(id), "{id} was handed out before the kill");
@@ -996,25 +931,10 @@ async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
         assert_eq!(completed.get(id), Some(&1), "job {id}'s completion is announced once");
     }
     let want: BTreeSet<u64> = ids.iter().copied().collect();
-    let t = std::time::Instant::now();
-    let got = receiver.until_all(&want, &secret).await;
-    eprintln!(
-        "STATS notifications={} deliveries={} in {:?} jobs={}",
-        want.len(),
-        got.len(),
-        t.elapsed(),
-        jobs.len()
-    );
+    receiver.until_all(&want, &secret).await;
 
     child.kill().expect("kill");
     child.wait().expect("ended");
     // A data dir written with another seed is refused, with the reason.
-    let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
-        .args(["--port", "0", "--seed", "8", "--data-dir"])
-        .arg(dir.path())
-        .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--seed 7"));
+    assert!(refused(&dir.path(), "8").contains("--seed 7"));
 }

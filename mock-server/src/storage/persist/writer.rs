@@ -21,7 +21,25 @@ use super::records::{
 };
 use super::tables::{self, Table, number_key, position_key};
 use super::{Change, Dirty, Msg, Op, Progress};
+use crate::domain::ids::TenantId;
 use crate::state::Shared;
+use crate::storage::records::TenantData;
+
+/// A failed write: any of redb's errors, boxed (they are large).
+#[derive(Debug)]
+pub(super) struct WriteError(Box<redb::Error>);
+
+impl<E: Into<redb::Error>> From<E> for WriteError {
+    fn from(e: E) -> Self {
+        Self(Box::new(e.into()))
+    }
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Most changes one transaction takes: a bound on how long the first of
 /// them waits for the commit.
@@ -101,12 +119,7 @@ impl Writer {
         }
     }
 
-    fn commit(
-        &self,
-        changes: &[Change],
-        counters: Option<Counters>,
-        state: Option<&Shared>,
-    ) -> Result<(), redb::Error> {
+    fn commit(&self, changes: &[Change], taken: Option<Counters>, state: Option<&Shared>) -> Result<(), WriteError> {
         let txn = self.db.begin_write()?;
         {
             let mut w = Tables::open(&txn)?;
@@ -114,7 +127,16 @@ impl Writer {
             for op in changes.iter().flat_map(|c| &c.ops) {
                 w.apply(op, state, &mut resolved)?;
             }
-            if let Some(c) = counters {
+            // The counters as they stand now, after the marks were written
+            // from memory (which may name IDs taken since the batch was
+            // taken), unless a reset came in between: then as they stood
+            // when the batch was taken, which its data belongs to.
+            let now = state.map(counters);
+            let c = match (taken, now) {
+                (Some(then), Some(now)) if now.epoch == then.epoch => Some(now),
+                (then, _) => then,
+            };
+            if let Some(c) = c {
                 w.meta.insert("counters", encode(&c).as_slice())?;
             }
         }
@@ -146,8 +168,13 @@ struct Tables<'t> {
     blobs: T<'t>,
 }
 
+/// `f` of `tenant`'s locked data, if the tenant exists.
+fn of_tenant<R>(state: &Shared, tenant: &TenantId, f: impl FnOnce(&TenantData) -> Option<R>) -> Option<R> {
+    state.store.tenant(tenant).and_then(|t| f(&t.data.lock()))
+}
+
 /// Writes `value` under `key`, or removes `key` when there is none.
-fn put_or_remove(t: &mut T<'_>, key: &str, value: Option<Vec<u8>>) -> Result<(), redb::Error> {
+fn put_or_remove(t: &mut T<'_>, key: &str, value: Option<Vec<u8>>) -> Result<(), WriteError> {
     match value {
         Some(v) => {
             t.insert(key, v.as_slice())?;
@@ -160,7 +187,7 @@ fn put_or_remove(t: &mut T<'_>, key: &str, value: Option<Vec<u8>>) -> Result<(),
 }
 
 impl<'t> Tables<'t> {
-    fn open(txn: &'t WriteTransaction) -> Result<Self, redb::Error> {
+    fn open(txn: &'t WriteTransaction) -> Result<Self, WriteError> {
         let open = |t: Table| txn.open_table(t);
         Ok(Self {
             meta: open(tables::META)?,
@@ -184,7 +211,7 @@ impl<'t> Tables<'t> {
     }
 
     /// Stores `bytes` once; their digest.
-    fn blob(&mut self, bytes: &[u8]) -> Result<String, redb::Error> {
+    fn blob(&mut self, bytes: &[u8]) -> Result<String, WriteError> {
         let d = digest(bytes);
         if self.blobs.get(d.as_str())?.is_none() {
             self.blobs.insert(d.as_str(), bytes)?;
@@ -192,7 +219,7 @@ impl<'t> Tables<'t> {
         Ok(d)
     }
 
-    fn apply(&mut self, op: &Op, state: Option<&Shared>, resolved: &mut HashSet<Dirty>) -> Result<(), redb::Error> {
+    fn apply(&mut self, op: &Op, state: Option<&Shared>, resolved: &mut HashSet<Dirty>) -> Result<(), WriteError> {
         match op {
             // What memory holds is written once per batch, whatever number
             // of changes marked it (after a reset in the batch, again).
@@ -278,7 +305,7 @@ impl<'t> Tables<'t> {
     }
 
     /// Writes what memory holds for `d` now.
-    fn resolve(&mut self, d: &Dirty, state: &Shared) -> Result<(), redb::Error> {
+    fn resolve(&mut self, d: &Dirty, state: &Shared) -> Result<(), WriteError> {
         match d {
             Dirty::Tenant(id) => {
                 let record = state.store.tenant(id).map(|t| encode(&AccountRecord::from(&t.account)));
@@ -296,25 +323,21 @@ impl<'t> Tables<'t> {
                 put_or_remove(&mut self.refresh, token, record)?;
             }
             Dirty::Project(tenant, pos) => {
-                let project = state
-                    .store
-                    .tenant(tenant)
-                    .and_then(|t| t.data.lock().projects.get(*pos).cloned());
-                if let Some(p) = project {
-                    let record = ProjectRecord::new(tenant, &p);
+                let record = of_tenant(state, tenant, |d| {
+                    d.projects.get(*pos).map(|p| encode(&ProjectRecord::new(tenant, p)))
+                });
+                if let Some(r) = record {
                     self.projects
-                        .insert(position_key(tenant, *pos).as_str(), encode(&record).as_slice())?;
+                        .insert(position_key(tenant, *pos).as_str(), r.as_slice())?;
                 }
             }
             Dirty::ApiToken(tenant, pos) => {
-                let entry = state
-                    .store
-                    .tenant(tenant)
-                    .and_then(|t| t.data.lock().api_tokens.get(*pos).cloned());
-                if let Some(e) = entry {
-                    let record = ApiTokenEntry::new(tenant, &e);
+                let record = of_tenant(state, tenant, |d| {
+                    d.api_tokens.get(*pos).map(|e| encode(&ApiTokenEntry::new(tenant, e)))
+                });
+                if let Some(r) = record {
                     self.api_tokens
-                        .insert(position_key(tenant, *pos).as_str(), encode(&record).as_slice())?;
+                        .insert(position_key(tenant, *pos).as_str(), r.as_slice())?;
                 }
             }
             Dirty::Identity(code) => {
@@ -377,7 +400,7 @@ impl<'t> Tables<'t> {
     /// Removes every blob that no identity, file or job names. A record
     /// that cannot be read stops the collection: better a blob too many
     /// than one too few.
-    fn collect_blobs(&mut self) -> Result<(), redb::Error> {
+    fn collect_blobs(&mut self) -> Result<(), WriteError> {
         let mut named: HashSet<String> = HashSet::new();
         for entry in self.identities.iter()? {
             let (_, v) = entry?;
