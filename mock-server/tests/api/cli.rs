@@ -18,6 +18,7 @@ fn help_explains_every_flag() {
         "--public-url",
         "--log-format",
         "--any-token",
+        "--data-dir",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

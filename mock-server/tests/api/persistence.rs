@@ -130,7 +130,7 @@ async fn first_half(app: &TestApp) -> Kept {
     running["post_process"] = json!(true);
     let running_job = app.create_job(DEMO, running).await;
     // Far enough for processing to start and about one output to end.
-    move_clock(&app, "4s").await;
+    move_clock(app, "4s").await;
     let results = app.results(DEMO, &finished_job).await;
     let image_url = local(app, &results["results"][0]["output"]["full_size"]);
     let image = app.get(&image_url).send().await.expect(200);
@@ -256,7 +256,7 @@ async fn second_half(app: &TestApp, k: &Kept, earlier: &[&str]) -> Vec<(String, 
         "instructions": [{ "pose": "seated" }],
     });
     note("new job", app.create_job(DEMO, body).await);
-    move_clock(&app, "1h").await;
+    move_clock(app, "1h").await;
     note(
         "running results",
         text(

@@ -95,11 +95,13 @@ impl Writer {
                 state.as_deref().map(counters)
             };
             if let Some(last) = changes.last().map(|c| c.seq) {
+                let started = std::time::Instant::now();
                 if let Err(e) = self.commit(&changes, counters, state.as_deref()) {
                     tracing::error!(error = %e, "the data dir could not be written: no further change is stored");
                     self.progress.send_modify(|p| p.stopped = true);
                     return;
                 }
+                tracing::debug!(changes = changes.len(), took = ?started.elapsed(), "data dir: committed");
                 for c in changes {
                     if let Some(after) = c.after {
                         after();
