@@ -493,6 +493,17 @@ async fn a_reset_empties_the_data_dir_too() {
     first.post("/__admin/reset").send().await.expect(200);
     let after_reset = first.create_project(DEMO, "after-reset").await;
     close(&first).await;
+    // A server that can no longer store a change says so rather than
+    // acknowledging it; reads still answer.
+    let refused = first
+        .post("/project")
+        .token(DEMO)
+        .json(json!({ "project_name": "not-stored" }))
+        .send()
+        .await
+        .expect(503);
+    assert!(refused.text().contains("could not be stored"), "{}", refused.text());
+    first.get("/project").token(DEMO).send().await.expect(200);
     let sizes = mock_server::storage::persist::table_sizes(&dir.path()).expect("readable");
     assert_eq!(sizes["jobs"], 0);
     assert_eq!(sizes["identities"], 0);

@@ -54,6 +54,14 @@ pub(super) struct Writer {
     pub(super) runtime: tokio::runtime::Handle,
 }
 
+impl Drop for Writer {
+    /// However the writer ends — closed, a failed write, or a panic in an
+    /// `after` step — nobody waits for it for ever: they are told it stopped.
+    fn drop(&mut self) {
+        self.progress.send_modify(|p| p.stopped = true);
+    }
+}
+
 /// The counters and the clock of `state` now.
 pub(super) fn counters(state: &Shared) -> Counters {
     let (ids, epoch) = state.ids.counters();
