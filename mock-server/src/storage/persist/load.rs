@@ -16,6 +16,7 @@ use super::records::{
     JobRecord, NotificationRecord, ProjectRecord, RegistrationRecord, ScheduleRecord, decode,
 };
 use super::tables::{self, Table};
+use super::{Dirty, Op};
 use crate::domain::ids::TenantId;
 use crate::domain::job_request::parse;
 use crate::engine::job::{JobInput, NewJob};
@@ -134,10 +135,13 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
     }
     load_jobs(&txn, &blobs, state)?;
 
+    // What the retention caps push out while loading goes from the data dir
+    // too (a crash can leave it there).
+    let mut dropped = Vec::new();
     for (_, v) in entries(&txn, tables::NOTIFICATIONS)? {
         let r: NotificationRecord = decode(&v, "notification").map_err(|e| e.to_string())?;
         let t = tenant(state, &r.owner.clone(), "a notification")?;
-        t.log.append(Arc::new(r.into()));
+        dropped.extend(t.log.append(Arc::new(r.into())).into_iter().map(Op::NotificationGone));
     }
     for (owner, v) in entries(&txn, tables::WEBHOOKS)? {
         let r: RegistrationRecord = decode(&v, "webhook").map_err(|e| e.to_string())?;
@@ -148,11 +152,15 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
     let now = state.now();
     for (_, v) in entries(&txn, tables::DELIVERIES)? {
         let r: DeliveryRecord = decode(&v, "webhook delivery").map_err(|e| e.to_string())?;
-        state.webhooks.insert(r.delivery(now));
+        let gone = state.webhooks.insert(r.delivery(now));
+        dropped.extend(gone.into_iter().map(|id| Op::Dirty(Dirty::Delivery(id))));
     }
     for (token, v) in entries(&txn, tables::DOWNLOADS)? {
         let r: DownloadRecord = decode(&v, "download link").map_err(|e| e.to_string())?;
         state.downloads.insert(token, r.into());
+    }
+    if !dropped.is_empty() {
+        state.save(dropped);
     }
     tracing::info!(
         tenants = state.store.tenant_count(),
