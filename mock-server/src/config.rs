@@ -162,6 +162,12 @@ pub struct Config {
     /// any); repeat the flag or separate origins with commas. Default: off.
     #[arg(long, env = "MOCK_CORS_ORIGIN", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origin: Vec<String>,
+    /// Keep everything a client created (accounts, tokens, projects, files,
+    /// identities, jobs, notifications, webhooks) in an embedded, crash-safe
+    /// database in this folder, so a restart, even after `kill -9`, loses
+    /// nothing that was acknowledged. Without it everything stays in memory.
+    #[arg(long, env = "MOCK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 fn parse_instant(s: &str) -> Result<Instant, String> {

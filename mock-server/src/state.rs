@@ -20,11 +20,13 @@ use crate::engine::{Applied, Engine};
 use crate::error::{ApiError, FieldError, Position};
 use crate::events::log::Notification;
 use crate::events::notify::{self, batch_edit};
+use crate::events::webhook::Delivery;
 use crate::events::webhook::{Attempt, Webhooks, sign};
 use crate::scenarios::WebhookFault;
 use crate::scenarios::catalogue::Catalogue;
 use crate::scenarios::endpoint::CallCounters;
-use crate::storage::fixtures::AccountsFile;
+use crate::storage::fixtures::{AccountFixture, AccountsFile};
+use crate::storage::persist::{Dirty, Op, Persist};
 use crate::storage::presign::Signer;
 use crate::storage::records::{Account, Tenant};
 use crate::storage::store::Store;
@@ -130,6 +132,33 @@ pub struct Shared {
     /// The address the fake listens on (set when it starts serving), so a
     /// webhook URL pointing at the fake itself can be refused.
     pub listen_addr: std::sync::OnceLock<std::net::SocketAddr>,
+    /// `--data-dir`: where changes are made durable (`None`: memory only).
+    pub persist: Option<Persist>,
+}
+
+/// A notification on its way out: to its account's log (unless it is for
+/// the webhook only) and, when the account has one, to its webhook.
+struct Outgoing {
+    log: Option<Arc<Tenant>>,
+    notification: Arc<Notification>,
+    delivery: Option<Delivery>,
+}
+
+impl Outgoing {
+    /// Appends and queues; what the caps of the log and the delivery book
+    /// pushed out, for `--data-dir` to delete.
+    fn show(self, state: &AppState) -> Vec<Op> {
+        let mut gone = Vec::new();
+        if let Some(tenant) = self.log {
+            let dropped = tenant.log.append(self.notification);
+            gone.extend(dropped.into_iter().map(Op::NotificationGone));
+        }
+        if let Some(d) = self.delivery {
+            let dropped = state.webhooks.insert(d);
+            gone.extend(dropped.into_iter().map(|id| Op::Dirty(Dirty::Delivery(id))));
+        }
+        gone
+    }
 }
 
 /// What a ZIP download link gives access to.
@@ -194,24 +223,32 @@ impl AppState {
             admin_loopback_only: cfg.admin_loopback_only,
             cors_origins: cfg.cors_origin.clone(),
         };
-        let state = Self(Arc::new(Shared {
+        let fixtures = AccountsFile::load(&cfg.fixtures_dir())?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("flat2model-mock/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let opened = match &cfg.data_dir {
+            Some(dir) => Some(crate::storage::persist::Opened::open(dir, cfg.seed)?),
+            None => None,
+        };
+        // Cyclic: the data-dir writer reads the state it writes (weakly, so
+        // the state still drops when the last handle goes).
+        let state = Self(Arc::new_cyclic(|shared| Shared {
             settings,
             clock,
             ids: IdGen::new(cfg.seed),
             store: Store::default(),
             tokens: Tokens::default(),
             signer: Signer::from_seed(cfg.seed),
-            fixtures: AccountsFile::load(&cfg.fixtures_dir())?,
+            fixtures,
             engine: Engine::new(cfg.seed, cfg.time_scale),
             downloads: DashMap::new(),
             ticker: Notify::new(),
             webhooks: Webhooks::default(),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("flat2model-mock/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| e.to_string())?,
+            http,
             notification_seq: AtomicU64::new(0),
             render_permits: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
@@ -225,6 +262,7 @@ impl AppState {
             sweeps: crate::storage::eviction::SweepTimer::default(),
             shutdown: crate::shutdown::Shutdown::default(),
             listen_addr: std::sync::OnceLock::new(),
+            persist: opened.map(|o| o.start(shared.clone())),
         }));
         state.scenarios.load_dir(&state.scenario_dir)?;
         for a in &state.fixtures.accounts {
@@ -238,7 +276,25 @@ impl AppState {
                 ));
             }
         }
-        state.load_fixtures();
+        if crate::storage::persist::load_into(&state)? {
+            // Accounts added to the fixtures since the data dir was written
+            // join; the others keep what the data dir holds.
+            for f in &state.fixtures.accounts {
+                let kept = state.store.tenants().iter().any(|t| {
+                    t.account
+                        .email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(&f.email))
+                });
+                if kept {
+                    state.scenarios.set_for_token(&f.api_token, f.scenario.clone());
+                } else {
+                    state.add_fixture(f);
+                }
+            }
+        } else {
+            state.load_fixtures();
+        }
         Ok(state)
     }
 
@@ -248,8 +304,12 @@ impl AppState {
     }
 
     /// Forgets all data and tokens and reloads the fixture accounts; IDs
-    /// start over. The clock is left where it is.
+    /// start over. The clock is left where it is. With `--data-dir` the
+    /// database is emptied in the same order, under the publish lock, so no
+    /// change from before the reset lands after it.
     pub fn reset(&self) {
+        let _publishing = self.publish_lock.lock();
+        let _batch = self.persist.as_ref().map(Persist::exclusive);
         self.store.clear();
         self.tokens.clear();
         self.engine.clear();
@@ -262,6 +322,7 @@ impl AppState {
         self.scenarios.clear();
         self.call_counters.clear();
         self.journal.clear();
+        self.save(vec![Op::Clear]);
         if let Err(e) = self.scenarios.load_dir(&self.scenario_dir) {
             tracing::error!(error = %e, "scenario files could not be reloaded");
         }
@@ -270,20 +331,54 @@ impl AppState {
 
     fn load_fixtures(&self) {
         for f in &self.fixtures.accounts {
-            let tenant = Arc::new(Tenant::new(Account::from_fixture(self.ids.next(), f)));
-            self.store.add_tenant(tenant.clone());
-            self.tokens.add_login(&f.email, tenant.clone());
-            if f.scenario.is_some() {
-                self.scenarios.set_for_token(&f.api_token, f.scenario.clone());
-            }
-            self.tokens.add_bearer(
-                f.api_token.clone(),
-                Grant {
-                    tenant,
-                    kind: GrantKind::Static,
-                    expires_at: None,
-                },
-            );
+            self.add_fixture(f);
+        }
+    }
+
+    /// Creates the tenant of fixture account `f`, with its login, static
+    /// token and scenario.
+    fn add_fixture(&self, f: &AccountFixture) {
+        let tenant = Arc::new(Tenant::new(Account::from_fixture(self.ids.next(), f)));
+        self.store.add_tenant(tenant.clone());
+        self.tokens.add_login(&f.email, tenant.clone());
+        if f.scenario.is_some() {
+            self.scenarios.set_for_token(&f.api_token, f.scenario.clone());
+        }
+        let id = tenant.id().clone();
+        self.tokens.add_bearer(
+            f.api_token.clone(),
+            Grant {
+                tenant,
+                kind: GrantKind::Static,
+                expires_at: None,
+            },
+        );
+        self.mark(Dirty::Tenant(id));
+        self.mark(Dirty::Bearer(f.api_token.clone()));
+    }
+
+    /// With `--data-dir`, waits until every change queued so far is durable
+    /// and so visible (notifications are appended to the logs only then):
+    /// for a handler that applied due events and then reads a log.
+    pub async fn settle(&self) {
+        if let Some(p) = &self.persist {
+            // A failure is the middleware's to report (503).
+            let _ = p.flush().await;
+        }
+    }
+
+    /// Queues `ops` for `--data-dir` (nothing without it); the current
+    /// request answers once they are durable.
+    pub fn save(&self, ops: Vec<Op>) {
+        if let Some(p) = &self.persist {
+            p.submit(ops, None);
+        }
+    }
+
+    /// Records that `d` changed, for `--data-dir` (nothing without it).
+    pub fn mark(&self, d: Dirty) {
+        if let Some(p) = &self.persist {
+            p.submit(vec![Op::Dirty(d)], None);
         }
     }
 
@@ -296,19 +391,29 @@ impl AppState {
 
     /// Schedules a new job, announces it (`batch_edit`, pending) and wakes
     /// the ticker.
-    pub fn submit_job(&self, n: NewJob) -> Arc<Job> {
+    pub fn submit_job(&self, mut n: NewJob) -> Arc<Job> {
+        let source = std::mem::take(&mut n.source);
         let job = {
             let guard = self.publish_lock.lock();
             let job = self.engine.submit(n);
             let data = batch_edit(&job, &job.state());
-            self.publish_held(
+            let out = self.outgoing(
                 &guard,
                 &job.owner,
                 "batch_edit",
                 data,
                 job.created_at,
                 job.webhook_fault(),
+                true,
             );
+            let mut ops = Vec::new();
+            if self.persist.is_some() {
+                ops.push(Op::Job {
+                    job: job.clone(),
+                    source,
+                });
+            }
+            self.release(&guard, out.into_iter().collect(), ops);
             job
         };
         self.run_due();
@@ -326,7 +431,12 @@ impl AppState {
             // ids, log places and webhook order in the order events happened.
             let guard = self.publish_lock.lock();
             applied = self.engine.step(now);
+            let mut out = Vec::new();
+            let mut ops = Vec::new();
             for a in &applied {
+                if self.persist.is_some() {
+                    ops.push(Op::JobApplied(a.job.id.clone(), a.state.applied));
+                }
                 let urls = |k: usize| {
                     let exp = self.now().plus(self.settings.download_url_ttl);
                     let sign = |kind| {
@@ -336,8 +446,19 @@ impl AppState {
                     (sign("full"), sign("thumbnail"))
                 };
                 for (name, data) in notify::for_event(a, urls) {
-                    self.publish_held(&guard, &a.job.owner, name, data, a.event.at, a.job.webhook_fault());
+                    out.extend(self.outgoing(
+                        &guard,
+                        &a.job.owner,
+                        name,
+                        data,
+                        a.event.at,
+                        a.job.webhook_fault(),
+                        true,
+                    ));
                 }
+            }
+            if !applied.is_empty() {
+                self.release(&guard, out, ops);
             }
         }
         self.dispatch_webhooks();
@@ -355,11 +476,43 @@ impl AppState {
         fault: Option<WebhookFault>,
     ) {
         let guard = self.publish_lock.lock();
-        self.publish_held(&guard, owner, name, data, at, fault);
+        let out = self.outgoing(&guard, owner, name, data, at, fault, true);
+        self.release(&guard, out.into_iter().collect(), Vec::new());
     }
 
-    /// [`AppState::publish`] with the publish lock already held.
-    fn publish_held(
+    /// Sends a notification to `owner`'s webhook only, not to its log (the
+    /// `ping` of a registration, `POST /webhooks/test`); its id, and the
+    /// delivery's when the account has a webhook.
+    pub fn send_to_webhook(
+        &self,
+        owner: &TenantId,
+        name: &'static str,
+        data: serde_json::Value,
+        fault: Option<WebhookFault>,
+    ) -> (u64, Option<u64>) {
+        let guard = self.publish_lock.lock();
+        let n = Arc::new(self.notification(owner, name, data, self.now()));
+        let ids = (n.id, None);
+        let Some(delivery) = self.prepare_webhook(&n, fault) else {
+            return ids;
+        };
+        let ids = (n.id, Some(delivery.id));
+        let out = Outgoing {
+            log: None,
+            notification: n,
+            delivery: Some(delivery),
+        };
+        self.release(&guard, vec![out], Vec::new());
+        drop(guard);
+        self.dispatch_webhooks();
+        ids
+    }
+
+    /// A notification for `owner` with the next id, and its webhook
+    /// delivery, on their way out (see [`AppState::release`]); `None` when
+    /// the tenant is gone. `logged`: it goes to the account's log too.
+    #[allow(clippy::too_many_arguments)]
+    fn outgoing(
         &self,
         _guard: &parking_lot::MutexGuard<'_, ()>,
         owner: &TenantId,
@@ -367,11 +520,59 @@ impl AppState {
         data: serde_json::Value,
         at: Instant,
         fault: Option<WebhookFault>,
-    ) {
-        let Some(tenant) = self.store.tenant(owner) else { return };
-        let n = Arc::new(self.notification(owner, name, data, at));
-        tenant.log.append(n.clone());
-        self.queue_webhook(&n, fault);
+        logged: bool,
+    ) -> Option<Outgoing> {
+        let tenant = self.store.tenant(owner)?;
+        let notification = Arc::new(self.notification(owner, name, data, at));
+        let delivery = self.prepare_webhook(&notification, fault);
+        Some(Outgoing {
+            log: logged.then_some(tenant),
+            notification,
+            delivery,
+        })
+    }
+
+    /// Makes `out` visible: appended to the accounts' logs and queued for
+    /// their webhooks, in order. Without `--data-dir` at once; with it once
+    /// they are durable, together with `ops` in the same transaction (a job
+    /// event and what it announces are stored together or not at all). Called
+    /// with the publish lock held, so the store gets changes in the order
+    /// they happened.
+    fn release(&self, _guard: &parking_lot::MutexGuard<'_, ()>, out: Vec<Outgoing>, mut ops: Vec<Op>) {
+        let Some(p) = &self.persist else {
+            for o in out {
+                o.show(self);
+            }
+            return;
+        };
+        for o in &out {
+            if o.log.is_some() {
+                ops.push(Op::Notification(o.notification.clone()));
+            }
+            if let Some(d) = &o.delivery {
+                ops.push(Op::Delivery(Box::new(d.clone())));
+            }
+        }
+        let state = self.clone();
+        // A reset between here and the commit makes these stale: they were
+        // cleared from the store, and must not reach the new logs and book.
+        let epoch = self.ids.epoch();
+        p.submit(
+            ops,
+            Some(Box::new(move || {
+                let gone: Vec<Op> = {
+                    let _publishing = state.publish_lock.lock();
+                    if state.ids.epoch() != epoch {
+                        return;
+                    }
+                    out.into_iter().flat_map(|o| o.show(&state)).collect()
+                };
+                if !gone.is_empty() {
+                    state.save(gone);
+                }
+                state.dispatch_webhooks();
+            })),
+        );
     }
 
     /// A notification with the next id (not yet appended anywhere).
@@ -395,13 +596,13 @@ impl AppState {
         }
     }
 
-    /// Queues `n` for its owner's webhook (if any), keyed by its job so
-    /// deliveries of one job keep their order.
-    pub fn queue_webhook(&self, n: &Notification, fault: Option<WebhookFault>) -> Option<u64> {
+    /// The delivery of `n` to its owner's webhook (if any), keyed by its job
+    /// so deliveries of one job keep their order; not yet queued.
+    fn prepare_webhook(&self, n: &Notification, fault: Option<WebhookFault>) -> Option<Delivery> {
         let body = bytes::Bytes::from(n.wire_json().as_bytes().to_vec());
         let key = n.task().map_or_else(|| format!("n{}", n.id), str::to_owned);
         self.webhooks
-            .enqueue(&n.owner, n.name, n.id, key, body, fault, self.now())
+            .prepare(&n.owner, n.name, n.id, key, body, fault, self.now())
     }
 
     /// Sends every webhook delivery due now, each in its own task, so
@@ -411,6 +612,7 @@ impl AppState {
         for send in self.webhooks.take_due(self.now()) {
             if let Some(attempt) = send.simulated {
                 self.webhooks.record(send.id, send.generation, attempt, self.now());
+                self.mark(Dirty::Delivery(send.id));
                 self.ticker.notify_one();
                 continue;
             }
@@ -452,6 +654,7 @@ impl AppState {
                     },
                     state.now(),
                 );
+                state.mark(Dirty::Delivery(send.id));
                 state.dispatch_webhooks();
                 state.ticker.notify_one();
             });

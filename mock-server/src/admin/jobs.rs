@@ -11,6 +11,7 @@ use crate::api::Routes;
 use crate::domain::ids::JobId;
 use crate::error::{ApiError, Position};
 use crate::state::AppState;
+use crate::storage::persist::Dirty;
 
 /// Adds the job control routes.
 pub fn routes(r: Routes) -> Routes {
@@ -48,6 +49,7 @@ async fn complete(State(state): State<AppState>, Path(id): Path<String>) -> Resu
     if !state.engine.pull_forward(&job_id, state.now()) {
         return Err(ApiError::not_found("job", Some(("id", Position::Path))));
     }
+    state.mark(Dirty::Schedule(job_id));
     state.run_due();
     internal_view(&state, &id)
 }
@@ -96,6 +98,7 @@ async fn force(
             ));
         }
     }
+    state.mark(Dirty::Schedule(job_id));
     state.run_due();
     internal_view(&state, &id)
 }

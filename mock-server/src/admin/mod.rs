@@ -143,9 +143,12 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
     if let Some(d) = advance {
         state.clock.advance(d);
     }
+    // With --data-dir the clock is kept: it answers once that is durable.
+    state.mark(crate::storage::persist::Dirty::Clock);
     // Whatever fell due in the jump happens now, in order; then what the
     // jump made expire goes, so a manual clock evicts by moving.
     state.run_due();
+    state.settle().await;
     crate::storage::eviction::sweep_now(&state);
     Ok(clock_view(&state))
 }

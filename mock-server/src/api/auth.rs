@@ -16,6 +16,7 @@ use crate::domain::ids::TokenId;
 use crate::domain::pagination::{PageRequest, Pagination};
 use crate::error::{ApiError, Position};
 use crate::state::AppState;
+use crate::storage::persist::Dirty;
 use crate::storage::records::{ApiTokenRecord, Tenant};
 use crate::storage::tokens::{AuthFailure, Grant, GrantKind};
 
@@ -58,6 +59,8 @@ fn new_session(state: &AppState, tenant: Arc<Tenant>) -> Session {
             expires_at: Some(refresh_exp),
         },
     );
+    state.mark(Dirty::Bearer(token.clone()));
+    state.mark(Dirty::Refresh(refresh_token.clone()));
     Session {
         token,
         expiration_date: exp.rfc3339(),
@@ -124,6 +127,8 @@ async fn refresh(
             ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "Unauthorized")
                 .with_detail(crate::error::FieldError::new("refresh_token", msg, Position::Body))
         })?;
+    // Spent: gone from the data dir too.
+    state.mark(Dirty::Refresh(req.refresh_token.clone()));
     Ok(Json(new_session(&state, tenant)))
 }
 
@@ -155,6 +160,7 @@ async fn create_api_token(
             id: state.ids.next::<TokenId>(),
             expires_at,
         });
+        state.mark(Dirty::ApiToken(tenant.id().clone(), data.api_tokens.len() - 1));
     }
     let token = state.ids.secret("lt_");
     state.tokens.add_bearer(
@@ -165,6 +171,7 @@ async fn create_api_token(
             expires_at: Some(expires_at),
         },
     );
+    state.mark(Dirty::Bearer(token.clone()));
     Ok(Json(json!({ "token": token, "expiration_date": expires_at.rfc3339() })))
 }
 

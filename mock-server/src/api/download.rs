@@ -21,6 +21,7 @@ use crate::domain::secret::SecretDigest;
 use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::{AppState, DownloadGrant};
+use crate::storage::persist::Dirty;
 
 /// Most images one ZIP may hold (the vendor's bulk limit).
 pub const MAX_ZIP_IMAGES: usize = 100;
@@ -80,14 +81,16 @@ fn grant(
     }
     let expires_at = state.now().plus(state.settings.zip_link_ttl);
     let token = state.ids.secret("dl_");
+    let digest = SecretDigest::of(&token);
     state.downloads.insert(
-        SecretDigest::of(&token),
+        digest,
         DownloadGrant {
             owner: tenant.id().clone(),
             jobs,
             expires_at,
         },
     );
+    state.mark(Dirty::Download(digest));
     Ok(Json(
         json!({ "download_url": state.public(&format!("/download/{token}")), "expires": expires_at.rfc3339() }),
     ))

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::auth::{BearerError, parse_bearer};
 use crate::error::{ApiError, FieldError, Position, S3Error};
 use crate::state::AppState;
+use crate::storage::persist::Dirty;
 use crate::storage::presign::SignedQuery;
 use crate::storage::records::Tenant;
 use crate::storage::tokens::AuthFailure;
@@ -210,7 +211,17 @@ fn authenticate(state: &AppState, token: Result<&str, BearerError>) -> Result<Ar
         BearerError::Missing => ApiError::unauthorized("missing bearer token"),
         BearerError::Malformed => ApiError::unauthorized("must be 'Bearer <token>'"),
     })?;
-    let make = || state.new_anonymous_tenant();
+    let make = || {
+        let tenant = state.new_anonymous_tenant();
+        // Marked while the token's entry is still locked: a concurrent
+        // request with the same token waits for the entry, so its own
+        // changes queue after these and it cannot be acknowledged before
+        // the tenant is durable. (The writer, reading the token, also waits
+        // for the entry to be filled.)
+        state.mark(Dirty::Tenant(tenant.id().clone()));
+        state.mark(Dirty::Bearer(token.to_owned()));
+        tenant
+    };
     let any: Option<&dyn Fn() -> Arc<Tenant>> = if state.settings.any_token { Some(&make) } else { None };
     state.tokens.authenticate(token, state.now(), any).map_err(|f| match f {
         AuthFailure::Unknown => ApiError::unauthorized("unknown token"),

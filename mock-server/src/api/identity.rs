@@ -19,6 +19,7 @@ use crate::domain::pagination::PageRequest;
 use crate::domain::upload::MAX_FILENAME_LEN;
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
+use crate::storage::persist::Dirty;
 use crate::storage::records::Identity;
 use crate::storage::store::IdentityInsert;
 
@@ -212,6 +213,7 @@ async fn upload(
                 ApiError::conflict("an identity with the same image already exists", "image")
                     .with_extra("existing_identity_code", code.to_string())
             })?;
+    state.mark(Dirty::Identity(stored.code.clone()));
     state.publish(
         tenant.id(),
         "identity_preprocessing",

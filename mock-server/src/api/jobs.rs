@@ -15,13 +15,13 @@ use crate::api::Routes;
 use crate::api::extract::{ApiJson, Caller, Scenario};
 use crate::api::upload::download_path;
 use crate::domain::ids::JobId;
-use crate::domain::job_request::{ParseContext, parse};
+use crate::domain::job_request::parse;
 use crate::engine::job::{Job, JobInput, NewJob};
 use crate::engine::plan::FaultPlan;
 use crate::engine::state::{JobState, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
-use crate::storage::records::{POLICY_CUSTOM_DIMENSIONS, Tenant};
+use crate::storage::records::Tenant;
 
 /// A header carrying a JSON fault plan for the job being created (QA's
 /// escape hatch; scenarios build on the same plan).
@@ -122,12 +122,7 @@ async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let ctx = ParseContext {
-        custom_dimensions_allowed: tenant.account.has_policy(POLICY_CUSTOM_DIMENSIONS),
-        saved_design_values: &tenant.account.design_values,
-        any_saved_index: false,
-    };
-    let req = parse(&body, &ctx).map_err(ApiError::invalid)?;
+    let req = parse(&body, &tenant.account.parse_context()).map_err(ApiError::invalid)?;
     let extra_plan = injected_plan(&headers)?;
     let (identity, project, inputs) = resolve_inputs(&state, &tenant, &req)?;
     state.check_job_rate(&tenant)?;
@@ -153,6 +148,7 @@ async fn create(
         inputs,
         plan,
         scenario: scenario.0,
+        source: body,
     });
     Ok((
         StatusCode::ACCEPTED,

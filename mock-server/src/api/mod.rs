@@ -86,7 +86,16 @@ pub fn router(state: AppState) -> Router {
     let mut router = routes(&state)
         .router
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    if state.persist.is_some() {
+        // Innermost: a response waits for its changes to be durable, and
+        // the journal records the status actually sent.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::storage::persist::durable,
+        ));
+    }
+    router = router
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(utf8::refuse_undecodable_path))
         .layer(axum::middleware::from_fn_with_state(

@@ -16,6 +16,7 @@ use crate::clock::Instant;
 use crate::error::{ApiError, Position};
 use crate::events::sse::{self, Ends, Filter, Start, Subscription};
 use crate::state::AppState;
+use crate::storage::persist::Op;
 
 /// Adds the notification routes.
 pub fn routes(r: Routes) -> Routes {
@@ -136,8 +137,9 @@ fn window_ms(state: &AppState) -> i64 {
     i64::try_from(state.settings.sse_backfill_window.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
-fn listing(state: &AppState, tenant: &crate::storage::records::Tenant, f: Filter) -> Json<Value> {
+async fn listing(state: &AppState, tenant: &crate::storage::records::Tenant, f: Filter) -> Json<Value> {
     state.run_due();
+    state.settle().await;
     let items: Vec<Value> = tenant
         .log
         .all()
@@ -153,7 +155,7 @@ async fn list_post(
     Caller(tenant): Caller,
     ApiJson(p): ApiJson<FilterParams>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(listing(&state, &tenant, p.filter()?))
+    Ok(listing(&state, &tenant, p.filter()?).await)
 }
 
 async fn list_get(
@@ -161,7 +163,7 @@ async fn list_get(
     Caller(tenant): Caller,
     uri: axum::http::Uri,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(listing(&state, &tenant, query_filter(uri.query().unwrap_or(""))?))
+    Ok(listing(&state, &tenant, query_filter(uri.query().unwrap_or(""))?).await)
 }
 
 /// Filters from a query string: repeated keys (`id_task=a&id_task=b`, as
@@ -185,11 +187,16 @@ fn query_filter(q: &str) -> Result<Filter, ApiError> {
 
 /// Deletes one of the caller's notifications: it is never replayed again.
 /// Another account's or an unknown id answers 404.
-async fn remove(Caller(tenant): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let not_found = || ApiError::not_found("notification", Some(("id", Position::Path)));
     let id: u64 = id.parse().map_err(|_| not_found())?;
     if !tenant.log.delete(id) {
         return Err(not_found());
     }
+    state.save(vec![Op::NotificationGone(id)]);
     Ok(Json(json!({ "success": true, "id": id })))
 }

@@ -13,6 +13,7 @@ use crate::domain::ids::ProjectId;
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Position};
 use crate::state::AppState;
+use crate::storage::persist::Dirty;
 use crate::storage::records::Project;
 
 /// The longest project name accepted.
@@ -70,6 +71,8 @@ async fn create(
         key,
         created_at: state.now(),
     });
+    // Under the account's lock: positions reach the store in order.
+    state.mark(Dirty::Project(tenant.id().clone(), data.projects.len() - 1));
     Ok((
         StatusCode::CREATED,
         Json(json!({ "project_id": id, "project_name": name })),

@@ -19,6 +19,7 @@ use crate::domain::image_probe::probe;
 use crate::domain::upload::UploadName;
 use crate::error::{ApiError, Position, S3Error};
 use crate::state::AppState;
+use crate::storage::persist::Dirty;
 use crate::storage::records::{Blob, StoredFile};
 
 /// Adds the upload routes.
@@ -103,7 +104,7 @@ async fn create(
         body["project_name"] = json!(pname);
     }
     state.store.insert_file(StoredFile {
-        id,
+        id: id.clone(),
         owner: tenant.id().clone(),
         filename: name.filename().to_owned(),
         content_type: name.content_type(),
@@ -112,6 +113,7 @@ async fn create(
         upload_expires_at,
         blob: None,
     });
+    state.mark(Dirty::File(id));
     Ok(Json(body))
 }
 
@@ -156,6 +158,7 @@ async fn put_bytes(
             })
         })
         .ok_or_else(|| S3Error::no_such_key(&path))?;
+    state.mark(Dirty::File(id));
     let mut res = (StatusCode::OK, Body::empty()).into_response();
     if let Ok(v) = HeaderValue::from_str(&etag) {
         res.headers_mut().insert(header::ETAG, v);

@@ -17,6 +17,7 @@ use crate::api::extract::{ApiJson, Caller, Scenario};
 use crate::error::{ApiError, Position};
 use crate::events::webhook::Registration;
 use crate::state::AppState;
+use crate::storage::persist::Dirty;
 
 /// The longest webhook URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
@@ -116,14 +117,13 @@ async fn register(
         state.ids.secret("wh_"),
         now,
     );
-    let ping = state.notification(
+    state.mark(Dirty::Registration(tenant.id().clone()));
+    state.send_to_webhook(
         tenant.id(),
         "ping",
         json!({ "webhook_id": reg.id, "url": reg.url }),
-        now,
+        scenario.0.as_ref().and_then(|s| s.webhook.clone()),
     );
-    state.queue_webhook(&ping, scenario.0.as_ref().and_then(|s| s.webhook.clone()));
-    state.dispatch_webhooks();
     Ok(Json(view(&reg)))
 }
 
@@ -143,6 +143,11 @@ async fn remove(State(state): State<AppState>, Caller(tenant): Caller) -> Result
     if !state.webhooks.remove(tenant.id(), state.now()) {
         return Err(not_registered());
     }
+    // Its pending deliveries failed with it.
+    state.mark(Dirty::Registration(tenant.id().clone()));
+    for d in state.webhooks.deliveries(Some(tenant.id())) {
+        state.mark(Dirty::Delivery(d.id));
+    }
     Ok(Json(json!({ "success": true })))
 }
 
@@ -154,17 +159,15 @@ async fn test(
     if state.webhooks.get(tenant.id()).is_none() {
         return Err(not_registered());
     }
-    let n = state.notification(
+    let (notification, delivery) = state.send_to_webhook(
         tenant.id(),
         "test",
         json!({ "message": "a test event from flat2model-mock" }),
-        state.now(),
+        scenario.0.as_ref().and_then(|s| s.webhook.clone()),
     );
-    let delivery = state.queue_webhook(&n, scenario.0.as_ref().and_then(|s| s.webhook.clone()));
-    state.dispatch_webhooks();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "success": true, "delivery_id": delivery, "notification_id": n.id })),
+        Json(json!({ "success": true, "delivery_id": delivery, "notification_id": notification })),
     ))
 }
 

@@ -38,6 +38,18 @@ impl IdGen {
         self.epoch.load(Ordering::SeqCst)
     }
 
+    /// How many values were handed out since the last reset, and the reset
+    /// count: what `--data-dir` keeps so no ID is handed out twice.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.counter.load(Ordering::SeqCst), self.epoch.load(Ordering::SeqCst))
+    }
+
+    /// Continues from kept [`IdGen::counters`] (a restart on `--data-dir`).
+    pub fn restore(&self, counter: u64, epoch: u64) {
+        self.counter.store(counter, Ordering::SeqCst);
+        self.epoch.store(epoch, Ordering::SeqCst);
+    }
+
     /// The next `len` hex characters (at most 64) for an ID of `kind`.
     pub fn next_hex(&self, kind: &str, len: usize) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);

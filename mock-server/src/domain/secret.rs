@@ -20,6 +20,19 @@ impl SecretDigest {
         Self(Sha256::digest(secret.as_bytes()).into())
     }
 
+    /// The digest as hex: how `--data-dir` stores a ZIP link, which keeps
+    /// only the digest of its token, like memory does.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// A digest from [`Self::to_hex`]'s text.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+
     /// Whether `candidate` is the secret this is the digest of, in time
     /// that depends on neither value.
     pub fn matches(&self, candidate: &str) -> bool {
@@ -69,6 +82,13 @@ mod tests {
             [(SecretDigest::of("a"), 1), (SecretDigest::of("b"), 2)].into();
         assert_eq!(map.get(&SecretDigest::of("b")), Some(&2));
         assert_eq!(map.get(&SecretDigest::of("c")), None);
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let d = SecretDigest::of("dl_x");
+        assert_eq!(SecretDigest::from_hex(&d.to_hex()), Some(d));
+        assert_eq!(SecretDigest::from_hex("zz"), None);
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct NewJob {
     pub plan: FaultPlan,
     /// The scenario of the creating request.
     pub scenario: Option<Arc<Scenario>>,
+    /// The request body as received: `--data-dir` keeps it and parses it
+    /// again on restart (`Null` when nothing keeps it). Not held by the job.
+    pub source: serde_json::Value,
 }
 
 impl Job {
@@ -106,6 +109,21 @@ impl Job {
             plan: n.plan,
             scenario: n.scenario,
         }
+    }
+
+    /// A job kept by `--data-dir`, with its first `applied` events applied
+    /// again, silently: the state is a function of the events, so it comes
+    /// back exactly as it was.
+    pub fn restore(n: NewJob, seq: u64, schedule: Schedule, applied: usize) -> Self {
+        let job = Self::new(n, seq, schedule);
+        {
+            let schedule = job.schedule();
+            let mut state = job.state.write();
+            for ev in schedule.events.iter().take(applied) {
+                state.apply(ev.at, &ev.event);
+            }
+        }
+        job
     }
 
     /// The webhook fault of the job's scenario.

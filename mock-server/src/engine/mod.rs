@@ -76,6 +76,27 @@ impl Engine {
         job
     }
 
+    /// Puts back a job kept by `--data-dir`: its schedule as it was (with any
+    /// change the control API made), its first `applied` events already
+    /// applied (their notifications were published before the restart). The
+    /// rest apply on the clock as usual.
+    pub fn restore(&self, n: NewJob, seq: u64, schedule: schedule::Schedule, applied: usize) -> Arc<Job> {
+        let job = Arc::new(Job::restore(n, seq, schedule, applied));
+        self.jobs.insert(job.id.clone(), job.clone());
+        self.enqueue(&job);
+        job
+    }
+
+    /// The next creation-order number, without taking it (kept by `--data-dir`).
+    pub fn peek_seq(&self) -> u64 {
+        self.seq.load(Ordering::SeqCst)
+    }
+
+    /// Continues the creation order from `seq` (a restart on `--data-dir`).
+    pub fn restore_seq(&self, seq: u64) {
+        self.seq.store(seq, Ordering::SeqCst);
+    }
+
     fn enqueue(&self, job: &Job) {
         if let Some(at) = job.next_due() {
             let mut due = self.due.lock();
@@ -111,13 +132,20 @@ impl Engine {
     /// [`Job::final_since`]) and for which `expired(time of its last change)`
     /// holds; returns how many. The job's renders and decoded inputs go with
     /// it once no request still holds it. A job still running is never removed.
-    pub fn evict_final(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
-        let mut removed = 0;
+    pub fn evict_final(&self, expired: impl FnMut(Instant) -> bool) -> usize {
+        self.evict_final_ids(expired).len()
+    }
+
+    /// [`Engine::evict_final`], naming what went (so `--data-dir` deletes it too).
+    pub fn evict_final_ids(&self, mut expired: impl FnMut(Instant) -> bool) -> Vec<JobId> {
+        let mut removed = Vec::new();
         // `retain` locks one shard at a time, so lookups in other shards
         // (and job creation) go on during the sweep.
-        self.jobs.retain(|_, job| {
+        self.jobs.retain(|id, job| {
             let evict = job.final_since().is_some_and(&mut expired);
-            removed += usize::from(evict);
+            if evict {
+                removed.push(id.clone());
+            }
             !evict
         });
         removed

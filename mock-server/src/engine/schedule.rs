@@ -6,14 +6,14 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Instant;
 use crate::domain::job_request::{Geometry, JobRequest, ModelChoice, Size};
 use crate::engine::plan::FaultPlan;
 
 /// An image engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// The default engine.
@@ -33,7 +33,7 @@ impl Engine {
 }
 
 /// How one output ends.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Outcome {
     /// An image, by `model`; `fell_back` when `auto` had to use seedream.
@@ -53,7 +53,7 @@ pub enum Outcome {
 }
 
 /// What happens at an instant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// `pending → processing`.
@@ -96,7 +96,7 @@ pub struct TimedEvent {
 }
 
 /// Fixed facts of one output.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputSlot {
     /// Which instruction (`image_index`).
     pub instruction: usize,

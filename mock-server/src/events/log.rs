@@ -107,17 +107,20 @@ impl Default for AccountLog {
 }
 
 impl AccountLog {
-    /// Appends `n` and wakes every subscriber.
-    pub fn append(&self, n: Arc<Notification>) {
+    /// Appends `n` and wakes every subscriber; returns the ids of the oldest
+    /// notifications the retention cap pushed out (`--data-dir` deletes them).
+    pub fn append(&self, n: Arc<Notification>) -> Vec<u64> {
         let id = n.id;
+        let mut dropped = Vec::new();
         {
             let mut entries = self.entries.write();
             entries.push_back(n);
             while entries.len() > MAX_LOG_ENTRIES {
-                entries.pop_front();
+                dropped.extend(entries.pop_front().map(|n| n.id));
             }
         }
         self.latest.send_replace(id);
+        dropped
     }
 
     /// Notifications with an id above `after`, oldest first, at most `limit`.
@@ -171,16 +174,27 @@ impl AccountLog {
     /// Removes every notification for which `expired(when it happened)`
     /// holds; returns how many. Order (and so the id search) is kept.
     /// Readers and appenders are held up only when something goes.
-    pub fn evict(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
+    pub fn evict(&self, expired: impl FnMut(Instant) -> bool) -> usize {
+        self.evict_ids(expired).len()
+    }
+
+    /// [`AccountLog::evict`], naming what went (so `--data-dir` deletes it too).
+    pub fn evict_ids(&self, mut expired: impl FnMut(Instant) -> bool) -> Vec<u64> {
         // Not by the oldest entry alone: a clock set back makes `at` out of
         // order with ids, so every entry is looked at.
         if !self.entries.read().iter().any(|n| expired(n.at)) {
-            return 0;
+            return Vec::new();
         }
         let mut entries = self.entries.write();
-        let before = entries.len();
-        entries.retain(|n| !expired(n.at));
-        before - entries.len()
+        let mut removed = Vec::new();
+        entries.retain(|n| {
+            let evict = expired(n.at);
+            if evict {
+                removed.push(n.id);
+            }
+            !evict
+        });
+        removed
     }
 
     /// A receiver that wakes when something is appended.

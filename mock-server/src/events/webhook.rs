@@ -91,7 +91,7 @@ pub struct Registration {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (or for an earlier delivery of its job).
@@ -314,9 +314,11 @@ impl Webhooks {
         removed
     }
 
-    /// Queues `body` for `owner`'s webhook, if it has one; returns the id.
+    /// A delivery of `body` to `owner`'s webhook, with its id taken but not
+    /// yet in the book ([`Webhooks::insert`] queues it; `--data-dir` first
+    /// makes it durable). `None` when `owner` has no webhook.
     #[allow(clippy::too_many_arguments)]
-    pub fn enqueue(
+    pub fn prepare(
         &self,
         owner: &TenantId,
         event: &'static str,
@@ -325,31 +327,46 @@ impl Webhooks {
         body: Bytes,
         fault: Option<WebhookFault>,
         now: Instant,
-    ) -> Option<u64> {
+    ) -> Option<Delivery> {
         let url = self.registrations.get(owner)?.url.clone();
-        let mut book = self.book.lock();
-        book.next_id += 1;
-        let id = book.next_id;
-        book.deliveries.insert(
+        let id = {
+            let mut book = self.book.lock();
+            book.next_id += 1;
+            book.next_id
+        };
+        Some(Delivery {
             id,
-            Delivery {
-                id,
-                account: owner.clone(),
-                url,
-                event,
-                notification_id,
-                key,
-                body,
-                status: DeliveryStatus::Pending,
-                attempts: Vec::new(),
-                next_attempt_at: Some(now),
-                created_at: now,
-                fault,
-            },
+            account: owner.clone(),
+            url,
+            event,
+            notification_id,
+            key,
+            body,
+            status: DeliveryStatus::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: Some(now),
+            created_at: now,
+            fault,
+        })
+    }
+
+    /// Puts a delivery in the book (a prepared one, or one kept by
+    /// `--data-dir`); returns the ids of finished deliveries the cap of
+    /// [`MAX_DELIVERIES`] pushed out.
+    pub fn insert(&self, d: Delivery) -> Vec<u64> {
+        let mut book = self.book.lock();
+        book.next_id = book.next_id.max(d.id);
+        let (id, unfinished) = (
+            d.id,
+            matches!(d.status, DeliveryStatus::Pending | DeliveryStatus::InFlight),
         );
-        book.join_line(id);
+        book.deliveries.insert(id, d);
+        if unfinished {
+            book.join_line(id);
+        }
+        let mut dropped = Vec::new();
         if book.deliveries.len() > MAX_DELIVERIES {
-            let finished: Vec<u64> = book
+            dropped = book
                 .deliveries
                 .values()
                 .filter(|d| matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed))
@@ -357,12 +374,33 @@ impl Webhooks {
                 .take(book.deliveries.len() - MAX_DELIVERIES)
                 .collect();
             // Finished ones are in no line and not due: the index stays right.
-            for f in finished {
-                book.deliveries.remove(&f);
+            for f in &dropped {
+                book.deliveries.remove(f);
             }
         }
         self.publish_next_due(&book);
-        Some(id)
+        dropped
+    }
+
+    /// Delivery `id`, if the book holds it.
+    pub fn delivery(&self, id: u64) -> Option<Delivery> {
+        self.book.lock().deliveries.get(&id).cloned()
+    }
+
+    /// The last delivery id handed out (kept by `--data-dir`).
+    pub fn last_id(&self) -> u64 {
+        self.book.lock().next_id
+    }
+
+    /// Continues delivery ids after `id` (a restart on `--data-dir`).
+    pub fn restore_last_id(&self, id: u64) {
+        let mut book = self.book.lock();
+        book.next_id = book.next_id.max(id);
+    }
+
+    /// Puts back a registration kept by `--data-dir`.
+    pub fn restore_registration(&self, owner: TenantId, r: Registration) {
+        self.registrations.insert(owner, r);
     }
 
     /// Marks and returns every delivery due at `now` that is first in line
@@ -498,16 +536,26 @@ impl Webhooks {
     /// `expired(when it finished)` holds — its last attempt, or its creation
     /// when it never had one; returns how many. A delivery with a retry
     /// pending or an attempt on the wire is never removed.
-    pub fn evict_finished(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
+    pub fn evict_finished(&self, expired: impl FnMut(Instant) -> bool) -> usize {
+        self.evict_finished_ids(expired).len()
+    }
+
+    /// [`Webhooks::evict_finished`], naming what went (so `--data-dir`
+    /// deletes it too).
+    pub fn evict_finished_ids(&self, mut expired: impl FnMut(Instant) -> bool) -> Vec<u64> {
         let mut book = self.book.lock();
-        let before = book.deliveries.len();
-        book.deliveries.retain(|_, d| {
+        let mut removed = Vec::new();
+        book.deliveries.retain(|id, d| {
             let finished = matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed);
-            !(finished && expired(d.attempts.last().map_or(d.created_at, |a| a.at)))
+            let evict = finished && expired(d.attempts.last().map_or(d.created_at, |a| a.at));
+            if evict {
+                removed.push(*id);
+            }
+            !evict
         });
         // Only finished deliveries went, and those are in no line and never
         // due: the index and `next_due` stay right.
-        before - book.deliveries.len()
+        removed
     }
 
     /// When the next attempt is due.
@@ -545,8 +593,12 @@ mod tests {
 
     /// Queues a delivery with no scenario fault; its id.
     fn queue(w: &Webhooks, owner: &TenantId, event: &'static str, n: u64, key: &str, body: Bytes, now: Instant) -> u64 {
-        w.enqueue(owner, event, n, key.to_owned(), body, None, now)
-            .expect("queued")
+        let d = w
+            .prepare(owner, event, n, key.to_owned(), body, None, now)
+            .expect("a webhook");
+        let id = d.id;
+        w.insert(d);
+        id
     }
 
     /// A book with one account's webhook registered at `now`.

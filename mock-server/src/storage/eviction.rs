@@ -12,7 +12,8 @@
 //!   expired link keeps answering 410, as documented, rather than 404.
 //!
 //! Tenants, identities, projects and tokens are account configuration and
-//! stay. Something is removed once `now >= its time + TTL`, the same bound
+//! stay. With `--data-dir`, what a sweep removes is removed from the data
+//! dir too, and blobs no record names any more go with it. Something is removed once `now >= its time + TTL`, the same bound
 //! as every other lifetime in the fake (download links, upload URLs).
 //!
 //! The background ticker sweeps at most once a minute of injected-clock time
@@ -26,6 +27,7 @@ use serde::Serialize;
 
 use crate::clock::Instant;
 use crate::state::Shared;
+use crate::storage::persist::{Dirty, Op};
 
 /// The ticker sweeps at most this often (injected-clock time): a sweep looks
 /// at every job, file and notification, so not on every 250 ms tick.
@@ -108,21 +110,46 @@ fn expired(t: Instant, ttl: Duration, now: Instant) -> bool {
 /// own lock.
 pub fn sweep(state: &Shared, now: Instant) -> Evicted {
     let s = &state.settings;
-    let mut out = Evicted {
-        jobs: state.engine.evict_final(|t| expired(t, s.job_ttl, now)),
-        files: state.store.evict_files(|t| expired(t, s.file_ttl, now)),
-        ..Evicted::default()
-    };
+    let jobs = state.engine.evict_final_ids(|t| expired(t, s.job_ttl, now));
+    let files = state.store.evict_files_ids(|t| expired(t, s.file_ttl, now));
+    let mut notifications = Vec::new();
     for tenant in state.store.tenants() {
-        out.notifications += tenant.log.evict(|t| expired(t, s.notification_ttl, now));
+        notifications.extend(tenant.log.evict_ids(|t| expired(t, s.notification_ttl, now)));
     }
-    out.webhook_deliveries = state.webhooks.evict_finished(|t| expired(t, s.notification_ttl, now));
+    let deliveries = state
+        .webhooks
+        .evict_finished_ids(|t| expired(t, s.notification_ttl, now));
     // After the jobs, so a link whose jobs just went goes in the same sweep.
-    state.downloads.retain(|_, g| {
+    let mut links = Vec::new();
+    state.downloads.retain(|token, g| {
         let evict = now >= g.expires_at && g.jobs.iter().all(|id| state.engine.get_any(id).is_none());
-        out.download_links += usize::from(evict);
+        if evict {
+            links.push(*token);
+        }
         !evict
     });
+    let out = Evicted {
+        jobs: jobs.len(),
+        files: files.len(),
+        notifications: notifications.len(),
+        webhook_deliveries: deliveries.len(),
+        download_links: links.len(),
+    };
+    if let Some(p) = &state.persist
+        && out != Evicted::default()
+    {
+        // The same goes from the data dir, then the bytes no one names.
+        let collect = !(jobs.is_empty() && files.is_empty());
+        let mut ops: Vec<Op> = jobs.into_iter().map(Op::JobGone).collect();
+        ops.extend(files.into_iter().map(|id| Op::Dirty(Dirty::File(id))));
+        ops.extend(notifications.into_iter().map(Op::NotificationGone));
+        ops.extend(deliveries.into_iter().map(|id| Op::Dirty(Dirty::Delivery(id))));
+        ops.extend(links.into_iter().map(|t| Op::Dirty(Dirty::Download(t))));
+        if collect {
+            ops.push(Op::CollectBlobs);
+        }
+        p.submit(ops, None);
+    }
     if out != Evicted::default() {
         tracing::debug!(
             jobs = out.jobs,

@@ -68,6 +68,16 @@ impl Account {
         self.policies.iter().any(|p| p == policy)
     }
 
+    /// What the account allows for the job request rules that depend on it
+    /// (`POST /flat-2-model`, and a job parsed again from `--data-dir`).
+    pub fn parse_context(&self) -> crate::domain::job_request::ParseContext<'_> {
+        crate::domain::job_request::ParseContext {
+            custom_dimensions_allowed: self.has_policy(POLICY_CUSTOM_DIMENSIONS),
+            saved_design_values: &self.design_values,
+            any_saved_index: false,
+        }
+    }
+
     /// The user name shown as `created_by` and in `user.username`.
     pub fn username(&self) -> String {
         self.email.clone().unwrap_or_else(|| self.id.to_string())

@@ -41,6 +41,16 @@ impl Store {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The next upload-order number, without taking it (kept by `--data-dir`).
+    pub fn peek_seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    /// Continues the upload order from `seq` (a restart on `--data-dir`).
+    pub fn restore_seq(&self, seq: u64) {
+        self.seq.store(seq, Ordering::Relaxed);
+    }
+
     /// Registers a tenant.
     pub fn add_tenant(&self, t: Arc<Tenant>) {
         self.tenants.insert(t.id().clone(), t);
@@ -127,11 +137,18 @@ impl Store {
     /// Removes every file for which `expired(its POST /upload time)` holds,
     /// bytes and all; returns how many. Jobs keep their own copy of their
     /// inputs, so none breaks.
-    pub fn evict_files(&self, mut expired: impl FnMut(Instant) -> bool) -> usize {
-        let mut removed = 0;
-        self.files.retain(|_, f| {
+    pub fn evict_files(&self, expired: impl FnMut(Instant) -> bool) -> usize {
+        self.evict_files_ids(expired).len()
+    }
+
+    /// [`Store::evict_files`], naming what went (so `--data-dir` deletes it too).
+    pub fn evict_files_ids(&self, mut expired: impl FnMut(Instant) -> bool) -> Vec<FileId> {
+        let mut removed = Vec::new();
+        self.files.retain(|id, f| {
             let evict = expired(f.created_at);
-            removed += usize::from(evict);
+            if evict {
+                removed.push(id.clone());
+            }
             !evict
         });
         removed

@@ -69,6 +69,16 @@ impl Tokens {
         self.refresh.insert(SecretDigest::of(token.as_ref()), grant);
     }
 
+    /// What bearer `token` grants, if it exists (`--data-dir` stores it).
+    pub fn bearer_grant(&self, token: &str) -> Option<Grant> {
+        self.bearer.get(&SecretDigest::of(token)).map(|g| g.clone())
+    }
+
+    /// What refresh `token` grants, if it is unspent (`--data-dir` stores it).
+    pub fn refresh_grant(&self, token: &str) -> Option<Grant> {
+        self.refresh.get(&SecretDigest::of(token)).map(|g| g.clone())
+    }
+
     /// Makes `tenant` able to log in with its e-mail and password.
     pub fn add_login(&self, email: &str, tenant: Arc<Tenant>) {
         self.logins.insert(email.to_lowercase(), tenant);

@@ -24,6 +24,7 @@ fn help_explains_every_flag() {
         "--admin-token",
         "--admin-loopback-only",
         "--cors-origin",
+        "--data-dir",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

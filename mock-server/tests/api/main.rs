@@ -16,6 +16,7 @@ mod jobs;
 mod journal;
 mod load;
 mod peers;
+mod persistence;
 mod project;
 mod scenarios;
 mod security;
