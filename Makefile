@@ -4,6 +4,7 @@
 #   make lint   format and clippy only
 #   make proptest-long   the property tests with 20,000 cases each
 #   make bench  the benchmark (release build), written to bench/report.md
+#   make fuzz   every fuzz target for FUZZ_SECS seconds each (default 60); fails on a crash
 
 CARGO  ?= cargo
 PYTHON ?= python3
@@ -15,13 +16,14 @@ ST_STAMP := $(ST_VENV)/.installed-$(shell cksum < tests/schemathesis/requirement
 PEERS_DIR   := bench/peers
 PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)/package-lock.json | cut -d' ' -f1)
 
-.PHONY: run test lint rust-test python-test schemathesis proptest-long venv bench bench-smoke bench-peers
+.PHONY: run test lint rust-test python-test schemathesis proptest-long venv bench bench-smoke bench-peers \
+	fuzz fuzz-smoke cargo-fuzz
 
 run:
 	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080 --fixtures fixtures
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
-test: lint rust-test bench-smoke schemathesis python-test
+test: lint rust-test fuzz-smoke bench-smoke schemathesis python-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -77,3 +79,45 @@ $(VENV_STAMP): tests/python/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 	touch $@
+
+# Fuzzing (README, "Fuzzing"): cargo-fuzz, pinned, installed into .tools/.
+# Only the stable toolchain is needed: without a sanitizer (`-s none`;
+# AddressSanitizer needs nightly) cargo-fuzz passes only stable rustc flags.
+# make fuzz builds in release mode (cargo-fuzz's default: fast runs); the
+# smoke builds with --dev (fuzz/Cargo.toml's dev profile), which costs half
+# as much on a cold CI machine. Seeds are committed in fuzz/seeds/TARGET/;
+# what the runs find goes to fuzz/corpus/TARGET/ and crashes to
+# fuzz/artifacts/TARGET/ (both ignored by git).
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := .tools/bin/cargo-fuzz
+CARGO_FUZZ_STAMP := .tools/.cargo-fuzz-$(CARGO_FUZZ_VERSION)
+FUZZ_TARGETS := job_request identity_upload image_probe presigned_query scenario
+FUZZ_FLAGS := --sanitizer none
+FUZZ_SMOKE_FLAGS := --sanitizer none --dev
+FUZZ_SECS ?= 60
+# The smoke: this many inputs per target, from a fixed seed.
+FUZZ_SMOKE_RUNS ?= 500
+# One input running longer than this many seconds is a hang (a crash).
+FUZZ_TIMEOUT ?= 10
+
+cargo-fuzz: $(CARGO_FUZZ_STAMP)
+
+$(CARGO_FUZZ_STAMP):
+	$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root .tools
+	touch $@
+
+# $(call fuzz-run,FLAGS,TARGET,CORPUS,libFuzzer options): the target on its
+# seeds and CORPUS (where new inputs go), with its dictionary.
+fuzz-run = mkdir -p $(3) && \
+	$(CARGO_FUZZ) fuzz run $(1) $(2) $(3) fuzz/seeds/$(2) -- \
+	-timeout=$(FUZZ_TIMEOUT) -dict=fuzz/dict/$(2).dict $(4)
+
+fuzz: cargo-fuzz
+	$(CARGO_FUZZ) fuzz build $(FUZZ_FLAGS)
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz-run,$(FUZZ_FLAGS),$(t),fuzz/corpus/$(t),-max_total_time=$(FUZZ_SECS)) &&) true
+
+# The smoke starts from the seeds alone (a fresh corpus), so it repeats.
+fuzz-smoke: cargo-fuzz
+	$(CARGO_FUZZ) fuzz build $(FUZZ_SMOKE_FLAGS)
+	rm -rf fuzz/target/smoke-corpus
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz-run,$(FUZZ_SMOKE_FLAGS),$(t),fuzz/target/smoke-corpus/$(t),-runs=$(FUZZ_SMOKE_RUNS) -seed=1) &&) true

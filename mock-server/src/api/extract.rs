@@ -166,21 +166,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = parts.uri.query().unwrap_or("");
-        if let Some(e) = crate::api::utf8::query_error(q) {
-            return Err(ApiError::invalid(vec![e]));
-        }
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
-        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." { None } else { Some(path) };
-            ApiError::invalid(vec![FieldError {
-                field,
-                message: e.into_inner().to_string(),
-                position: Position::Query,
-            }])
-        })
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+/// Parses a query string (without the `?`) into `T`, naming the parameter
+/// of the first error; an undecodable (non-UTF-8) value is refused rather
+/// than replaced. Public for the fuzz targets (`fuzz/`).
+pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    if let Some(e) = crate::api::utf8::query_error(q) {
+        return Err(ApiError::invalid(vec![e]));
+    }
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { None } else { Some(path) };
+        ApiError::invalid(vec![FieldError {
+            field,
+            message: e.into_inner().to_string(),
+            position: Position::Query,
+        }])
+    })
 }
 
 /// The `Expires` and `Signature` of a pre-signed storage URL. A query that

@@ -1,0 +1,32 @@
+//! QA scenario documents, both ways in: a scenario file's text
+//! (`Scenario::parse`, as at start and on reset) and the body of
+//! `POST /__admin/scenarios` (`parse_json` into a JSON value, then into a
+//! scenario, then `validate`). A scenario that is accepted must come back
+//! unchanged through JSON (`GET /__admin/scenarios` shows it that way) and
+//! still be valid.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mock_server::api::extract::parse_json;
+use mock_server::scenarios::Scenario;
+use serde_json::Value;
+
+fn round_trips(s: &Scenario) {
+    let text = serde_json::to_string(s).expect("a scenario serialises");
+    let again = Scenario::parse(&text).expect("a valid scenario parses again");
+    assert_eq!(&again, s);
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(s) = Scenario::parse(text)
+    {
+        round_trips(&s);
+    }
+    if let Ok(body) = parse_json::<Value>(data)
+        && let Ok(s) = parse_json::<Scenario>(body.to_string().as_bytes())
+        && s.validate().is_ok()
+    {
+        round_trips(&s);
+    }
+});
