@@ -244,4 +244,17 @@ mod tests {
         assert_eq!(first(""), (None, "a JSON body is required".into()));
         assert!(first("{\"items\": [").1.starts_with("malformed JSON"));
     }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Paging {
+        page: Option<u32>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        let e = parse_query::<Paging>("page=x").expect_err("not a number");
+        let d = &e.detail()[0];
+        assert_eq!((d.field.as_deref(), d.position), (Some("page"), Position::Query));
+        assert_eq!(parse_query::<Paging>("other=1&page=3").expect("valid").page, Some(3));
+    }
 }
