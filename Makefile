@@ -27,6 +27,7 @@ test: lint rust-test fuzz-smoke bench-smoke schemathesis python-test
 
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 rust-test:

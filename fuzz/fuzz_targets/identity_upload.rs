@@ -1,9 +1,10 @@
 //! `POST /identity/upload`: the fuzz input is the multipart body, sent
 //! through the whole app in-process (auth, journal, axum's multipart
 //! parser, the form rules, the image probe) with a fixed boundary. Every
-//! answer must be the documented 200, 400, 413 or 415 in the API's error
-//! envelope, and a refused upload must store nothing. A panic, a 5xx or any
-//! other status is a crash.
+//! answer must be the documented 200, or 400, 413 or 415 in the API's error
+//! envelope with a detail, match the schema `openapi.yaml` names for it, and
+//! a refused upload must store nothing. A panic, a 5xx or any other status
+//! is a crash.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -13,6 +14,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
+use mock_server::contract::Contract;
 use mock_server::{AppState, Config};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -66,6 +68,13 @@ fuzz_target!(|data: &[u8]| {
         (status, body)
     });
     let json: Value = serde_json::from_slice(&body).expect("a JSON answer");
+    let contract = Contract::global();
+    let schema = contract
+        .response_schema("POST", "/identity/upload", status.as_u16())
+        .unwrap_or_else(|| panic!("{status} is no documented answer"));
+    if let Err(e) = contract.validate(&schema, &json) {
+        panic!("{status} does not match {schema}: {e:?}\n{json}");
+    }
     match status {
         StatusCode::OK => {
             assert_eq!(json["success"], true);

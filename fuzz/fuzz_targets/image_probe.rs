@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(probe(data, Some(info.content_type())), Ok(info));
     for mime in ["image/jpeg", "image/png", "image/webp"] {
         if mime != info.content_type() {
-            assert!(probe(data, Some(mime)).is_err(), "{} accepted as {mime}", info.content_type());
+            assert!(
+                probe(data, Some(mime)).is_err(),
+                "{} accepted as {mime}",
+                info.content_type()
+            );
         }
     }
 });

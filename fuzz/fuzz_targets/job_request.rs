@@ -3,7 +3,8 @@
 //! contexts: the demo fixture account (custom sizes allowed, saved Design
 //! Values 1–4), the other fixture account (neither), and offline
 //! validation; then the fault plan of its marker words. A panic, or a
-//! request the parser lets through that breaks a documented rule, is a
+//! request the parser lets through that breaks a documented rule or the
+//! published request schema (`schemas/job-create-request.json`), is a
 //! crash.
 #![no_main]
 
@@ -11,9 +12,10 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use mock_server::api::extract::parse_json;
+use mock_server::contract::Contract;
 use mock_server::domain::job_request::{
-    Geometry, JobRequest, MAX_CUSTOM_SIDE, MAX_IMAGES, MAX_INSTRUCTIONS, MAX_VARIATIONS, MIN_CUSTOM_SIDE,
-    ParseContext, parse,
+    Geometry, JobRequest, MAX_CUSTOM_SIDE, MAX_IMAGES, MAX_INSTRUCTIONS, MAX_VARIATIONS, MIN_CUSTOM_SIDE, ParseContext,
+    parse,
 };
 use mock_server::engine::plan::FaultPlan;
 use mock_server::error::Position;
@@ -36,11 +38,18 @@ fn context(a: &AccountFixture) -> ParseContext<'_> {
 
 /// The documented rules a parsed request must satisfy.
 fn check(req: &JobRequest, ctx: &ParseContext<'_>) {
-    assert!((1..=MAX_IMAGES).contains(&req.images.len()), "images: {}", req.images.len());
+    assert!(
+        (1..=MAX_IMAGES).contains(&req.images.len()),
+        "images: {}",
+        req.images.len()
+    );
     assert!((1..=MAX_INSTRUCTIONS).contains(&req.instructions.len()));
     assert!(req.options.anchor_index.get() < req.instructions.len());
     for (i, a) in req.images.iter().enumerate() {
-        assert!(req.images[..i].iter().all(|b| b.file_id != a.file_id), "duplicate image");
+        assert!(
+            req.images[..i].iter().all(|b| b.file_id != a.file_id),
+            "duplicate image"
+        );
     }
     for ins in &req.instructions {
         assert!((1..=MAX_VARIATIONS).contains(&ins.num_variations));
@@ -70,7 +79,12 @@ fuzz_target!(|data: &[u8]| {
     let contexts = accounts.accounts.iter().map(context).chain([ParseContext::offline()]);
     for ctx in contexts {
         match parse(&body, &ctx) {
-            Ok(req) => check(&req, &ctx),
+            Ok(req) => {
+                check(&req, &ctx);
+                if let Err(e) = Contract::global().validate("job-create-request.json", &body) {
+                    panic!("accepted, but the schema refuses it: {e:?}");
+                }
+            }
             Err(errors) => {
                 assert!(!errors.is_empty(), "refused without a reason");
                 assert!(errors.iter().all(|e| e.position == Position::Body));

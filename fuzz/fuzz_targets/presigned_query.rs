@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
     let signer = Signer::from_seed(0);
     match signer.verify("PUT", &path, CONTENT_TYPE, &q, NOW) {
         Ok(()) => {
-            let exp: i64 = q.expires.as_deref().and_then(|e| e.parse().ok()).expect("verified expiry");
+            let exp: i64 = q
+                .expires
+                .as_deref()
+                .and_then(|e| e.parse().ok())
+                .expect("verified expiry");
             let genuine = signer.sign("PUT", &path, CONTENT_TYPE, exp);
             let sig = q.signature.as_deref().expect("verified signature");
             assert!(sig.eq_ignore_ascii_case(&genuine), "a forged signature verified");

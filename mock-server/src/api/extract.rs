@@ -338,4 +338,17 @@ mod tests {
         assert!(too_deep(over.as_bytes()));
         assert!(serde_json::from_str::<serde_json::Value>(&over).is_err());
     }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Paging {
+        page: Option<u32>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        let e = parse_query::<Paging>("page=x").expect_err("not a number");
+        let d = &e.detail()[0];
+        assert_eq!((d.field.as_deref(), d.position), (Some("page"), Position::Query));
+        assert_eq!(parse_query::<Paging>("other=1&page=3").expect("valid").page, Some(3));
+    }
 }
