@@ -5,6 +5,7 @@
 #   make proptest-long   the property tests with 20,000 cases each
 #   make bench  the benchmark (release build), written to bench/report.md
 #   make fuzz   every fuzz target for FUZZ_SECS seconds each (default 60); fails on a crash
+#               (make test runs the targets on mutated seeds: fuzz-targets/tests/smoke.rs)
 
 CARGO  ?= cargo
 PYTHON ?= python3
@@ -23,7 +24,7 @@ run:
 	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080 --fixtures fixtures
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
-test: lint rust-test fuzz-smoke bench-smoke schemathesis python-test
+test: lint rust-test bench-smoke schemathesis python-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -84,9 +85,11 @@ $(VENV_STAMP): tests/python/requirements.txt
 # Fuzzing (README, "Fuzzing"): cargo-fuzz, pinned, installed into .tools/.
 # Only the stable toolchain is needed: without a sanitizer (`-s none`;
 # AddressSanitizer needs nightly) cargo-fuzz passes only stable rustc flags.
-# make fuzz builds in release mode (cargo-fuzz's default: fast runs); the
-# smoke builds with --dev (fuzz/Cargo.toml's dev profile), which costs half
-# as much on a cold CI machine. Seeds are committed in fuzz/seeds/TARGET/;
+# make fuzz builds in release mode (cargo-fuzz's default: fast runs);
+# make fuzz-smoke, a quick check that this side builds and runs, builds with
+# --dev (fuzz/Cargo.toml's dev profile). make test does not run either: its
+# fuzz smoke is fuzz-targets/tests/smoke.rs, in the workspace's own build.
+# Seeds are committed in fuzz/seeds/TARGET/;
 # what the runs find goes to fuzz/corpus/TARGET/ and crashes to
 # fuzz/artifacts/TARGET/ (both ignored by git).
 CARGO_FUZZ_VERSION := 0.13.2
