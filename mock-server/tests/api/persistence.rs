@@ -51,7 +51,13 @@ async fn spawn_on(dir: &Path, adjust: impl FnOnce(&mut mock_server::Config)) -> 
 /// Commits what is queued and releases the data dir, as a clean shutdown
 /// does; the app stops storing anything.
 async fn close(app: &TestApp) {
-    app.state.persist.as_ref().expect("a data dir").close().await;
+    app.state
+        .persist
+        .as_ref()
+        .expect("a data dir")
+        .close()
+        .await
+        .expect("everything queued is committed");
 }
 
 /// `POST /__admin/clock {"advance": by}`: what falls due happens.
