@@ -18,16 +18,16 @@ use tokio::sync::mpsc;
 use crate::helpers::{DEMO, TestApp, jpeg, png};
 
 /// A folder under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> Self {
+    pub fn new(name: &str) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         Self(std::env::temp_dir().join(format!("f2m-{name}-{}-{nanos}", std::process::id())))
     }
-    fn path(&self) -> PathBuf {
+    pub fn path(&self) -> PathBuf {
         self.0.clone()
     }
 }
