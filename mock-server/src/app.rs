@@ -48,8 +48,9 @@ pub async fn serve_on(state: AppState, listener: TcpListener) -> std::io::Result
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then shuts down
-/// gracefully ([`crate::shutdown::drain`]) and returns. On a running clock a
-/// background ticker applies job events as they fall due.
+/// gracefully ([`crate::shutdown::drain`]: with `--data-dir` the store is
+/// committed and closed, so another server may open it) and returns. On a
+/// running clock a background ticker applies job events as they fall due.
 ///
 /// Each connection is served by hyper's HTTP/1.1 connection directly rather
 /// than `axum::serve`: an idle connection then holds about 10 KB instead of
@@ -108,11 +109,7 @@ pub async fn serve_until(
     }
     // Closed before anything else: from here on a new connection is refused.
     drop(listener);
-    crate::shutdown::drain(&state, connections).await;
-    tasks.shutdown().await;
-    if let Some(ticker) = ticker {
-        ticker.abort();
-    }
+    crate::shutdown::drain(&state, connections, tasks, ticker).await;
     Ok(())
 }
 

@@ -1,15 +1,20 @@
 //! Graceful shutdown. On SIGTERM or SIGINT (or the future a test passes to
-//! [`crate::app::serve_until`]) the server stops accepting, lets in-flight
-//! requests finish, ends open SSE streams (a clean end of body), sends the
-//! webhook deliveries that are due and waits for their attempts, all within
+//! [`crate::app::serve_until`]) the server stops accepting, applies the job
+//! events due by now (with `--data-dir`, until they are durable and so
+//! announced), ends open SSE streams once they have sent what is in their
+//! log (a clean end of body), lets in-flight requests finish, sends the
+//! webhook deliveries that were due and waits for their attempts, then
+//! commits what is left and closes the data dir: all within
 //! `--shutdown-grace`; then the process exits 0.
 
 use std::sync::Arc;
 
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::state::AppState;
+use crate::storage::persist::StoreError;
 
 /// The server's side of a shutdown: whether it began, and how many webhook
 /// attempts are on the wire.
@@ -39,9 +44,9 @@ impl Drop for InFlight {
 }
 
 impl Shutdown {
-    /// Marks the shutdown as begun: open SSE streams end. Called once the
-    /// listener is closed, so whoever sees it also sees new connections
-    /// refused.
+    /// Marks the shutdown as begun: open SSE streams send what their log
+    /// holds, then end. Called once the listener is closed, so whoever sees
+    /// it also sees new connections refused.
     pub fn begin(&self) {
         self.began.send_replace(true);
     }
@@ -75,29 +80,70 @@ impl Shutdown {
     }
 }
 
-/// The rest of a graceful shutdown, once the listener is closed: job events
-/// and webhook deliveries due by now are applied and sent, SSE streams end,
-/// every connection finishes its request in flight (hyper's graceful
-/// shutdown: an idle keep-alive connection closes at once), and the webhook
-/// attempts on the wire end. At most `--shutdown-grace`; past it, whatever
-/// is still open is cut off, with a warning.
-pub async fn drain(state: &AppState, connections: GracefulShutdown) {
+/// The rest of a graceful shutdown, once the listener is closed, in order:
+/// 1. the ticker stops, so no event falls due from here on;
+/// 2. the job events due by now are applied; from then on only the webhook
+///    deliveries due now are sent ([`crate::events::webhook::Webhooks::send_only_due`]);
+/// 3. with `--data-dir`, what is queued is committed, so the notifications
+///    of those events are in the logs and their deliveries in the book;
+/// 4. SSE streams send what their log holds and end; every connection
+///    finishes its request in flight (hyper's graceful shutdown: an idle
+///    keep-alive connection closes at once); the webhook attempts on the
+///    wire end;
+/// 5. connections still open are cut, and with `--data-dir` everything
+///    queued (the webhook outcomes too) is committed and the data dir closed.
+///
+/// All of it within `--shutdown-grace`; past it, whatever is still open is
+/// cut off, with a warning.
+pub async fn drain(
+    state: &AppState,
+    connections: GracefulShutdown,
+    mut tasks: JoinSet<()>,
+    ticker: Option<JoinHandle<()>>,
+) {
     let grace = state.settings.shutdown_grace;
+    let deadline = tokio::time::Instant::now() + grace;
     tracing::info!(
         connections = connections.count(),
         grace = ?grace,
         "shutting down: no new connections; finishing requests in flight"
     );
-    // Before the streams end, so their subscribers still get what is due.
-    state.run_due();
-    state.shutdown.begin();
+    if let Some(ticker) = ticker {
+        // It stops at its next wait: never halfway through a step.
+        ticker.abort();
+        let _ = ticker.await;
+    }
     let finished = async {
+        state.run_due();
+        {
+            // Under the lock deliveries are made and queued under, so every
+            // one the cutoff lets through is queued (and flushed below).
+            let _publishing = state.publish_lock.lock();
+            state.webhooks.send_only_due(state.now());
+        }
+        // Before the streams end, so their subscribers still get what the
+        // events announce: with `--data-dir` a notification is appended to
+        // its log (and its delivery queued) only once committed.
+        state.settle().await;
+        state.shutdown.begin();
         tokio::join!(connections.shutdown(), state.shutdown.webhooks_idle());
     };
-    match tokio::time::timeout(grace, finished).await {
-        Ok(()) => tracing::info!("shut down cleanly"),
-        Err(_) => tracing::warn!(
+    let drained = tokio::time::timeout_at(deadline, finished).await.is_ok();
+    // Connections still open past the grace end with the server rather
+    // than outliving it (and storing nothing more).
+    tasks.shutdown().await;
+    let stored = match &state.persist {
+        None => Ok(()),
+        Some(p) => tokio::time::timeout_at(deadline, p.close())
+            .await
+            .unwrap_or_else(|_| Err(StoreError("the last commit did not end within the grace".into()))),
+    };
+    match (drained, stored) {
+        (true, Ok(())) => tracing::info!("shut down cleanly"),
+        (true, Err(e)) => tracing::warn!(error = %e, "shut down, but the data dir was not closed cleanly"),
+        (false, stored) => tracing::warn!(
             webhook_attempts = state.shutdown.in_flight(),
+            data_dir_closed = stored.is_ok(),
             grace = ?grace,
             "shutdown grace elapsed: connections and webhook attempts still open are cut off"
         ),

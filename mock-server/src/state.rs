@@ -390,11 +390,20 @@ impl AppState {
     }
 
     /// Schedules a new job, announces it (`batch_edit`, pending) and wakes
-    /// the ticker.
-    pub fn submit_job(&self, mut n: NewJob) -> Arc<Job> {
+    /// the ticker. `epoch` is the reset count ([`IdGen::epoch`]) when its
+    /// identity, project and files were looked up: if a reset came since,
+    /// they are gone (and with `--data-dir` the store was emptied), so
+    /// nothing is done and `None` comes back.
+    pub fn submit_job(&self, mut n: NewJob, epoch: u64) -> Option<Arc<Job>> {
         let source = std::mem::take(&mut n.source);
         let job = {
             let guard = self.publish_lock.lock();
+            // Under the lock a reset takes too: either the job is queued
+            // for the store before the reset's `Clear` (which removes it),
+            // or it is refused here.
+            if self.ids.epoch() != epoch {
+                return None;
+            }
             let job = self.engine.submit(n);
             let data = batch_edit(&job, &job.state());
             let out = self.outgoing(
@@ -418,7 +427,7 @@ impl AppState {
         };
         self.run_due();
         self.ticker.notify_one();
-        job
+        Some(job)
     }
 
     /// Applies every job event due by now, publishes the notifications they

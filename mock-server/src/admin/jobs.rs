@@ -43,13 +43,19 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
     internal_view(&state, &id)
 }
 
+/// The schedule changes and is marked for `--data-dir` under the publish
+/// lock, which every step of the engine holds: no event of the new schedule
+/// can be stored before the schedule it belongs to.
 async fn complete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     state.run_due();
     let job_id = JobId::from_client(&id);
-    if !state.engine.pull_forward(&job_id, state.now()) {
-        return Err(ApiError::not_found("job", Some(("id", Position::Path))));
+    {
+        let _stepping = state.publish_lock.lock();
+        if !state.engine.pull_forward(&job_id, state.now()) {
+            return Err(ApiError::not_found("job", Some(("id", Position::Path))));
+        }
+        state.mark(Dirty::Schedule(job_id));
     }
-    state.mark(Dirty::Schedule(job_id));
     state.run_due();
     internal_view(&state, &id)
 }
@@ -80,25 +86,28 @@ async fn force(
             crate::error::FieldError::new("status", "the job has already ended", Position::Body),
         ));
     }
-    match req.status.as_str() {
-        "completed" => {
-            state.engine.pull_forward(&job_id, state.now());
+    {
+        let _stepping = state.publish_lock.lock();
+        match req.status.as_str() {
+            "completed" => {
+                state.engine.pull_forward(&job_id, state.now());
+            }
+            "failed" => {
+                let message = req
+                    .error_message
+                    .unwrap_or_else(|| "failed by the control API".to_owned());
+                state.engine.fail_now(&job_id, state.now(), message);
+            }
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "status",
+                    "must be 'completed' or 'failed'",
+                    Position::Body,
+                ));
+            }
         }
-        "failed" => {
-            let message = req
-                .error_message
-                .unwrap_or_else(|| "failed by the control API".to_owned());
-            state.engine.fail_now(&job_id, state.now(), message);
-        }
-        _ => {
-            return Err(ApiError::invalid_field(
-                "status",
-                "must be 'completed' or 'failed'",
-                Position::Body,
-            ));
-        }
+        state.mark(Dirty::Schedule(job_id));
     }
-    state.mark(Dirty::Schedule(job_id));
     state.run_due();
     internal_view(&state, &id)
 }

@@ -122,14 +122,39 @@ async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let prepared = prepare(&state, &tenant, scenario.0, &headers, body)?;
+    submit(&state, prepared)
+}
+
+/// A `POST /flat-2-model` request checked and resolved in the caller's
+/// account, not yet submitted ([`submit`]).
+#[derive(Debug)]
+pub struct Prepared {
+    job: NewJob,
+    total: u32,
+    /// The reset count when its identity, project and files were looked up.
+    epoch: u64,
+}
+
+/// The first half of `POST /flat-2-model`: parses the request, looks up
+/// what it names in `tenant`'s account, applies the job rate limit and
+/// merges the fault plans.
+pub fn prepare(
+    state: &AppState,
+    tenant: &Tenant,
+    scenario: Option<Arc<crate::scenarios::Scenario>>,
+    headers: &HeaderMap,
+    body: Value,
+) -> Result<Prepared, ApiError> {
     let req = parse(&body, &tenant.account.parse_context()).map_err(ApiError::invalid)?;
-    let extra_plan = injected_plan(&headers)?;
-    let (identity, project, inputs) = resolve_inputs(&state, &tenant, &req)?;
-    state.check_job_rate(&tenant)?;
+    let extra_plan = injected_plan(headers)?;
+    // Before the look-ups: a reset after them is caught by `submit`.
+    let epoch = state.ids.epoch();
+    let (identity, project, inputs) = resolve_inputs(state, tenant, &req)?;
+    state.check_job_rate(tenant)?;
     // Markers, then the scenario's plan, then the header's: later ones win.
     let mut plan = FaultPlan::from_markers(&req);
     for extra in scenario
-        .0
         .as_ref()
         .and_then(|s| s.job.as_ref())
         .into_iter()
@@ -138,7 +163,7 @@ async fn create(
         plan = plan.merged(extra);
     }
     let total = req.total_outputs();
-    let job = state.submit_job(NewJob {
+    let job = NewJob {
         id: state.ids.next(),
         owner: tenant.id().clone(),
         created_at: state.now(),
@@ -147,16 +172,34 @@ async fn create(
         project,
         inputs,
         plan,
-        scenario: scenario.0,
+        scenario,
         source: body,
-    });
+    };
+    Ok(Prepared { job, total, epoch })
+}
+
+/// The second half of `POST /flat-2-model`: schedules the job and answers
+/// 202. If `POST /__admin/reset` ran since [`prepare`], what the request
+/// names is gone, so it answers 404 as it would have after the reset (and
+/// nothing is stored that names what the reset removed).
+pub fn submit(state: &AppState, p: Prepared) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let images = p.job.request.images.len();
+    let Some(job) = state.submit_job(p.job, p.epoch) else {
+        let mut e = ApiError::new(StatusCode::NOT_FOUND, "Not found")
+            .with_detail(not_found_ref("identity_code".into(), "identity"))
+            .with_detail(not_found_ref("project_id".into(), "project"));
+        for i in 0..images {
+            e = e.with_detail(not_found_ref(format!("images[{i}]"), "file"));
+        }
+        return Err(e);
+    };
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
             "job_id": job.id,
             "status": "pending",
             "message": "Job created successfully",
-            "total_outputs": total,
+            "total_outputs": p.total,
         })),
     ))
 }

@@ -137,10 +137,21 @@ fn stream(sub: Subscription, ends: Ends) -> impl Stream<Item = Result<Bytes, Inf
             Start::Window { since } => Some(since),
             Start::After(_) => None,
         };
-        loop {
+        // Once the shutdown began: the last id this stream sends (the
+        // latest in its log when it noticed), then it ends. Checked before
+        // every read, so neither a long backfill nor a steady flow of
+        // notifications holds it open.
+        let mut end_at: Option<u64> = None;
+        'backfill: loop {
+            if end_at.is_none() && *shutdown.borrow() {
+                end_at = Some(*wake.borrow());
+            }
             log.after_into(last, BATCH, &mut batch);
             let done = batch.len() < BATCH;
             for n in batch.drain(..) {
+                if end_at.is_some_and(|end| n.id > end) {
+                    break 'backfill;
+                }
                 last = n.id;
                 if since.is_some_and(|s| n.published < s) || !filter.matches(&n) {
                     continue;
@@ -157,9 +168,15 @@ fn stream(sub: Subscription, ends: Ends) -> impl Stream<Item = Result<Bytes, Inf
         }
         yield Ok(Bytes::from_static(BACKFILL_COMPLETE));
         loop {
+            if end_at.is_none() && *shutdown.borrow() {
+                end_at = Some(*wake.borrow());
+            }
             log.after_into(last, BATCH, &mut batch);
             let full = batch.len() == BATCH;
             for n in batch.drain(..) {
+                if end_at.is_some_and(|end| n.id > end) {
+                    return;
+                }
                 last = n.id;
                 if !filter.matches(&n) {
                     continue;
@@ -170,29 +187,91 @@ fn stream(sub: Subscription, ends: Ends) -> impl Stream<Item = Result<Bytes, Inf
                     return;
                 }
             }
+            if full {
+                continue;
+            }
+            if end_at.is_some() {
+                // Everything up to the end was read.
+                return;
+            }
             // The receiver remembers what it has seen: an append since the
-            // last read wakes it at once, so nothing is missed.
-            if !full {
-                // A reset ends the stream: its account is gone, and ids
-                // start over, so the client reconnects fresh. The shutdown
-                // ends it too, but only after what was appended before it
-                // (hence the order).
-                let keepalive_due = tokio::select! {
-                    biased;
-                    _ = reset.changed() => return,
-                    changed = wake.changed() => {
-                        if changed.is_err() {
-                            return;
-                        }
-                        false
+            // last read wakes it at once, so nothing is missed. A reset ends
+            // the stream: its account is gone, and ids start over, so the
+            // client reconnects fresh. The shutdown ends it after one more
+            // read (above), which sends what the log holds by then.
+            let keepalive_due = tokio::select! {
+                biased;
+                _ = reset.changed() => return,
+                changed = wake.changed() => {
+                    if changed.is_err() {
+                        return;
                     }
-                    _ = shutdown.wait_for(|began| *began) => return,
-                    _ = ticks.tick() => true,
-                };
-                if keepalive_due {
-                    yield Ok(Bytes::from_static(KEEPALIVE));
+                    false
                 }
+                _ = shutdown.wait_for(|began| *began) => false,
+                _ = ticks.tick() => true,
+            };
+            if keepalive_due {
+                yield Ok(Bytes::from_static(KEEPALIVE));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use futures_util::StreamExt as _;
+
+    use super::*;
+    use crate::domain::ids::TenantId;
+    use crate::storage::records::Account;
+
+    fn n(id: u64) -> Arc<Notification> {
+        Arc::new(Notification {
+            id,
+            name: "batch_edit",
+            timestamp: 0.0,
+            data: serde_json::Value::Null,
+            owner: TenantId::from_client("acct_1"),
+            at: Instant::from_millis(0),
+            published: Instant::from_millis(0),
+            wire_text: OnceLock::new(),
+        })
+    }
+
+    /// Found in review: a stream woken by a new notification read on before
+    /// it looked at the shutdown, so a steady flow of notifications held it
+    /// open to the end of the grace. Once the shutdown began it sends what
+    /// its log holds, then ends, however many follow.
+    #[tokio::test]
+    async fn once_the_shutdown_began_a_stream_ends_though_notifications_keep_coming() {
+        let tenant = Arc::new(Tenant::new(Account::anonymous(TenantId::from_client("acct_1"))));
+        let (_reset, reset) = tokio::sync::watch::channel(0);
+        let (began, shutdown) = tokio::sync::watch::channel(false);
+        let sub = Subscription {
+            tenant: tenant.clone(),
+            filter: Filter::default(),
+            start: Start::After(0),
+            drop_after: None,
+            keepalive: Duration::from_secs(3600),
+        };
+        let mut s = std::pin::pin!(stream(sub, Ends { reset, shutdown }));
+        let mut next = async || s.next().await.map(|m| m.unwrap_or_else(|e| match e {}));
+        tenant.log.append(n(1));
+        assert_eq!(next().await, Some(message(&n(1), true)));
+        assert_eq!(next().await, Some(Bytes::from_static(BACKFILL_COMPLETE)));
+        tenant.log.append(n(2));
+        began.send_replace(true);
+        // Every message read, the next notification comes.
+        let mut live = Vec::new();
+        for id in 3..100 {
+            let Some(m) = next().await else { break };
+            live.push(m);
+            tenant.log.append(n(id));
+        }
+        assert_eq!(live.first(), Some(&message(&n(2), false)));
+        assert_eq!(live.len(), 1, "what the log held, then the end");
     }
 }

@@ -12,7 +12,7 @@
 //! enough to starve the runtime, attempts outlived `--webhook-timeout`
 //! after the receiver had accepted them, and their retries were duplicates.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -170,6 +170,18 @@ pub struct Send {
 /// Deliveries that go out one after another: one account's, with one key.
 type Line = (TenantId, String);
 
+/// What may still be sent once a shutdown began: one attempt for each
+/// delivery that was due then ([`Webhooks::send_only_due`]).
+#[derive(Debug)]
+struct Cutoff {
+    /// Due by then (ms of the injected clock) ...
+    at: i64,
+    /// ... and made by then (ids up to this one) ...
+    last_id: u64,
+    /// ... and not sent since (or on the wire when it began).
+    tried: HashSet<u64>,
+}
+
 #[derive(Debug, Default)]
 struct Book {
     /// Bumped by every clear, so a result of an attempt sent before a reset
@@ -183,9 +195,23 @@ struct Book {
     /// (next attempt in ms, id) of every pending delivery first in its line:
     /// exactly what is waiting to be sent.
     due: BTreeSet<(i64, u64)>,
+    /// Set once a shutdown began: what may still be sent.
+    cutoff: Option<Cutoff>,
 }
 
 impl Book {
+    /// The first entry of the due index that may be sent with the clock at
+    /// `now`: the earliest one, or while shutting down the earliest one the
+    /// cutoff lets through (the others stay, pending).
+    fn next_sendable(&self, now: i64) -> Option<(i64, u64)> {
+        let limit = self.cutoff.as_ref().map_or(now, |c| c.at.min(now));
+        let mut due = self.due.iter().take_while(|(at, _)| *at <= limit);
+        match &self.cutoff {
+            None => due.next().copied(),
+            Some(c) => due.find(|(_, id)| *id <= c.last_id && !c.tried.contains(id)).copied(),
+        }
+    }
+
     /// Puts delivery `id` in the due index when it is pending and first in
     /// its line.
     fn schedule(&mut self, id: u64) {
@@ -257,11 +283,18 @@ impl Default for Webhooks {
 }
 
 impl Webhooks {
-    /// Forgets everything.
+    /// Forgets everything (while shutting down, nothing made after this is
+    /// sent).
     pub fn clear(&self) {
         let mut book = self.book.lock();
+        let cutoff = book.cutoff.take().map(|c| Cutoff {
+            at: c.at,
+            last_id: 0,
+            tried: HashSet::new(),
+        });
         *book = Book {
             generation: book.generation + 1,
+            cutoff,
             ..Book::default()
         };
         self.registrations.clear();
@@ -403,8 +436,31 @@ impl Webhooks {
         self.registrations.insert(owner, r);
     }
 
+    /// A shutdown began at `now`: from here on [`Webhooks::take_due`] gives
+    /// one attempt to each delivery that is due now — made by now, with its
+    /// attempt due by `now` (also one waiting behind an earlier delivery of
+    /// its job, which keeps their order) — and nothing else. A delivery whose
+    /// attempt fails, or was on the wire already, gets no retry; one made
+    /// later is not sent: they stay pending (with `--data-dir`, for the next
+    /// start). So the attempts of a shutdown are finite and end.
+    pub fn send_only_due(&self, now: Instant) {
+        let mut book = self.book.lock();
+        let tried = book
+            .deliveries
+            .values()
+            .filter(|d| d.status == DeliveryStatus::InFlight)
+            .map(|d| d.id)
+            .collect();
+        book.cutoff = Some(Cutoff {
+            at: now.millis(),
+            last_id: book.next_id,
+            tried,
+        });
+    }
+
     /// Marks and returns every delivery due at `now` that is first in line
-    /// for its (account, key).
+    /// for its (account, key); once a shutdown began, only those
+    /// [`Webhooks::send_only_due`] lets through.
     pub fn take_due(&self, now: Instant) -> Vec<Send> {
         if self.next_due.load(Ordering::SeqCst) > now.millis() {
             return Vec::new();
@@ -412,11 +468,11 @@ impl Webhooks {
         let mut book = self.book.lock();
         let generation = book.generation;
         let mut out = Vec::new();
-        while let Some(&(at, id)) = book.due.first() {
-            if at > now.millis() {
-                break;
+        while let Some((at, id)) = book.next_sendable(now.millis()) {
+            book.due.remove(&(at, id));
+            if let Some(c) = book.cutoff.as_mut() {
+                c.tried.insert(id);
             }
-            book.due.pop_first();
             let Some(d) = book.deliveries.get_mut(&id) else {
                 continue;
             };
@@ -760,6 +816,51 @@ mod tests {
         let before_later = |t: Instant| t < later;
         assert_eq!(w.evict_finished(before_later), 0, "finished at `later`: not old enough");
         assert_eq!(w.delivery_count(), 2);
+    }
+
+    /// Found in review: while shutting down, each finished attempt sent the
+    /// next delivery of its job at once (and a retry falling due was sent
+    /// too), so the attempts on the wire might never all end and the
+    /// shutdown ran to the end of its grace. Once it began, each delivery
+    /// due then gets one attempt, in its job's order; a retry and a delivery
+    /// made later stay pending.
+    #[test]
+    fn once_a_shutdown_began_each_delivery_due_then_gets_one_attempt_and_nothing_else_goes() {
+        let t0 = Instant::from_millis(0);
+        let far = t0.plus(Duration::from_secs(86_400));
+        let (w, owner) = registered(t0);
+        let ids = |v: Vec<Send>| v.iter().map(|s| s.id).collect::<Vec<_>>();
+        let on_wire = queue(&w, &owner, "ping", 1, "ping", Bytes::new(), t0);
+        assert_eq!(ids(w.take_due(t0)), [on_wire]);
+        let a = queue(&w, &owner, "batch_edit", 2, "job_a", Bytes::new(), t0);
+        let b = queue(&w, &owner, "batch_edit", 3, "job_a", Bytes::new(), t0);
+        let c = queue(&w, &owner, "batch_edit", 4, "job_c", Bytes::new(), t0);
+
+        w.send_only_due(t0);
+        let later = queue(&w, &owner, "batch_edit", 5, "job_a", Bytes::new(), t0);
+        let fresh = queue(&w, &owner, "test", 6, "test", Bytes::new(), t0);
+        assert_eq!(ids(w.take_due(t0)), [a, c], "b waits behind a; what came later waits");
+        w.record(on_wire, 0, attempt(false, t0), t0);
+        w.record(c, 0, attempt(false, t0), t0);
+        w.record(a, 0, attempt(true, t0), t0);
+        assert_eq!(ids(w.take_due(far)), [b], "b was due: it follows a; no retry goes");
+        w.record(b, 0, attempt(true, t0), t0);
+        assert!(
+            w.take_due(far).is_empty(),
+            "`later` is first in line now, but came later"
+        );
+
+        let status = |id: u64| w.delivery(id).expect("kept").status;
+        for id in [on_wire, c, later, fresh] {
+            assert_eq!(status(id), DeliveryStatus::Pending, "delivery {id} waits for a restart");
+        }
+        for id in [a, b] {
+            assert_eq!(status(id), DeliveryStatus::Delivered);
+        }
+        w.clear();
+        w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
+        queue(&w, &owner, "ping", 1, "ping", Bytes::new(), t0);
+        assert!(w.take_due(t0).is_empty(), "nor after a reset during the shutdown");
     }
 
     #[test]

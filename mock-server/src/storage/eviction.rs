@@ -110,6 +110,7 @@ fn expired(t: Instant, ttl: Duration, now: Instant) -> bool {
 /// own lock.
 pub fn sweep(state: &Shared, now: Instant) -> Evicted {
     let s = &state.settings;
+    let epoch = state.ids.epoch();
     let jobs = state.engine.evict_final_ids(|t| expired(t, s.job_ttl, now));
     let files = state.store.evict_files_ids(|t| expired(t, s.file_ttl, now));
     let mut notifications = Vec::new();
@@ -140,9 +141,18 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
     {
         // The same goes from the data dir, then the bytes no one names.
         let collect = !(jobs.is_empty() && files.is_empty());
-        let mut ops: Vec<Op> = jobs.into_iter().map(Op::JobGone).collect();
+        // Queued under the lock a reset holds: if one ran since the sweep
+        // began, its `Clear` is queued already and removed what was swept
+        // before it, while ids start over: a deletion by id could hit new
+        // data, so those are dropped. (Marks are safe: each writes what
+        // memory holds at commit.)
+        let _publishing = state.publish_lock.lock();
+        let mut ops: Vec<Op> = Vec::new();
+        if state.ids.epoch() == epoch {
+            ops.extend(jobs.into_iter().map(Op::JobGone));
+            ops.extend(notifications.into_iter().map(Op::NotificationGone));
+        }
         ops.extend(files.into_iter().map(|id| Op::Dirty(Dirty::File(id))));
-        ops.extend(notifications.into_iter().map(Op::NotificationGone));
         ops.extend(deliveries.into_iter().map(|id| Op::Dirty(Dirty::Delivery(id))));
         ops.extend(links.into_iter().map(|t| Op::Dirty(Dirty::Download(t))));
         if collect {

@@ -45,7 +45,12 @@ impl SseClient {
             req = req.header("last-event-id", id.to_string());
         }
         app.note_sent("GET", "/notifications/events");
-        let res = req.send().await.expect("connected");
+        Self::from_response(req.send().await.expect("connected"))
+    }
+
+    /// A client reading `res`, the answer to `GET /notifications/events`
+    /// (from a server that is no [`TestApp`], such as the binary).
+    pub fn from_response(res: reqwest::Response) -> Self {
         assert_eq!(res.status(), 200);
         assert!(
             res.headers()["content-type"]
@@ -132,6 +137,9 @@ pub enum Behaviour {
     /// 500 while the flag is set, 204 once it is cleared (an outage that
     /// the test ends).
     FailWhile(Arc<AtomicBool>),
+    /// Holds each request until the value is `true`, then 204 (an attempt
+    /// that stays on the wire for as long as the test wants).
+    HoldUntil(tokio::sync::watch::Receiver<bool>),
 }
 
 /// A webhook receiver on 127.0.0.1, port 0.
@@ -152,6 +160,16 @@ impl Receiver {
                 let n = count.fetch_add(1, Ordering::SeqCst);
                 let path = uri.path().to_owned();
                 let status = match behaviour {
+                    Behaviour::HoldUntil(mut open) => {
+                        let _ = tx.send(Received {
+                            path,
+                            headers,
+                            body,
+                            answered: 204,
+                        });
+                        let _ = open.wait_for(|open| *open).await;
+                        return StatusCode::NO_CONTENT;
+                    }
                     Behaviour::Hang => {
                         let _ = tx.send(Received {
                             path,
@@ -193,6 +211,11 @@ impl Receiver {
             .await
             .expect("a delivery within 10 s")
             .expect("open")
+    }
+
+    /// A request already received, if there is one (never waits).
+    pub fn try_next(&mut self) -> Option<Received> {
+        self.rx.try_recv().ok()
     }
 
     /// The next request, or `None` once the receiver is gone; no time limit

@@ -18,16 +18,16 @@ use tokio::sync::mpsc;
 use crate::helpers::{DEMO, TestApp, jpeg, png};
 
 /// A folder under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> Self {
+    pub fn new(name: &str) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         Self(std::env::temp_dir().join(format!("f2m-{name}-{}-{nanos}", std::process::id())))
     }
-    fn path(&self) -> PathBuf {
+    pub fn path(&self) -> PathBuf {
         self.0.clone()
     }
 }
@@ -51,7 +51,13 @@ async fn spawn_on(dir: &Path, adjust: impl FnOnce(&mut mock_server::Config)) -> 
 /// Commits what is queued and releases the data dir, as a clean shutdown
 /// does; the app stops storing anything.
 async fn close(app: &TestApp) {
-    app.state.persist.as_ref().expect("a data dir").close().await;
+    app.state
+        .persist
+        .as_ref()
+        .expect("a data dir")
+        .close()
+        .await
+        .expect("everything queued is committed");
 }
 
 /// `POST /__admin/clock {"advance": by}`: what falls due happens.
@@ -532,6 +538,34 @@ async fn a_reset_empties_the_data_dir_too() {
         json!([]),
         "the tenant made before the reset is a new one now"
     );
+}
+
+/// Found in review: `POST /flat-2-model` looked up the identity, project
+/// and files, then submitted the job; a `POST /__admin/reset` in between
+/// left the job queued for the data dir after the reset emptied it, naming
+/// an identity the reset had removed, and the next start refused the data
+/// dir ("its identity … is missing"). The handler's two halves, with the
+/// reset between them: the job is refused as after a reset, and the data
+/// dir starts.
+#[tokio::test]
+async fn a_job_created_across_a_reset_is_refused_and_the_data_dir_still_starts() {
+    let dir = TempDir::new("reset-race");
+    let first = spawn_on(&dir.path(), |_| {}).await;
+    let inputs = first.job_inputs(DEMO, 1).await;
+    let body = TestApp::job_body(&inputs, json!([{}]));
+    let tenant = first.state.tokens.bearer_grant(DEMO).expect("the demo token").tenant;
+    let prepared = mock_server::api::jobs::prepare(&first.state, &tenant, None, &HeaderMap::new(), body)
+        .expect("a valid request naming what the account holds");
+    first.post("/__admin/reset").send().await.expect(200);
+    let refused = mock_server::api::jobs::submit(&first.state, prepared).expect_err("what it names is gone");
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert!(first.state.engine.is_empty(), "no job after the reset");
+    close(&first).await;
+
+    let second = spawn_on(&dir.path(), |_| {}).await;
+    assert!(second.state.engine.is_empty());
+    let notifications = second.get("/notifications").token(DEMO).send().await.expect(200).json();
+    assert_eq!(notifications, json!([]), "nothing announced for the refused job");
 }
 
 #[tokio::test]

@@ -221,7 +221,11 @@ impl Opened {
             }
         };
         Persist {
-            queue: Mutex::new(Queue { seq: 0, tx }),
+            queue: Mutex::new(Queue {
+                seq: 0,
+                tx,
+                closed: false,
+            }),
             progress,
             gate,
             loader: Mutex::new(Some(self.db)),
@@ -273,6 +277,8 @@ fn check_identity(db: &Database, dir: &Path, seed: u64) -> Result<(), String> {
 struct Queue {
     seq: u64,
     tx: Option<std::sync::mpsc::Sender<Msg>>,
+    /// [`Persist::close`] was called.
+    closed: bool,
 }
 
 /// The store of a `--data-dir` server: queues changes for the writer and
@@ -309,7 +315,10 @@ impl Persist {
             let sent =
                 q.tx.as_ref()
                     .is_some_and(|tx| tx.send(Msg::Change(Change { seq, ops, after })).is_ok());
-            if !sent {
+            if q.closed {
+                // Shutting down: what is cut off past the grace.
+                tracing::debug!(seq, "the data dir is closed: a change was not stored");
+            } else if !sent {
                 tracing::error!(seq, "the data-dir writer has stopped: a change was not stored");
             }
             seq
@@ -347,18 +356,28 @@ impl Persist {
 
     /// Commits what is queued, then closes the database and releases its
     /// lock; later changes are not stored. For a clean shutdown, and for
-    /// tests that start a second server on the same data dir.
-    pub async fn close(&self) {
+    /// tests that start a second server on the same data dir. An error when
+    /// something queued could not be committed (the writer had stopped).
+    pub async fn close(&self) -> Result<(), StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = {
+        let (sent, last) = {
             let mut q = self.queue.lock();
             let sent = q.tx.as_ref().is_some_and(|s| s.send(Msg::Close(tx)).is_ok());
             q.tx = None;
-            sent
+            q.closed = true;
+            (sent, q.seq)
         };
         self.loader.lock().take();
         if sent {
             let _ = rx.await;
+        }
+        if self.progress.borrow().committed >= last {
+            Ok(())
+        } else {
+            Err(StoreError(format!(
+                "changes up to {last} were queued, {} committed: see the log",
+                self.progress.borrow().committed
+            )))
         }
     }
 
