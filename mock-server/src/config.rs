@@ -160,6 +160,7 @@ pub struct Config {
 
     /// Turn CORS on for this origin (`https://app.example:3000`, or `*` for
     /// any); repeat the flag or separate origins with commas. Default: off.
+    /// `/__admin/*` refuses requests from web pages of any other origin.
     #[arg(long, env = "MOCK_CORS_ORIGIN", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origin: Vec<String>,
     /// Keep everything a client created (accounts, tokens, projects, files,

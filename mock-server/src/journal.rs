@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Instant;
 use crate::contract::Contract;
+use crate::domain::secret::SecretDigest;
 use crate::state::AppState;
 
 /// Most entries kept; the oldest go first.
@@ -237,8 +238,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let method = parts.method.clone();
     let path = crate::redact::path(parts.uri.path()).into_owned();
     let query = parts.uri.query().map(crate::redact::query);
-    let caller =
-        caller_token(&parts.headers, parts.uri.query()).map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..6]));
+    let caller = caller_token(&parts.headers, parts.uri.query()).map(|t| SecretDigest::of(&t).caller_id());
     // The router matched the path already: its template names the schema.
     let template = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
     let violations = request_violations(method.as_str(), template, &parts.headers, &bytes);

@@ -11,6 +11,16 @@ use axum::http::{HeaderName, header};
 /// What stands in for a secret.
 pub const REDACTED: &str = "[redacted]";
 
+/// Prints [`REDACTED`] in `Debug` output: what a hand-written `Debug`
+/// shows in place of a secret field, so `{:?}` of a record never leaks it.
+pub struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
 /// Query parameters whose value is a credential.
 const SECRET_PARAMS: [&str; 2] = ["token", "Signature"];
 

@@ -1,13 +1,21 @@
 //! Who may use the control API. By default anyone who reaches the port (the
-//! fake is a test double on 127.0.0.1). `--admin-loopback-only` refuses
-//! peers that are not on this machine (403); `--admin-token` asks for
-//! `Authorization: Bearer TOKEN`, compared in constant time (401). Both
-//! may be set; the vendor API is never affected.
+//! fake is a test double on 127.0.0.1), except web pages: a request that
+//! carries an `Origin` header not among the `--cors-origin` origins is
+//! refused (403). `--admin-loopback-only` refuses peers that are not on
+//! this machine (403); `--admin-token` asks for `Authorization: Bearer
+//! TOKEN`, compared in constant time (401). Both may be set; the vendor API
+//! is never affected.
+//!
+//! Why `Origin`: a browser sends it on every cross-site POST, and an HTML
+//! form on any page can `POST /__admin/reset` (it takes no body, so no
+//! preflight stops it) from the browser on this very machine, which the
+//! loopback restriction cannot tell from a test. Clients that are not
+//! browsers (curl, SDKs, test suites) send no `Origin` and pass as before.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -15,9 +23,17 @@ use crate::domain::auth::parse_bearer;
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
 
-/// Whether either restriction is on: only then is the guard installed.
-pub fn is_needed(state: &AppState) -> bool {
-    state.settings.admin_token.is_some() || state.settings.admin_loopback_only
+/// Whether every `Origin` header of a request is one of `allowed` (the
+/// `--cors-origin` origins, compared as the CORS layer compares them; `*`
+/// allows any). A request without `Origin` is not from a web page: allowed.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    if allowed.iter().any(|o| o == "*") {
+        return true;
+    }
+    headers
+        .get_all(header::ORIGIN)
+        .iter()
+        .all(|v| allowed.iter().any(|o| o.as_bytes() == v.as_bytes()))
 }
 
 /// Lets a request to `/__admin/*` through, or answers 403/401 in the error
@@ -25,6 +41,15 @@ pub fn is_needed(state: &AppState) -> bool {
 pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with(crate::admin::PREFIX) {
         return next.run(req).await;
+    }
+    if !origin_allowed(req.headers(), &state.settings.cors_origins) {
+        return ApiError::new(StatusCode::FORBIDDEN, "Forbidden")
+            .with_detail(FieldError::new(
+                "Origin",
+                "the control API does not answer web pages: this origin is not one of --cors-origin",
+                Position::Header,
+            ))
+            .into_response();
     }
     if state.settings.admin_loopback_only {
         // No peer address (a router called without a socket): refused, so
@@ -49,4 +74,39 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_origins(origins: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for o in origins {
+            h.append(header::ORIGIN, o.parse().expect("a header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn only_listed_origins_or_none_pass() {
+        let listed = ["http://app.test:3000".to_owned()];
+        assert!(origin_allowed(&with_origins(&[]), &[]));
+        assert!(origin_allowed(&with_origins(&[]), &listed));
+        assert!(origin_allowed(&with_origins(&["http://app.test:3000"]), &listed));
+        for refused in [
+            "http://evil.test",
+            "null",
+            "http://app.test:3001",
+            "http://app.test:3000/",
+        ] {
+            assert!(!origin_allowed(&with_origins(&[refused]), &listed), "{refused}");
+            assert!(!origin_allowed(&with_origins(&[refused]), &[]), "{refused}");
+        }
+        assert!(!origin_allowed(
+            &with_origins(&["http://app.test:3000", "http://evil.test"]),
+            &listed
+        ));
+        assert!(origin_allowed(&with_origins(&["http://evil.test"]), &["*".to_owned()]));
+    }
 }

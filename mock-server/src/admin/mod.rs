@@ -1,5 +1,6 @@
 //! The control API under the reserved prefix `/__admin` (open unless
-//! `--admin-token` or `--admin-loopback-only`: see [`guard`]): health,
+//! `--admin-token` or `--admin-loopback-only`, and never to a web page of
+//! an origin not in `--cors-origin`: see [`guard`]): health,
 //! reset, the clock, jobs, events, scenarios and the journal.
 
 pub mod events;

@@ -24,10 +24,24 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 fn view(state: &AppState) -> Json<Value> {
+    // Each caller with a scenario of its own, named as the journal names it
+    // (never by its token: the listing is open to whoever reaches the port).
+    let tokens: Vec<Value> = state
+        .scenarios
+        .token_choices()
+        .into_iter()
+        .map(|(digest, scenario)| {
+            let account = state
+                .tokens
+                .bearer_tenant(&digest)
+                .and_then(|t| t.account.email.clone());
+            json!({ "caller": digest.caller_id(), "account": account, "scenario": scenario })
+        })
+        .collect();
     Json(json!({
         "scenarios": state.scenarios.all().iter().map(|s| serde_json::to_value(&**s).unwrap_or(Value::Null)).collect::<Vec<_>>(),
         "global": state.scenarios.global(),
-        "tokens": state.scenarios.token_choices(),
+        "tokens": tokens,
     }))
 }
 

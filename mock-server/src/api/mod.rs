@@ -78,9 +78,9 @@ pub fn routes(state: &AppState) -> Routes {
 }
 
 /// The app: routes, the API's own 404/405 bodies, body limits, panics
-/// turned into a 500 in the error envelope, and request tracing. The
-/// control API's guard and CORS are layered only when switched on, so by
-/// default they cost the request path nothing.
+/// turned into a 500 in the error envelope, and request tracing. CORS is
+/// layered only when switched on, so by default it costs the request path
+/// nothing; the control API's guard always is (it refuses web pages).
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     let mut router = routes(&state)
@@ -106,12 +106,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::journal::record,
         ));
-    if crate::admin::guard::is_needed(&state) {
-        router = router.layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::admin::guard::check,
-        ));
-    }
+    router = router.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::admin::guard::check,
+    ));
     // Outside the guard: a preflight carries no credentials, and a browser
     // can read a 401's body only with the CORS headers on it.
     if let Some(cors) = cors::layer(&state.settings.cors_origins) {

@@ -74,9 +74,12 @@ pub fn probe(bytes: &[u8], expected: Option<&str>) -> Result<ImageInfo, ProbeErr
     {
         return Err(ProbeError(format!("the bytes are {mime}, not {expected}")));
     }
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(|e| ProbeError(format!("unreadable {mime} header: {e}")))?;
+    let (width, height) = match vp8l_dimensions(bytes) {
+        Some(size) if format == ImageFormat::WebP => size,
+        _ => ImageReader::with_format(Cursor::new(bytes), format)
+            .into_dimensions()
+            .map_err(|e| ProbeError(format!("unreadable {mime} header: {e}")))?,
+    };
     if width == 0
         || height == 0
         || width > MAX_SIDE
@@ -107,6 +110,20 @@ pub fn probe(bytes: &[u8], expected: Option<&str>) -> Result<ImageInfo, ProbeErr
         height,
         face_detected,
     })
+}
+
+/// The size a lossless WebP in the simple format (`RIFF`, `WEBP`, then a
+/// `VP8L` chunk) declares, or `None` for any other bytes. image-webp 0.2.4
+/// computes each side as `(1 + bits) & 0x3FFF`, so a side of 16,384 reads as
+/// 0; here as the format defines it: after the signature byte `0x2f`, 14
+/// bits of width − 1 and 14 of height − 1, little-endian.
+fn vp8l_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let riff = bytes.get(0..4)? == b"RIFF" && bytes.get(8..12)? == b"WEBP";
+    if !riff || bytes.get(12..16)? != b"VP8L" || *bytes.get(20)? != 0x2f {
+        return None;
+    }
+    let bits = u32::from_le_bytes(bytes.get(21..25)?.try_into().ok()?);
+    Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
 }
 
 #[cfg(test)]
@@ -170,5 +187,45 @@ mod tests {
         png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         let err = probe(&png, None).expect_err("bomb");
         assert!(err.0.contains("100000x100000") || err.0.contains("header"), "{err}");
+    }
+
+    /// A lossless WebP header declaring `w`×`h` (each 1–16,384), no pixels.
+    fn vp8l_header(w: u32, h: u32) -> Vec<u8> {
+        let mut b = b"RIFF\x00\x00\x00\x00WEBPVP8L\x05\x00\x00\x00\x2f".to_vec();
+        b.extend_from_slice(&((w - 1) | ((h - 1) << 14)).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn a_webp_side_of_16384_is_named_not_read_as_0() {
+        let err = probe(&vp8l_header(16_384, 16_384), None).expect_err("too large");
+        assert!(err.0.contains("16384x16384"), "{err}");
+        let err = probe(&vp8l_header(16_384, 1), None).expect_err("too large");
+        assert!(err.0.contains("16384x1"), "{err}");
+    }
+
+    #[test]
+    fn the_vp8l_size_read_here_is_the_decoders_for_real_images() {
+        for (w, h) in [(1, 1), (200, 300), (301, 7)] {
+            let webp = encode(w, h, ImageFormat::WebP, false);
+            assert_eq!(vp8l_dimensions(&webp), Some((w, h)));
+            assert_eq!(
+                probe(&webp, Some("image/webp")).map(|i| (i.width, i.height)),
+                Ok((w, h))
+            );
+        }
+        assert_eq!(vp8l_dimensions(&encode(8, 8, ImageFormat::Png, false)), None);
+    }
+
+    #[test]
+    fn a_short_or_altered_vp8l_header_never_panics() {
+        let full = vp8l_header(16_384, 16_384);
+        for n in 0..full.len() {
+            assert_eq!(vp8l_dimensions(&full[..n]), None, "{n} bytes");
+            let _ = probe(&full[..n], None);
+        }
+        let mut other = full;
+        other[20] = 0x2e;
+        assert_eq!(vp8l_dimensions(&other), None);
     }
 }

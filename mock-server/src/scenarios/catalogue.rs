@@ -16,9 +16,10 @@ use crate::scenarios::Scenario;
 pub struct Catalogue {
     scenarios: RwLock<BTreeMap<String, Arc<Scenario>>>,
     global: RwLock<Option<String>>,
-    /// By the token's digest (looked up in constant time): the token, for
-    /// the control API's listing, and the scenario's name.
-    by_token: DashMap<SecretDigest, (String, String)>,
+    /// By the token's digest (looked up in constant time): the scenario's
+    /// name. The token itself is never kept: the control API lists callers
+    /// by [`SecretDigest::caller_id`].
+    by_token: DashMap<SecretDigest, String>,
     /// Whether a scenario is chosen globally or for any token: while not,
     /// a request without the header skips every lookup (no shared lock on
     /// the request path).
@@ -58,7 +59,7 @@ impl Catalogue {
     pub fn remove(&self, name: &str) -> bool {
         let removed = self.scenarios.write().remove(name).is_some();
         if removed {
-            self.by_token.retain(|_, (_, v)| v != name);
+            self.by_token.retain(|_, v| v != name);
             let mut g = self.global.write();
             if g.as_deref() == Some(name) {
                 *g = None;
@@ -113,7 +114,7 @@ impl Catalogue {
     pub fn set_for_token(&self, token: &str, name: Option<String>) {
         match name {
             Some(n) => {
-                self.by_token.insert(SecretDigest::of(token), (token.to_owned(), n));
+                self.by_token.insert(SecretDigest::of(token), n);
             }
             None => {
                 self.by_token.remove(&SecretDigest::of(token));
@@ -122,9 +123,12 @@ impl Catalogue {
         self.note_choices();
     }
 
-    /// The per-token choices.
-    pub fn token_choices(&self) -> BTreeMap<String, String> {
-        self.by_token.iter().map(|e| e.value().clone()).collect()
+    /// The per-token choices: each token's digest and its scenario's name,
+    /// ordered by [`SecretDigest::caller_id`].
+    pub fn token_choices(&self) -> Vec<(SecretDigest, String)> {
+        let mut v: Vec<_> = self.by_token.iter().map(|e| (*e.key(), e.value().clone())).collect();
+        v.sort_by_cached_key(|(d, _)| d.caller_id());
+        v
     }
 
     /// The scenario for a request: the header's, else the token's, else the
@@ -140,8 +144,28 @@ impl Catalogue {
                 .ok_or_else(|| format!("unknown scenario {name:?}"));
         }
         let name = token
-            .and_then(|t| self.by_token.get(&SecretDigest::of(t)).map(|e| e.1.clone()))
+            .and_then(|t| self.by_token.get(&SecretDigest::of(t)).map(|e| e.value().clone()))
             .or_else(|| self.global());
         Ok(name.and_then(|n| self.get(&n)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_choice_keeps_no_token() {
+        let c = Catalogue::default();
+        c.insert(Scenario::parse(r#"{"name": "slow"}"#).expect("a scenario"));
+        c.set_for_token("f2m_secret_token", Some("slow".into()));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("f2m_secret_token"), "{shown}");
+        let choices = c.token_choices();
+        assert_eq!(choices.len(), 1);
+        assert!(choices[0].0.matches("f2m_secret_token"));
+        assert_eq!(choices[0].1, "slow");
+        let resolved = c.resolve(None, Some("f2m_secret_token")).expect("resolves");
+        assert_eq!(resolved.map(|s| s.name.clone()).as_deref(), Some("slow"));
     }
 }

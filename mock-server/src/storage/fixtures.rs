@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::redact::Redacted;
+
 /// A saved Design Value that an instruction can reference by its integer
 /// `index`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,8 +24,8 @@ pub struct SavedDesignValue {
     pub image: Option<String>,
 }
 
-/// One fixture account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One fixture account. `Debug` hides the password and the token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountFixture {
     /// Login e-mail (HTTP Basic user name of `POST /auth/login`).
@@ -50,6 +52,34 @@ pub struct AccountFixture {
     /// The scenario every request with this account's static token runs under.
     #[serde(default)]
     pub scenario: Option<String>,
+}
+
+impl std::fmt::Debug for AccountFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field must be given a place here.
+        let Self {
+            email,
+            password: _,
+            api_token: _,
+            name,
+            surname,
+            credits,
+            policies,
+            design_values,
+            scenario,
+        } = self;
+        f.debug_struct("AccountFixture")
+            .field("email", email)
+            .field("password", &Redacted)
+            .field("api_token", &Redacted)
+            .field("name", name)
+            .field("surname", surname)
+            .field("credits", credits)
+            .field("policies", policies)
+            .field("design_values", design_values)
+            .field("scenario", scenario)
+            .finish()
+    }
 }
 
 /// The file `accounts.json`.
@@ -104,6 +134,20 @@ mod tests {
                 .any(|a| a.policies.iter().any(|p| p == "OUTPUT_CUSTOM_DIMENSIONS"))
         );
         assert!(f.accounts.len() >= 2, "tenancy tests need two accounts");
+    }
+
+    #[test]
+    fn a_fixtures_debug_does_not_show_its_password_or_token() {
+        let f = AccountsFile::parse(
+            r#"{"accounts":[{"email":"a@x.test","password":"pw-secret-1","api_token":"f2m_secret_2"}]}"#,
+        )
+        .expect("valid");
+        let shown = format!("{f:?}");
+        assert!(
+            !shown.contains("pw-secret-1") && !shown.contains("f2m_secret_2"),
+            "{shown}"
+        );
+        assert!(shown.contains("a@x.test") && shown.contains("[redacted]"), "{shown}");
     }
 
     #[test]

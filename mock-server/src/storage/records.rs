@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use crate::clock::Instant;
 use crate::domain::ids::{FileId, IdentityCode, ProjectId, TenantId, TokenId};
 use crate::events::log::AccountLog;
+use crate::redact::Redacted;
 use crate::storage::fixtures::{AccountFixture, SavedDesignValue};
 
 /// The policy that unlocks custom output `width`/`height`.
 pub const POLICY_CUSTOM_DIMENSIONS: &str = "OUTPUT_CUSTOM_DIMENSIONS";
 
-/// One account: the unit of isolation.
-#[derive(Debug, Clone)]
+/// One account: the unit of isolation. `Debug` hides the password.
+#[derive(Clone)]
 pub struct Account {
     /// Tenant id.
     pub id: TenantId,
@@ -31,6 +32,32 @@ pub struct Account {
     pub policies: Vec<String>,
     /// Saved Design Values.
     pub design_values: Vec<SavedDesignValue>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field must be given a place here.
+        let Self {
+            id,
+            email,
+            password,
+            name,
+            surname,
+            credits,
+            policies,
+            design_values,
+        } = self;
+        f.debug_struct("Account")
+            .field("id", id)
+            .field("email", email)
+            .field("password", &password.as_ref().map(|_| Redacted))
+            .field("name", name)
+            .field("surname", surname)
+            .field("credits", credits)
+            .field("policies", policies)
+            .field("design_values", design_values)
+            .finish()
+    }
 }
 
 impl Account {
@@ -207,4 +234,22 @@ pub struct StoredFile {
     /// The bytes, once a PUT succeeded; `None` marks a file whose bytes
     /// never arrived.
     pub blob: Option<Blob>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accounts_debug_does_not_show_its_password() {
+        let mut a = Account::anonymous(TenantId::from_client("acct_1"));
+        a.email = Some("demo@flat2model.test".into());
+        a.password = Some("hunter2-secret".into());
+        let shown = format!("{a:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("demo@flat2model.test"),
+            "{shown}"
+        );
+    }
 }

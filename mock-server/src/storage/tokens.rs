@@ -74,6 +74,12 @@ impl Tokens {
         self.bearer.get(&SecretDigest::of(token)).map(|g| g.clone())
     }
 
+    /// The tenant of the bearer token with digest `key`, expired or not:
+    /// for listings that name a caller without holding its token.
+    pub fn bearer_tenant(&self, key: &SecretDigest) -> Option<Arc<Tenant>> {
+        self.bearer.get(key).map(|g| g.tenant.clone())
+    }
+
     /// What refresh `token` grants, if it is unspent (`--data-dir` stores it).
     pub fn refresh_grant(&self, token: &str) -> Option<Grant> {
         self.refresh.get(&SecretDigest::of(token)).map(|g| g.clone())

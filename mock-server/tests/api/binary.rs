@@ -1,11 +1,14 @@
 //! The real `mock-server` binary as a child process: started on port 0,
-//! its log (stderr) read line by line, signalled with `kill`.
+//! its log (stderr) drained line by line, signalled with `kill`.
+//!
+//! This is the one way tests start the binary.
 
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStderr, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
 /// Sends `req` and reads its JSON answer.
 pub async fn send_json(req: reqwest::RequestBuilder) -> serde_json::Value {
@@ -16,7 +19,9 @@ pub async fn send_json(req: reqwest::RequestBuilder) -> serde_json::Value {
 pub struct Binary {
     pub url: String,
     child: Child,
-    stderr: Lines<BufReader<ChildStderr>>,
+    /// Log lines read off stderr by a task that always drains it, so the
+    /// server never blocks on a full pipe, whether or not a test reads them.
+    lines: mpsc::UnboundedReceiver<String>,
     /// Every log line read so far.
     pub log: Vec<String>,
 }
@@ -35,22 +40,32 @@ impl Binary {
             .kill_on_drop(true)
             .spawn()
             .expect("starts");
-        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::unbounded_channel();
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                // Kept draining after the `Binary` is gone.
+                let _ = tx.send(line);
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
+        tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut line))
             .await
             .expect("listening within 30 s")
             .expect("a line");
         let url = line
             .trim()
             .strip_prefix("listening on ")
-            .expect("the documented line")
+            .unwrap_or_else(|| panic!("not the documented line: {line:?}"))
             .to_owned();
-        let stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
+        });
         Self {
             url,
             child,
-            stderr,
+            lines,
             log: Vec::new(),
         }
     }
@@ -70,13 +85,17 @@ impl Binary {
         assert!(status.success(), "kill -TERM {pid}");
     }
 
+    /// Sends SIGKILL and waits until the process is gone.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("SIGKILL");
+    }
+
     /// Reads log lines until one contains `needle`; fails after 10 s.
     pub async fn log_until(&mut self, needle: &str) {
         loop {
-            let line = tokio::time::timeout(Duration::from_secs(10), self.stderr.next_line())
+            let line = tokio::time::timeout(Duration::from_secs(10), self.lines.recv())
                 .await
                 .unwrap_or_else(|_| panic!("a log line with {needle:?} within 10 s; so far {:?}", self.log))
-                .expect("stderr readable")
                 .unwrap_or_else(|| panic!("the log ended before {needle:?}: {:?}", self.log));
             let found = line.contains(needle);
             self.log.push(line);
@@ -93,7 +112,7 @@ impl Binary {
             .await
             .unwrap_or_else(|_| panic!("exited within {within:?}"))
             .expect("waited");
-        while let Some(line) = self.stderr.next_line().await.expect("stderr readable") {
+        while let Some(line) = self.lines.recv().await {
             self.log.push(line);
         }
         status

@@ -1,6 +1,7 @@
 //! The binary itself: flags, the `listening on` line, port 0.
 
 use std::process::Command;
+use std::time::Duration;
 
 use crate::binary::Binary;
 
@@ -41,6 +42,26 @@ async fn port_zero_prints_the_bound_address_and_serves() {
         .await
         .map(|r| r.status().as_u16());
     assert_eq!(status.expect("reachable"), 200);
+}
+
+/// Regression: `Binary` read its log only inside `log_until`, so a chatty
+/// server filled the stderr pipe (64 KiB) and froze in the middle of a test.
+#[tokio::test]
+async fn a_chatty_binary_never_blocks_on_a_log_nobody_reads() {
+    let server = Binary::start(&[], &[("MOCK_LOG", "trace")]).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    // Several hundred KiB of log lines, none of them read by the test.
+    for i in 0..1000 {
+        let r = http
+            .get(format!("{}/__admin/health", server.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request {i} unanswered: {e}"));
+        assert_eq!(r.status(), 200);
+    }
 }
 
 #[test]

@@ -466,27 +466,6 @@ impl Resp {
     }
 }
 
-/// Starts the binary as `cmd` says (stdout piped here, stderr dropped) and
-/// reads its one line `listening on http://…`; the child and that base URL.
-pub fn start_binary(cmd: &mut std::process::Command) -> (std::process::Child, String) {
-    use std::io::BufRead as _;
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("a line");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("not the documented line: {line:?}"))
-        .to_owned();
-    (child, base)
-}
-
 /// A PNG or JPEG of `w`×`h` whose pixels depend on `salt` (different salts,
 /// different bytes).
 pub fn image(w: u32, h: u32, format: ImageFormat, salt: u8) -> Vec<u8> {

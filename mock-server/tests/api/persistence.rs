@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use crate::binary::Binary;
 use crate::helpers::{DEMO, TestApp, jpeg, png};
 
 /// A folder under the system's temp dir, removed when dropped.
@@ -640,12 +641,24 @@ fn binary(dir: &Path, seed: &str) -> Command {
     cmd
 }
 
-/// Starts the binary on `dir`; its base URL.
-fn start(dir: &Path) -> (Child, String) {
-    let mut cmd = binary(dir, SEED);
-    cmd.args(["--clock", "manual", "--any-token", "--job-rate-limit", "0"])
-        .env("MOCK_LOG", "warn");
-    crate::helpers::start_binary(&mut cmd)
+/// Starts the binary on `dir`.
+async fn start(dir: &Path) -> Binary {
+    let dir = dir.to_str().expect("a UTF-8 temp dir");
+    Binary::start(
+        &[
+            "--seed",
+            SEED,
+            "--data-dir",
+            dir,
+            "--clock",
+            "manual",
+            "--any-token",
+            "--job-rate-limit",
+            "0",
+        ],
+        &[("MOCK_LOG", "warn")],
+    )
+    .await
 }
 
 /// Runs the binary on `dir` with `seed`, expecting it to refuse to start;
@@ -787,7 +800,8 @@ fn rebase(url: &str, from: &str, to: &str) -> String {
 async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
     let dir = TempDir::new("kill9");
     let mut receiver = Receiver::start().await;
-    let (mut child, base) = start(&dir.path());
+    let mut server = start(&dir.path()).await;
+    let base = server.url.clone();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -861,8 +875,7 @@ async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
     while let Some(a) = rx.recv().await {
         acked.push(a);
         if acked.len() == KILL_AFTER {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("ended");
+            server.kill().await;
         }
     }
     let mut sent = 0;
@@ -875,7 +888,8 @@ async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
     assert!(sent > acked.len(), "requests were on the wire when the process died");
 
     // Restart on the same data dir.
-    let (mut child, new_base) = start(&dir.path());
+    let mut server = start(&dir.path()).await;
+    let new_base = server.url.clone();
     let get = |path: String, token: &str| {
         let req = http.get(format!("{new_base}{path}")).bearer_auth(token);
         async move { must(req, &format!("GET {path} after the restart")).await }
@@ -978,8 +992,7 @@ async fn kill_9_in_the_middle_of_a_load_loses_nothing_acknowledged() {
     let want: BTreeSet<u64> = ids.iter().copied().collect();
     receiver.until_all(&want, &secret).await;
 
-    child.kill().expect("kill");
-    child.wait().expect("ended");
+    server.kill().await;
     // A data dir written with another seed is refused, with the reason.
     assert!(refused(&dir.path(), "8").contains("--seed 7"));
 }

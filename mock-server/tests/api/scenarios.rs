@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::helpers::{DEMO, JobInputs, TestApp};
 use crate::peers::{Behaviour, Receiver};
@@ -534,7 +535,30 @@ async fn a_fixture_account_can_carry_its_own_scenario() {
         .send()
         .await
         .expect(200);
-    let listed = app.get("/__admin/scenarios").send().await.expect(200).json();
-    assert_eq!(listed["tokens"][DEMO], "upload-url-expired");
+    // Listed by caller id and account, never by the token.
+    let r = app.get("/__admin/scenarios").send().await.expect(200);
+    assert!(!r.text().contains(DEMO), "{}", r.text());
+    let demo_caller = hex::encode(&Sha256::digest(DEMO.as_bytes())[..6]);
+    assert_eq!(
+        r.json()["tokens"],
+        json!([{ "caller": demo_caller, "account": "demo@flat2model.test", "scenario": "upload-url-expired" }])
+    );
+    // A token of no account is listed with none.
+    let r = app
+        .put("/__admin/scenarios/active")
+        .json(json!({"name": "upload-url-expired", "token": "f2m_nobodys_token"}))
+        .send()
+        .await
+        .expect(200);
+    assert!(!r.text().contains("f2m_nobodys_token"), "{}", r.text());
+    let nobody = hex::encode(&Sha256::digest(b"f2m_nobodys_token")[..6]);
+    let listed = r.json()["tokens"].clone();
+    let entry = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|t| t["caller"] == nobody.as_str())
+        .unwrap_or_else(|| panic!("{nobody} in {listed}"));
+    assert_eq!(entry["account"], Value::Null);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,5 +1,6 @@
-//! Security: the control API's token and loopback restriction, CORS off by
-//! default and on by flag, and secrets kept out of the log and the journal.
+//! Security: the control API's token and loopback restriction, its refusal
+//! of web pages of other origins, CORS off by default and on by flag, and
+//! secrets kept out of the log and the journal.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -166,6 +167,77 @@ async fn cors_star_allows_any_origin() {
     let r = preflight(&app, "http://anything.test").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn a_web_page_cannot_reset_the_fake_through_a_cross_site_form() {
+    let app = TestApp::spawn().await;
+    app.post("/project")
+        .token(DEMO)
+        .json(json!({"project_name": "kept"}))
+        .send()
+        .await
+        .expect(201);
+    // What an auto-submitted HTML form on another site sends: no preflight,
+    // no credentials, an `Origin`.
+    for origin in ["http://evil.test", "null", "http://127.0.0.1:9"] {
+        let r = app
+            .post("/__admin/reset")
+            .header("origin", origin)
+            .bytes("application/x-www-form-urlencoded", Vec::new())
+            .send()
+            .await
+            .expect(403);
+        assert_eq!(r.json()["error"], "Forbidden");
+        assert_eq!(r.error_field().as_deref(), Some("Origin"), "{origin}");
+        assert!(r.headers.get("access-control-allow-origin").is_none());
+        app.get("/__admin/health")
+            .header("origin", origin)
+            .send()
+            .await
+            .expect(403);
+    }
+    let projects = app.get("/project").token(DEMO).send().await.expect(200).json();
+    assert!(
+        projects.to_string().contains("kept"),
+        "the reset was refused: {projects}"
+    );
+    // The vendor API answers any origin (CORS decides what a page may read).
+    app.get("/project")
+        .token(DEMO)
+        .header("origin", "http://evil.test")
+        .send()
+        .await
+        .expect(200);
+    // Without `Origin` (curl, SDKs, tests) the control API is open as before.
+    app.post("/__admin/reset").send().await.expect(200);
+}
+
+#[tokio::test]
+async fn the_control_api_answers_pages_of_the_cors_origins_only() {
+    let app = TestApp::spawn_with(|c| c.cors_origin = vec!["http://app.test:3000".into()]).await;
+    let r = app
+        .post("/__admin/clock")
+        .header("origin", "http://app.test:3000")
+        .json(json!({"advance": "1m"}))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(r.headers["access-control-allow-origin"], "http://app.test:3000");
+    for origin in ["http://evil.test", "https://app.test:3000", "http://app.test:3000/"] {
+        app.post("/__admin/reset")
+            .header("origin", origin)
+            .send()
+            .await
+            .expect(403);
+    }
+    // `*` lets every page in, as it does for the vendor API.
+    let app = TestApp::spawn_with(|c| c.cors_origin = vec!["*".into()]).await;
+    app.post("/__admin/reset")
+        .header("origin", "http://evil.test")
+        .send()
+        .await
+        .expect(200);
 }
 
 /// Drives every kind of secret through the real binary with the most

@@ -24,6 +24,7 @@ use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::{Event, OutputSlot, Schedule, TimedEvent};
 use crate::events::log::Notification;
 use crate::events::webhook::{Attempt, Delivery, DeliveryStatus, Registration};
+use crate::redact::Redacted;
 use crate::scenarios::{Scenario, WebhookFault};
 use crate::state::DownloadGrant;
 use crate::storage::fixtures::SavedDesignValue;
@@ -108,8 +109,8 @@ pub struct Counters {
     pub clock_ms: i64,
 }
 
-/// A tenant's account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A tenant's account. `Debug` hides the password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountRecord {
     id: TenantId,
     email: Option<String>,
@@ -119,6 +120,32 @@ pub struct AccountRecord {
     credits: i64,
     policies: Vec<String>,
     design_values: Vec<SavedDesignValue>,
+}
+
+impl std::fmt::Debug for AccountRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field must be given a place here.
+        let Self {
+            id,
+            email,
+            password,
+            name,
+            surname,
+            credits,
+            policies,
+            design_values,
+        } = self;
+        f.debug_struct("AccountRecord")
+            .field("id", id)
+            .field("email", email)
+            .field("password", &password.as_ref().map(|_| Redacted))
+            .field("name", name)
+            .field("surname", surname)
+            .field("credits", credits)
+            .field("policies", policies)
+            .field("design_values", design_values)
+            .finish()
+    }
 }
 
 impl From<&Account> for AccountRecord {
@@ -739,6 +766,17 @@ mod tests {
         };
         let back = round_trip(&ApiTokenEntry::new(&TenantId::from_client("acct_1"), &entry)).entry();
         assert_eq!((back.id, back.expires_at), (entry.id, far));
+    }
+
+    #[test]
+    fn an_account_records_debug_does_not_show_its_password() {
+        let mut account = Account::anonymous(TenantId::from_client("acct_1"));
+        account.password = Some("pw-secret-3".into());
+        let shown = format!("{:?}", AccountRecord::from(&account));
+        assert!(
+            !shown.contains("pw-secret-3") && shown.contains("[redacted]"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -208,6 +208,46 @@ async fn path_like_names_are_data_never_paths_zip_entries_or_headers() {
         .await
         .expect(200);
     assert_eq!(r.json()["name"], "../../evil");
+    // Windows-style names keep their backslashes: reqwest sends each one
+    // escaped as `\\` in the quoted filename, and it is stored once (multer
+    // alone kept it doubled, and misread a name ending in a backslash).
+    for (salt, sent, stem) in [
+        (103, "..\\..\\win.ini", "..\\..\\win"),
+        (104, "C:\\temp\\", "C:\\temp\\"),
+        (105, "say \"cheese\".jpg", "say \"cheese\""),
+    ] {
+        let form = Form::new().part(
+            "image",
+            Part::bytes(image(160, 200, ImageFormat::Jpeg, salt)).file_name(sent),
+        );
+        let r = app
+            .post("/identity/upload")
+            .token(DEMO)
+            .multipart(form)
+            .send()
+            .await
+            .expect(200);
+        headers_are_clean(sent, &r);
+        let idn = r.json();
+        assert_eq!(idn["original_filename"], sent, "echoed unchanged");
+        assert_eq!(idn["name"], stem);
+        let code = str_of(&idn["identity_code"]);
+        let link = str_of(&idn["link"]);
+        assert!(
+            link.starts_with(&format!("{}/blobs/identities/{code}?", app.base)),
+            "{link}"
+        );
+        for part in ["..", "win", "temp", "cheese", "%5C", "\\"] {
+            assert!(!link.contains(part), "{link}");
+        }
+        let listed = app
+            .get(&format!("/identity/{code}"))
+            .token(DEMO)
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(listed.json()["original_filename"], sent);
+    }
 
     let body = json!({
         "identity_code": code,
