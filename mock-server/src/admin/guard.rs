@@ -24,24 +24,21 @@ use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
 
 /// Whether every `Origin` header of a request is one of `allowed` (the
-/// `--cors-origin` origins, compared as the CORS layer compares them; `*`
-/// allows any). A request without `Origin` is not from a web page: allowed.
+/// `--cors-origin` origins, compared as the CORS layer compares them). `*`
+/// opens the vendor API to any page, but never the control API: a page
+/// that may reset the fake must be named. A request without `Origin` is not
+/// from a web page: allowed.
 fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    if allowed.iter().any(|o| o == "*") {
-        return true;
-    }
     headers
         .get_all(header::ORIGIN)
         .iter()
         .all(|v| allowed.iter().any(|o| o.as_bytes() == v.as_bytes()))
 }
 
-/// Lets a request to `/__admin/*` through, or answers 403/401 in the error
-/// envelope. Other paths pass untouched.
+/// Lets a request to a control route through, or answers 403/401 in the
+/// error envelope. A route layer of the control routes only (`api::routes`),
+/// so the vendor API never passes here.
 pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with(crate::admin::PREFIX) {
-        return next.run(req).await;
-    }
     if !origin_allowed(req.headers(), &state.settings.cors_origins) {
         return ApiError::new(StatusCode::FORBIDDEN, "Forbidden")
             .with_detail(FieldError::new(
@@ -107,6 +104,6 @@ mod tests {
             &with_origins(&["http://app.test:3000", "http://evil.test"]),
             &listed
         ));
-        assert!(origin_allowed(&with_origins(&["http://evil.test"]), &["*".to_owned()]));
+        assert!(!origin_allowed(&with_origins(&["http://evil.test"]), &["*".to_owned()]));
     }
 }

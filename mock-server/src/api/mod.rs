@@ -50,6 +50,23 @@ impl Routes {
         self
     }
 
+    /// The control API's guard (`admin::guard`) on every route added so far:
+    /// a route layer, so that it costs the vendor routes nothing.
+    fn guarded(mut self, state: &AppState) -> Self {
+        self.router = self.router.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::admin::guard::check,
+        ));
+        self
+    }
+
+    /// These routes and `other`'s.
+    fn merge(mut self, other: Routes) -> Self {
+        self.table.extend(other.table);
+        self.router = self.router.merge(other.router);
+        self
+    }
+
     /// The (METHOD, path template) pairs served, sorted.
     pub fn table(&self) -> Vec<(String, String)> {
         let mut t: Vec<_> = self
@@ -74,13 +91,13 @@ pub fn routes(state: &AppState) -> Routes {
     r = notifications::routes(r);
     r = webhooks::routes(r);
     r = blobs::routes(r);
-    crate::admin::routes(r)
+    r.merge(crate::admin::routes(Routes::default()).guarded(state))
 }
 
 /// The app: routes, the API's own 404/405 bodies, body limits, panics
 /// turned into a 500 in the error envelope, and request tracing. CORS is
 /// layered only when switched on, so by default it costs the request path
-/// nothing; the control API's guard always is (it refuses web pages).
+/// nothing; the control API's guard is a layer of the control routes alone.
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     let mut router = routes(&state)
@@ -106,12 +123,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::journal::record,
         ));
-    router = router.layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        crate::admin::guard::check,
-    ));
-    // Outside the guard: a preflight carries no credentials, and a browser
-    // can read a 401's body only with the CORS headers on it.
+    // Outside the control API's guard (a route layer of its routes): a
+    // preflight carries no credentials, and a browser can read a 401's body
+    // only with the CORS headers on it.
     if let Some(cors) = cors::layer(&state.settings.cors_origins) {
         router = router.layer(cors);
     }

@@ -116,13 +116,17 @@ pub fn probe(bytes: &[u8], expected: Option<&str>) -> Result<ImageInfo, ProbeErr
 /// `VP8L` chunk) declares, or `None` for any other bytes. image-webp 0.2.4
 /// computes each side as `(1 + bits) & 0x3FFF`, so a side of 16,384 reads as
 /// 0; here as the format defines it: after the signature byte `0x2f`, 14
-/// bits of width − 1 and 14 of height − 1, little-endian.
+/// bits of width − 1 and 14 of height − 1, little-endian. A header whose
+/// 3-bit version is not 0 is left to the decoder, which refuses it.
 fn vp8l_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     let riff = bytes.get(0..4)? == b"RIFF" && bytes.get(8..12)? == b"WEBP";
     if !riff || bytes.get(12..16)? != b"VP8L" || *bytes.get(20)? != 0x2f {
         return None;
     }
     let bits = u32::from_le_bytes(bytes.get(21..25)?.try_into().ok()?);
+    if bits >> 29 != 0 {
+        return None;
+    }
     Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
 }
 
@@ -224,8 +228,13 @@ mod tests {
             assert_eq!(vp8l_dimensions(&full[..n]), None, "{n} bytes");
             let _ = probe(&full[..n], None);
         }
-        let mut other = full;
+        let mut other = full.clone();
         other[20] = 0x2e;
         assert_eq!(vp8l_dimensions(&other), None);
+        // A version other than 0 (the top 3 bits) is the decoder's to refuse.
+        let mut versioned = full;
+        versioned[24] |= 0x20;
+        assert_eq!(vp8l_dimensions(&versioned), None);
+        assert!(probe(&versioned, None).is_err());
     }
 }

@@ -231,13 +231,21 @@ async fn the_control_api_answers_pages_of_the_cors_origins_only() {
             .await
             .expect(403);
     }
-    // `*` lets every page in, as it does for the vendor API.
+    // `*` opens the vendor API to every page, but not the control API.
     let app = TestApp::spawn_with(|c| c.cors_origin = vec!["*".into()]).await;
     app.post("/__admin/reset")
         .header("origin", "http://evil.test")
         .send()
         .await
+        .expect(403);
+    let r = app
+        .get("/project")
+        .token(DEMO)
+        .header("origin", "http://evil.test")
+        .send()
+        .await
         .expect(200);
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
 }
 
 /// Drives every kind of secret through the real binary with the most

@@ -289,7 +289,18 @@ fn delivery_id(r: &crate::peers::Received) -> u64 {
 async fn sigterm_with_a_data_dir_sends_what_was_due_once_and_a_restart_sends_nothing_again() {
     let dir = TempDir::new("sigterm");
     let data_dir = dir.path().to_str().expect("a UTF-8 temp dir").to_owned();
-    let args = ["--clock", "manual", "--data-dir", &data_dir, "--shutdown-grace", "20s"];
+    // Attempts are held on the wire for the whole set-up: a long timeout, so
+    // that a busy machine cannot turn one into a retry.
+    let args = [
+        "--clock",
+        "manual",
+        "--data-dir",
+        &data_dir,
+        "--shutdown-grace",
+        "20s",
+        "--webhook-timeout",
+        "120s",
+    ];
     let (release, held) = tokio::sync::watch::channel(false);
     let mut rx = Receiver::start(Behaviour::HoldUntil(held)).await;
     let mut server = Binary::start(&args, &[("MOCK_LOG", "info")]).await;
