@@ -203,22 +203,27 @@ impl AccountLog {
     }
 }
 
+/// A `batch_edit` notification of account `acct_1` with id `id`, for the
+/// events modules' unit tests.
+#[cfg(test)]
+pub(crate) fn test_notification(id: u64) -> Arc<Notification> {
+    Arc::new(Notification {
+        id,
+        name: "batch_edit",
+        timestamp: 0.0,
+        data: Value::Null,
+        owner: TenantId::from_client("acct_1"),
+        at: Instant::from_millis(0),
+        published: Instant::from_millis(0),
+        wire_text: OnceLock::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn n(id: u64) -> Arc<Notification> {
-        Arc::new(Notification {
-            id,
-            name: "batch_edit",
-            timestamp: 0.0,
-            data: Value::Null,
-            owner: TenantId::from_client("acct_1"),
-            at: Instant::from_millis(0),
-            published: Instant::from_millis(0),
-            wire_text: OnceLock::new(),
-        })
-    }
+    use super::test_notification as n;
 
     #[test]
     fn reads_after_an_id_and_deletes() {

@@ -220,26 +220,13 @@ fn stream(sub: Subscription, ends: Ends) -> impl Stream<Item = Result<Bytes, Inf
 
 #[cfg(test)]
 mod tests {
-    use std::sync::OnceLock;
-
     use futures_util::StreamExt as _;
 
     use super::*;
     use crate::domain::ids::TenantId;
     use crate::storage::records::Account;
 
-    fn n(id: u64) -> Arc<Notification> {
-        Arc::new(Notification {
-            id,
-            name: "batch_edit",
-            timestamp: 0.0,
-            data: serde_json::Value::Null,
-            owner: TenantId::from_client("acct_1"),
-            at: Instant::from_millis(0),
-            published: Instant::from_millis(0),
-            wire_text: OnceLock::new(),
-        })
-    }
+    use crate::events::log::test_notification as n;
 
     /// Found in review: a stream woken by a new notification read on before
     /// it looked at the shutdown, so a steady flow of notifications held it

@@ -24,7 +24,6 @@ use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::{Event, OutputSlot, Schedule, TimedEvent};
 use crate::events::log::Notification;
 use crate::events::webhook::{Attempt, Delivery, DeliveryStatus, Registration};
-use crate::redact::Redacted;
 use crate::scenarios::{Scenario, WebhookFault};
 use crate::state::DownloadGrant;
 use crate::storage::fixtures::SavedDesignValue;
@@ -124,27 +123,9 @@ pub struct AccountRecord {
 
 impl std::fmt::Debug for AccountRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Destructured so that a new field must be given a place here.
-        let Self {
-            id,
-            email,
-            password,
-            name,
-            surname,
-            credits,
-            policies,
-            design_values,
-        } = self;
-        f.debug_struct("AccountRecord")
-            .field("id", id)
-            .field("email", email)
-            .field("password", &password.as_ref().map(|_| Redacted))
-            .field("name", name)
-            .field("surname", surname)
-            .field("credits", credits)
-            .field("policies", policies)
-            .field("design_values", design_values)
-            .finish()
+        // The account it stores, shown as `Account` shows it: one place
+        // decides what is hidden.
+        std::fmt::Debug::fmt(&Account::from(self.clone()), f)
     }
 }
 
