@@ -155,13 +155,12 @@ impl TestApp {
         if let Some(n) = name {
             form = form.text("name", n.to_owned());
         }
-        self.post("/identity/upload")
-            .token(token)
-            .multipart(form)
-            .send()
-            .await
-            .expect(200)
-            .json()
+        self.send_identity_form(token, form).await.expect(200).json()
+    }
+
+    /// `POST /identity/upload` with `form`, as sent: the caller checks it.
+    pub async fn send_identity_form(&self, token: &str, form: reqwest::multipart::Form) -> Resp {
+        self.post("/identity/upload").token(token).multipart(form).send().await
     }
 }
 

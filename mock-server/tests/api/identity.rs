@@ -37,13 +37,7 @@ async fn a_duplicate_image_answers_409_with_the_existing_code() {
     let app = TestApp::spawn().await;
     let first = app.upload_identity(DEMO, png(7), Some("a")).await;
     let form = Form::new().part("image", Part::bytes(png(7)).file_name("again.png"));
-    let r = app
-        .post("/identity/upload")
-        .token(DEMO)
-        .multipart(form)
-        .send()
-        .await
-        .expect(409);
+    let r = app.send_identity_form(DEMO, form).await.expect(409);
     assert_eq!(r.json()["existing_identity_code"], first["identity_code"]);
     // The same image in another account is no duplicate.
     app.upload_identity(OTHER, png(7), Some("a")).await;
@@ -53,36 +47,18 @@ async fn a_duplicate_image_answers_409_with_the_existing_code() {
 async fn bad_uploads_are_refused_with_the_field() {
     let app = TestApp::spawn_with(|c| c.max_upload_bytes = 50_000).await;
     let form = Form::new().part("image", Part::bytes(b"not an image".to_vec()).file_name("x.jpg"));
-    let r = app
-        .post("/identity/upload")
-        .token(DEMO)
-        .multipart(form)
-        .send()
-        .await
-        .expect(400);
+    let r = app.send_identity_form(DEMO, form).await.expect(400);
     assert_eq!(r.error_field().as_deref(), Some("image"));
     assert_eq!(r.json()["detail"][0]["position"], "form");
 
     let form = Form::new().text("name", "no image");
-    let r = app
-        .post("/identity/upload")
-        .token(DEMO)
-        .multipart(form)
-        .send()
-        .await
-        .expect(400);
+    let r = app.send_identity_form(DEMO, form).await.expect(400);
     assert_eq!(r.error_field().as_deref(), Some("image"));
 
     let form = Form::new()
         .part("image", Part::bytes(png(1)).file_name("x.png"))
         .text("name", "a\u{1}b");
-    let r = app
-        .post("/identity/upload")
-        .token(DEMO)
-        .multipart(form)
-        .send()
-        .await
-        .expect(400);
+    let r = app.send_identity_form(DEMO, form).await.expect(400);
     assert_eq!(r.error_field().as_deref(), Some("name"));
 
     let r = app
@@ -96,12 +72,7 @@ async fn bad_uploads_are_refused_with_the_field() {
 
     let big = vec![7u8; 60_000];
     let form = Form::new().part("image", Part::bytes(big).file_name("big.png"));
-    app.post("/identity/upload")
-        .token(DEMO)
-        .multipart(form)
-        .send()
-        .await
-        .expect(413);
+    app.send_identity_form(DEMO, form).await.expect(413);
 
     let truncated = b"--XYZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\nabc".to_vec();
     app.post("/identity/upload")

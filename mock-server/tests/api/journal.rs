@@ -177,13 +177,7 @@ async fn flow(app: &TestApp) -> Vec<Vec<u8>> {
     let identity = crate::helpers::image(256, 320, image::ImageFormat::Jpeg, 9);
     let form =
         reqwest::multipart::Form::new().part("image", reqwest::multipart::Part::bytes(identity).file_name("m.jpg"));
-    let r = app
-        .post("/identity/upload")
-        .token(DEMO)
-        .multipart(form)
-        .send()
-        .await
-        .expect(200);
+    let r = app.send_identity_form(DEMO, form).await.expect(200);
     bodies.push(r.body.to_vec());
     let code = r.json()["identity_code"].as_str().expect("code").to_owned();
     let r = app

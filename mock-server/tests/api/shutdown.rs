@@ -19,6 +19,21 @@ fn is_terminal(v: &Value, job: &str) -> bool {
     v["name"] == "batch_edit" && v["data"]["id_task"] == job && v["data"]["status"] == "completed"
 }
 
+/// A webhook receiver registered for the demo account, one job (whose
+/// `pending` the receiver already has: it goes out at once with the ping),
+/// and an SSE stream of that job past its backfill.
+async fn webhook_job_and_stream(app: &TestApp) -> (Receiver, String, SseClient) {
+    let mut rx = Receiver::start(Behaviour::FailFirst(0)).await;
+    app.register_webhook(DEMO, &rx.url, None).await;
+    let inputs = app.job_inputs(DEMO, 1).await;
+    let job = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
+    rx.until(|v| v["name"] == "batch_edit" && v["data"]["status"] == "pending")
+        .await;
+    let mut sse = SseClient::connect(app, &format!("?id_task={job}"), DEMO, None).await;
+    sse.backfill().await;
+    (rx, job, sse)
+}
+
 /// `POST /upload` for a PNG; its pre-signed upload URL.
 async fn upload_url(base: &str, token: &str) -> String {
     let r = send_json(
@@ -42,15 +57,7 @@ async fn assert_refused(addr: &str) {
 async fn a_shutdown_finishes_requests_in_flight_ends_streams_and_flushes_due_webhooks() {
     let (app, stopper) = TestApp::spawn_stoppable(|_| {}).await;
     let addr = app.base.strip_prefix("http://").expect("http").to_owned();
-    let mut rx = Receiver::start(Behaviour::FailFirst(0)).await;
-    app.register_webhook(DEMO, &rx.url, None).await;
-    let inputs = app.job_inputs(DEMO, 1).await;
-    let job = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
-    // The ping and the job's `pending` went out at once.
-    rx.until(|v| v["name"] == "batch_edit" && v["data"]["status"] == "pending")
-        .await;
-    let mut sse = SseClient::connect(&app, &format!("?id_task={job}"), DEMO, None).await;
-    sse.backfill().await;
+    let (mut rx, job, mut sse) = webhook_job_and_stream(&app).await;
     let upload = HeldRequest::start(&addr, "PUT", &upload_url(&app.base, DEMO).await, "image/png", png(7)).await;
     // The job's events fall due (10 minutes: the upload URL, valid 15,
     // stays valid), and nothing applies them: a manual clock has no
@@ -170,14 +177,7 @@ async fn with_a_data_dir_what_the_shutdown_applies_is_streamed_delivered_and_kep
     let dir = TempDir::new("drain");
     let data_dir = dir.path();
     let (app, stopper) = TestApp::spawn_stoppable(|c| c.data_dir = Some(data_dir.clone())).await;
-    let mut rx = Receiver::start(Behaviour::FailFirst(0)).await;
-    app.register_webhook(DEMO, &rx.url, None).await;
-    let inputs = app.job_inputs(DEMO, 1).await;
-    let job = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
-    rx.until(|v| v["name"] == "batch_edit" && v["data"]["status"] == "pending")
-        .await;
-    let mut sse = SseClient::connect(&app, &format!("?id_task={job}"), DEMO, None).await;
-    sse.backfill().await;
+    let (mut rx, job, mut sse) = webhook_job_and_stream(&app).await;
     // The job's events fall due, and nothing applies them (a manual clock
     // has no ticker): the shutdown does.
     app.advance(Duration::from_secs(600));

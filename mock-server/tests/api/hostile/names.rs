@@ -179,13 +179,7 @@ async fn path_like_names_are_data_never_paths_zip_entries_or_headers() {
         )
         .text("name", "..\\..\\boot.ini")
         .text("tag", "/etc/shadow");
-    let idn = app
-        .post("/identity/upload")
-        .token(DEMO)
-        .multipart(form)
-        .send()
-        .await
-        .expect(200);
+    let idn = app.send_identity_form(DEMO, form).await.expect(200);
     headers_are_clean("identity", &idn);
     let idn = idn.json();
     assert_eq!(idn["original_filename"], "../../../etc/passwd.jpg");
@@ -200,13 +194,7 @@ async fn path_like_names_are_data_never_paths_zip_entries_or_headers() {
         "image",
         Part::bytes(image(160, 200, ImageFormat::Jpeg, 102)).file_name("../../evil.jpg"),
     );
-    let r = app
-        .post("/identity/upload")
-        .token(DEMO)
-        .multipart(form)
-        .send()
-        .await
-        .expect(200);
+    let r = app.send_identity_form(DEMO, form).await.expect(200);
     assert_eq!(r.json()["name"], "../../evil");
     // Windows-style names keep their backslashes: reqwest sends each one
     // escaped as `\\` in the quoted filename, and it is stored once (multer
@@ -220,13 +208,7 @@ async fn path_like_names_are_data_never_paths_zip_entries_or_headers() {
             "image",
             Part::bytes(image(160, 200, ImageFormat::Jpeg, salt)).file_name(sent),
         );
-        let r = app
-            .post("/identity/upload")
-            .token(DEMO)
-            .multipart(form)
-            .send()
-            .await
-            .expect(200);
+        let r = app.send_identity_form(DEMO, form).await.expect(200);
         headers_are_clean(sent, &r);
         let idn = r.json();
         assert_eq!(idn["original_filename"], sent, "echoed unchanged");
