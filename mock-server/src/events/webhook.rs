@@ -243,6 +243,16 @@ impl Book {
         line.insert(id);
         if let Some(first) = displaced {
             self.unschedule(first);
+            // A redelivery of an older one waits for the delivery on the
+            // wire: one attempt per job at a time. It is first in line, so
+            // `leave_line` schedules it when that attempt ends.
+            if self
+                .deliveries
+                .get(&first)
+                .is_some_and(|d| d.status == DeliveryStatus::InFlight)
+            {
+                return;
+            }
         }
         self.schedule(id);
     }
@@ -658,6 +668,11 @@ mod tests {
     }
 
     /// A book with one account's webhook registered at `now`.
+    /// The ids of a batch of sends.
+    fn ids(v: Vec<Send>) -> Vec<u64> {
+        v.iter().map(|s| s.id).collect()
+    }
+
     fn registered(now: Instant) -> (Webhooks, TenantId) {
         let w = Webhooks::default();
         let owner = TenantId::from_client("acct_1");
@@ -683,7 +698,6 @@ mod tests {
         let a = queue(&w, &owner, "batch_edit", 1, "job_a", Bytes::from_static(b"1"), t0);
         let b = queue(&w, &owner, "batch_edit", 2, "job_a", Bytes::from_static(b"2"), t0);
         let c = queue(&w, &owner, "batch_edit", 3, "job_c", Bytes::from_static(b"3"), t0);
-        let ids = |v: Vec<Send>| v.iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(ids(w.take_due(t0)), [a, c], "b waits behind a");
         assert!(w.take_due(t0).is_empty(), "in flight is not sent twice");
         w.record(a, 0, attempt(false, t0), t0);
@@ -762,6 +776,25 @@ mod tests {
         assert_eq!(w.take_due(retry_at)[0].id, b);
     }
 
+    /// Found in review: redelivering an older delivery while a later one of
+    /// the same job was on the wire sent both at once.
+    #[test]
+    fn a_redelivery_waits_for_its_jobs_delivery_on_the_wire() {
+        let t0 = Instant::from_millis(0);
+        let (w, owner) = registered(t0);
+        let a = queue(&w, &owner, "batch_edit", 1, "job", Bytes::new(), t0);
+        let b = queue(&w, &owner, "batch_edit", 2, "job", Bytes::new(), t0);
+        assert_eq!(ids(w.take_due(t0)), [a]);
+        w.record(a, 0, attempt(true, t0), t0);
+        assert_eq!(ids(w.take_due(t0)), [b]);
+        w.redeliver(a, t0).expect("known");
+        assert!(w.take_due(t0).is_empty(), "a waits while b is on the wire");
+        w.record(b, 0, attempt(true, t0), t0);
+        assert_eq!(ids(w.take_due(t0)), [a], "a goes once b is through");
+        w.record(a, 0, attempt(true, t0), t0);
+        assert!(w.take_due(t0).is_empty());
+    }
+
     #[test]
     fn a_delivery_fails_after_seven_attempts() {
         let w = Webhooks::default();
@@ -829,7 +862,6 @@ mod tests {
         let t0 = Instant::from_millis(0);
         let far = t0.plus(Duration::from_secs(86_400));
         let (w, owner) = registered(t0);
-        let ids = |v: Vec<Send>| v.iter().map(|s| s.id).collect::<Vec<_>>();
         let on_wire = queue(&w, &owner, "ping", 1, "ping", Bytes::new(), t0);
         assert_eq!(ids(w.take_due(t0)), [on_wire]);
         let a = queue(&w, &owner, "batch_edit", 2, "job_a", Bytes::new(), t0);
