@@ -106,6 +106,15 @@ pub fn response(sub: Subscription, ends: Ends) -> Response {
         .into_response()
 }
 
+/// Once the shutdown began, the last id a stream sends: the latest in its
+/// log now. `None` while the server runs.
+fn shutdown_end(
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    wake: &tokio::sync::watch::Receiver<u64>,
+) -> Option<u64> {
+    (*shutdown.borrow()).then(|| *wake.borrow())
+}
+
 /// The messages for one subscriber.
 fn stream(sub: Subscription, ends: Ends) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let Subscription {
@@ -143,9 +152,7 @@ fn stream(sub: Subscription, ends: Ends) -> impl Stream<Item = Result<Bytes, Inf
         // notifications holds it open.
         let mut end_at: Option<u64> = None;
         'backfill: loop {
-            if end_at.is_none() && *shutdown.borrow() {
-                end_at = Some(*wake.borrow());
-            }
+            end_at = end_at.or_else(|| shutdown_end(&shutdown, &wake));
             log.after_into(last, BATCH, &mut batch);
             let done = batch.len() < BATCH;
             for n in batch.drain(..) {
@@ -168,9 +175,7 @@ fn stream(sub: Subscription, ends: Ends) -> impl Stream<Item = Result<Bytes, Inf
         }
         yield Ok(Bytes::from_static(BACKFILL_COMPLETE));
         loop {
-            if end_at.is_none() && *shutdown.borrow() {
-                end_at = Some(*wake.borrow());
-            }
+            end_at = end_at.or_else(|| shutdown_end(&shutdown, &wake));
             log.after_into(last, BATCH, &mut batch);
             let full = batch.len() == BATCH;
             for n in batch.drain(..) {

@@ -371,12 +371,12 @@ impl Persist {
         if sent {
             let _ = rx.await;
         }
-        if self.progress.borrow().committed >= last {
+        let committed = self.progress.borrow().committed;
+        if committed >= last {
             Ok(())
         } else {
             Err(StoreError(format!(
-                "changes up to {last} were queued, {} committed: see the log",
-                self.progress.borrow().committed
+                "changes up to {last} were queued, {committed} committed: see the log"
             )))
         }
     }
