@@ -5,7 +5,7 @@
 pub mod report;
 pub mod suite;
 
-use mock_server::contract::Contract;
+use contract::Contract;
 use mock_server::domain::job_request::{ParseContext, parse};
 use serde_json::Value;
 

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use contract::Contract;
 use futures_util::StreamExt;
-use mock_server::contract::Contract;
 use reqwest::Method;
 use serde_json::{Value, json};
 

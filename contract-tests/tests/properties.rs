@@ -4,7 +4,7 @@
 //! `num_variations`, and every broken rule must be refused with its field
 //! path. `PROPTEST_CASES` sets the count (`make proptest-long` runs many).
 
-use mock_server::contract::Contract;
+use contract::Contract;
 use mock_server::domain::job_request::{ParseContext, parse};
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -302,6 +302,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_bodies_validate_against_the_error_schema() {
+        let c = crate::contract::Contract::global();
+        let e = ApiError::invalid_field("x", "bad", Position::Body);
+        c.validate("error.json", &e.body())
+            .expect("error body matches its schema");
+        assert!(c.validate("error.json", &serde_json::json!({"detail": []})).is_err());
+    }
+
+    #[test]
     fn envelope_carries_field_path_and_extras() {
         let e = ApiError::invalid_field(
             "instructions[1].options.width",

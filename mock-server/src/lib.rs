@@ -6,7 +6,8 @@ pub mod api;
 pub mod app;
 pub mod clock;
 pub mod config;
-pub mod contract;
+/// The contract crate, re-exported: `schemas/` compiled in, and its validators.
+pub use contract;
 pub mod domain;
 pub mod engine;
 pub mod error;
