@@ -41,7 +41,7 @@ python-test: venv
 
 # The property tests with many more cases than make test runs (64).
 proptest-long:
-	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test -p contract-tests --test properties --locked
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test -p mock-server --test api --locked properties::
 
 # The benchmark: every figure in one run, beside Prism, WireMock and a bare
 # hyper server (about 5 minutes on 2 cores). Not part of make test.

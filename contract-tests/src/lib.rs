@@ -6,12 +6,12 @@ pub mod report;
 pub mod suite;
 
 use contract::Contract;
-use mock_server::domain::job_request::{ParseContext, parse};
 use serde_json::Value;
 
 /// Validates `payload` against the schema `name`, returning one line per
-/// violation as `field.path: message`. For a job request the fake's own
-/// parser runs too, so the lines are exactly the server's 400 details.
+/// violation as `field.path: message`. A job request is checked against the
+/// documented rules a schema cannot state too ([`contract::rules`]), with
+/// the field paths the server names.
 pub fn validate(name: &str, payload: &Value) -> Result<(), Vec<String>> {
     let c = Contract::global();
     if !c.has_schema(name) {
@@ -19,16 +19,12 @@ pub fn validate(name: &str, payload: &Value) -> Result<(), Vec<String>> {
             "no schema named {name} (contract-tests schemas lists them)"
         )]);
     }
-    let mut lines = Vec::new();
-    if name == "job-create-request.json"
-        && let Err(errs) = parse(payload, &ParseContext::offline())
-    {
-        lines.extend(errs.iter().map(ToString::to_string));
-    }
-    if lines.is_empty()
-        && let Err(errs) = c.validate(name, payload)
-    {
-        lines.extend(errs.iter().map(ToString::to_string));
+    let mut lines: Vec<String> = match c.validate(name, payload) {
+        Ok(()) => Vec::new(),
+        Err(errs) => errs.iter().map(ToString::to_string).collect(),
+    };
+    if name == "job-create-request.json" {
+        lines.extend(contract::rules::job_request(payload).iter().map(ToString::to_string));
     }
     if lines.is_empty() { Ok(()) } else { Err(lines) }
 }
@@ -53,14 +49,23 @@ mod tests {
     }
 
     #[test]
-    fn job_requests_get_the_servers_own_messages() {
+    fn job_requests_are_checked_beyond_their_schema() {
         let body = json!({
             "identity_code": "id_1", "project_id": "p", "images": ["sku_1"],
             "instructions": [{}, {"options": {"width": 300, "height": 512}}]
         });
+        let errs = validate("job-create-request.json", &body).expect_err("bad");
+        assert!(
+            errs.len() == 1 && errs[0].starts_with("instructions[1].options.width: "),
+            "{errs:?}"
+        );
+        let body = json!({
+            "identity_code": "id_1", "project_id": "p", "images": ["sku_1"],
+            "instructions": [{}], "options": {"anchor_index": 1}
+        });
         assert_eq!(
             validate("job-create-request.json", &body).expect_err("bad"),
-            ["instructions[1].options.width: must be a multiple of 8"]
+            ["options.anchor_index: must satisfy 0 <= anchor_index < 1 (the number of instructions)"]
         );
     }
 }

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+pub mod rules;
+
 use jsonschema::{Retrieve, Uri, Validator};
 use serde_json::Value;
 

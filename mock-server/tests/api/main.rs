@@ -18,6 +18,7 @@ mod load;
 mod peers;
 mod persistence;
 mod project;
+mod properties;
 mod scenarios;
 mod security;
 mod shutdown;

@@ -1,10 +1,12 @@
 //! Property tests: generated valid and invalid `POST /flat-2-model` bodies.
-//! The schema and the fake's parser must agree (differential), every valid
-//! request must be accepted with `total_outputs` = the sum of
-//! `num_variations`, and every broken rule must be refused with its field
-//! path. `PROPTEST_CASES` sets the count (`make proptest-long` runs many).
+//! The contract (the schema, and `contract::rules` for what a schema cannot
+//! state, which the harness checks with) and the fake's parser must agree
+//! (differential), every valid request must be accepted with
+//! `total_outputs` = the sum of `num_variations`, and every broken rule must
+//! be refused with its field path. `PROPTEST_CASES` sets the count
+//! (`make proptest-long` runs many).
 
-use contract::Contract;
+use mock_server::contract::{Contract, rules};
 use mock_server::domain::job_request::{ParseContext, parse};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -269,6 +271,7 @@ proptest! {
     #[test]
     fn every_valid_request_is_accepted_by_both_and_counts_its_outputs(body in valid_request()) {
         prop_assert!(schema_accepts(&body), "schema refused {body}: {:?}", Contract::global().validate("job-create-request.json", &body));
+        prop_assert!(rules::job_request(&body).is_empty(), "the contract's rules refused {body}: {:?}", rules::job_request(&body));
         let req = parse(&body, &ParseContext::offline()).map_err(|e| TestCaseError::fail(format!("parser refused {body}: {e:?}")))?;
         let expected: u64 = body["instructions"].as_array().into_iter().flatten().map(|i| i["num_variations"].as_u64().unwrap_or(1)).sum();
         prop_assert_eq!(u64::from(req.total_outputs()), expected);
@@ -284,6 +287,11 @@ proptest! {
             // Differential: where JSON Schema can state the rule, the schema
             // refuses exactly what the parser refuses.
             prop_assert!(!schema_accepts(&bad), "the schema accepted {bad} which breaks {field}");
+        } else {
+            // Where it cannot, the contract's own rules do, naming the field.
+            let by_rules = rules::job_request(&bad);
+            prop_assert!(by_rules.iter().any(|e| e.field.as_deref().is_some_and(|f| f == field || f.starts_with(&format!("{field}[")))),
+                "the contract's rules missed {field} in {bad}: {by_rules:?}");
         }
     }
 }
