@@ -243,6 +243,11 @@ fn broken(body: &Value, which: usize) -> (Value, String, bool) {
             b["instructions"][0]["options"] = json!({"width": 4096, "height": 512});
             (b, "instructions[0].options.width".into(), false)
         }
+        18 => {
+            // The legacy flag beside `options` is typed like the one inside.
+            b["use_alternative_method"] = json!("yes");
+            (b, "use_alternative_method".into(), true)
+        }
         _ => {
             // The first image again, in the annotated form.
             let first = b["images"][0].clone();
@@ -275,7 +280,7 @@ proptest! {
     }
 
     #[test]
-    fn every_broken_rule_is_refused_with_its_field_path(body in valid_request(), which in 0usize..19) {
+    fn every_broken_rule_is_refused_with_its_field_path(body in valid_request(), which in 0usize..20) {
         let (bad, field, expressible) = broken(&body, which);
         let errs = parse(&bad, &ParseContext::offline()).expect_err("the parser refuses a broken rule");
         prop_assert!(errs.iter().any(|e| e.field.as_deref().is_some_and(|f| f == field || f.starts_with(&format!("{field}[")))),
