@@ -234,6 +234,12 @@ fn broken(body: &Value, which: usize) -> (Value, String, bool) {
             b["options"]["use_anchor"] = json!("no");
             (b, "options.use_anchor".into(), true)
         }
+        // The legacy flag beside `options` is typed like the one inside
+        // (numbered last so the saved regression seeds keep their cases).
+        19 => {
+            b["use_alternative_method"] = json!("yes");
+            (b, "use_alternative_method".into(), true)
+        }
         // Rules a schema cannot state: the parser alone refuses them.
         16 => {
             b["options"]["anchor_index"] = json!(n);
@@ -242,11 +248,6 @@ fn broken(body: &Value, which: usize) -> (Value, String, bool) {
         17 => {
             b["instructions"][0]["options"] = json!({"width": 4096, "height": 512});
             (b, "instructions[0].options.width".into(), false)
-        }
-        18 => {
-            // The legacy flag beside `options` is typed like the one inside.
-            b["use_alternative_method"] = json!("yes");
-            (b, "use_alternative_method".into(), true)
         }
         _ => {
             // The first image again, in the annotated form.
