@@ -43,8 +43,9 @@ struct BulkRequest {
     job_ids: Vec<String>,
 }
 
-/// Checks the caller's jobs: each exists (404) and is finished with at least
-/// one image (409 otherwise); at most 100 images in all.
+/// Checks the caller's jobs: each exists (404), is named once (400) and is
+/// finished with at least one image (409 otherwise); at most 100 images in
+/// all.
 fn grant(
     state: &AppState,
     tenant: &crate::storage::records::Tenant,
@@ -58,6 +59,15 @@ fn grant(
             .engine
             .get(tenant.id(), &JobId::from_client(id))
             .ok_or_else(|| ApiError::not_found("job", Some((field, Position::Body))))?;
+        // A job twice would put each of its entry names in the ZIP twice,
+        // which a ZIP cannot hold: refused here rather than failing the GET.
+        if let Some(first) = jobs.iter().position(|j| *j == job.id) {
+            return Err(ApiError::invalid_field(
+                field.clone(),
+                format!("duplicate job ID (also {})", ids[first].0),
+                Position::Body,
+            ));
+        }
         let s = job.state();
         let done = s.outputs.iter().filter(|o| o.status == OutputStatus::Completed).count();
         if s.status != JobStatus::Completed || done == 0 {

@@ -9,15 +9,17 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::Routes;
-use crate::api::extract::{ApiJson, Caller, Scenario};
+use crate::api::extract::{ApiJson, ApiQuery, Caller, Scenario};
 use crate::api::upload::download_path;
 use crate::domain::ids::JobId;
 use crate::domain::job_request::parse;
 use crate::engine::job::{Job, JobInput, NewJob};
 use crate::engine::plan::FaultPlan;
+use crate::engine::schedule::OutputSlot;
 use crate::engine::state::{JobState, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
@@ -59,13 +61,18 @@ fn resolve_inputs(
     if identity.is_none() {
         missing.push(not_found_ref("identity_code".into(), "identity"));
     }
-    let project = tenant
-        .data
-        .lock()
-        .projects
-        .iter()
-        .find(|p| p.id == req.project_id)
-        .cloned();
+    // By id, else by `project_key`: the vendor's client sends the key it
+    // read from `GET /project` when a 409 did not give it the id. Only the
+    // caller's projects are searched, so another account's key is unknown.
+    let project = {
+        let data = tenant.data.lock();
+        let key = req.project_id.as_str();
+        data.projects
+            .iter()
+            .find(|p| p.id == req.project_id)
+            .or_else(|| data.projects.iter().find(|p| p.key == key))
+            .cloned()
+    };
     if project.is_none() {
         missing.push(not_found_ref("project_id".into(), "project"));
     }
@@ -259,28 +266,56 @@ async fn status(
         .into_response())
 }
 
+/// Every output has exactly one version, 0: the fake has no re-edit.
+const OUTPUT_VERSION: u32 = 0;
+
+/// What output `k`'s names are built from: its instruction
+/// (`image_index`), its variation (`group_index`) and its own format. Only
+/// indexes, never client input, so no name can escape a folder or a ZIP.
+struct OutputName {
+    image_index: usize,
+    group_index: u32,
+    ext: &'static str,
+}
+
+impl OutputName {
+    fn new(job: &Job, slot: &OutputSlot) -> Self {
+        Self {
+            image_index: slot.instruction,
+            group_index: slot.variation,
+            ext: job.request.instructions[slot.instruction].format.name(),
+        }
+    }
+
+    fn of(job: &Job, k: usize) -> Option<Self> {
+        job.schedule().outputs.get(k).map(|slot| Self::new(job, slot))
+    }
+
+    /// `output_{image_index}_{group_index}.{ext}`: unique per output, so a
+    /// client naming saved files after it (the vendor's `flat_to_model.py`
+    /// writes `{stem}_v{version}.{ext}`) keeps every output.
+    fn original(&self) -> String {
+        format!("output_{}_{}.{}", self.image_index, self.group_index, self.ext)
+    }
+
+    /// `output_{image_index}_{group_index}_v{version}.{ext}`.
+    fn download(&self) -> String {
+        format!(
+            "output_{}_{}_v{OUTPUT_VERSION}.{}",
+            self.image_index, self.group_index, self.ext
+        )
+    }
+}
+
 /// The path of output `k`'s image (`full` or `thumbnail`).
 pub fn result_path(job: &Job, k: usize, kind: &str) -> String {
-    let schedule = job.schedule();
-    let ext = schedule
-        .outputs
-        .get(k)
-        .map_or("jpg", |slot| job.request.instructions[slot.instruction].format.name());
+    let ext = OutputName::of(job, k).map_or("jpg", |n| n.ext);
     format!("/blobs/results/{}/{k}/{kind}.{ext}", job.id)
 }
 
 /// The ZIP entry and `download_filename` of output `k`.
 pub fn download_filename(job: &Job, k: usize) -> String {
-    let schedule = job.schedule();
-    match schedule.outputs.get(k) {
-        Some(slot) => format!(
-            "output_{}_{}_v0.{}",
-            slot.instruction,
-            slot.variation,
-            job.request.instructions[slot.instruction].format.name()
-        ),
-        None => format!("output_{k}.bin"),
-    }
+    OutputName::of(job, k).map_or_else(|| format!("output_{k}.bin"), |n| n.download())
 }
 
 fn result_view(state: &AppState, job: &Job, s: &JobState, k: usize) -> Value {
@@ -288,6 +323,7 @@ fn result_view(state: &AppState, job: &Job, s: &JobState, k: usize) -> Value {
     let slot = &schedule.outputs[k];
     let ins = &job.request.instructions[slot.instruction];
     let out = &s.outputs[k];
+    let name = OutputName::new(job, slot);
     let exp = state.now().plus(state.settings.download_url_ttl);
     let sign = |path: String| state.signer.url(&state.settings.public_url, "GET", &path, "", exp);
     let done = out.status == OutputStatus::Completed;
@@ -314,9 +350,9 @@ fn result_view(state: &AppState, job: &Job, s: &JobState, k: usize) -> Value {
         "job_id": job.id,
         "image_index": slot.instruction,
         "group_index": slot.variation,
-        "version": 0,
-        "original_filename": job.inputs.first().map(|i| i.filename.clone()),
-        "download_filename": download_filename(job, k),
+        "version": OUTPUT_VERSION,
+        "original_filename": name.original(),
+        "download_filename": name.download(),
         "inputs": inputs,
         "output": { "full_size": url("full"), "thumbnail": url("thumbnail") },
         "width": slot.width,
@@ -373,10 +409,21 @@ async fn results(
     Ok(Json(body))
 }
 
+/// `GET /jobs/{id}/versions/{image_index}?group_index=`.
+#[derive(Debug, Deserialize)]
+struct VersionsQuery {
+    /// The variation; 0 when absent.
+    group_index: Option<u32>,
+}
+
+/// The versions of one output (instruction `image_index`, variation
+/// `group_index`), oldest first: the fake never re-edits, so there is
+/// exactly one, version 0, shown as its result.
 async fn versions(
     State(state): State<AppState>,
     Caller(tenant): Caller,
     Path((id, image_index)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<VersionsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let job = find(&state, &tenant, &id)?;
     let index: usize = image_index
@@ -384,13 +431,18 @@ async fn versions(
         .ok()
         .filter(|i| *i < job.request.instructions.len())
         .ok_or_else(|| ApiError::not_found("output", Some(("image_index", Position::Path))))?;
+    let group = q.group_index.unwrap_or(0);
+    let k = job
+        .schedule()
+        .outputs
+        .iter()
+        .position(|slot| slot.instruction == index && slot.variation == group)
+        .ok_or_else(|| ApiError::not_found("output", Some(("group_index", Position::Query))))?;
     let s = job.state();
-    let schedule = job.schedule();
-    let versions: Vec<Value> = (0..s.outputs.len())
-        .filter(|k| schedule.outputs[*k].instruction == index)
-        .map(|k| result_view(&state, &job, &s, k))
-        .collect();
-    Ok(Json(
-        json!({ "job_id": job.id, "image_index": index, "versions": versions }),
-    ))
+    Ok(Json(json!({
+        "job_id": job.id,
+        "image_index": index,
+        "group_index": group,
+        "versions": [result_view(&state, &job, &s, k)],
+    })))
 }

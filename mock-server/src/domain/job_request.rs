@@ -391,7 +391,8 @@ pub struct GenerationOptions {
     pub anchor_index: AnchorIndex,
     /// Bake the AI-generated mark into every output.
     pub add_ai_watermark: bool,
-    /// Whether the request used the legacy flag.
+    /// Whether the request used the legacy flag (inside `options` or at
+    /// the top level).
     pub legacy_alternative_method: bool,
 }
 
@@ -410,7 +411,8 @@ pub struct ImageRef {
 pub struct JobRequest {
     /// The model.
     pub identity_code: IdentityCode,
-    /// The project.
+    /// The project: its `project_id` or its `project_key` (the handler
+    /// looks up both).
     pub project_id: ProjectId,
     /// 1–10 inputs, all combined in every output.
     pub images: Vec<ImageRef>,
@@ -680,7 +682,9 @@ fn output_options(
         }
     };
     let size = member(o, "size").map_or(Some(Size::K1), |v| one_of(v, &join(path, "size"), &Size::ALL, e));
-    let ar = member(o, "ar").map_or(Some(AspectRatio::R3x4), |v| {
+    // 1:1 when absent, as the vendor's client documents ("Output aspect
+    // ratio (default: 1:1)").
+    let ar = member(o, "ar").map_or(Some(AspectRatio::Square), |v| {
         one_of(v, &join(path, "ar"), &AspectRatio::ALL, e)
     });
     let format = member(o, "format").map_or(Some(Format::Jpg), |v| {
@@ -835,7 +839,15 @@ fn images(v: Option<&Value>, e: &mut Errors) -> Vec<ImageRef> {
     out
 }
 
-fn generation_options(v: Option<&Value>, instruction_count: usize, e: &mut Errors) -> Option<GenerationOptions> {
+/// The request's top-level `options`. `top_level_legacy` is
+/// `use_alternative_method` given beside `options` rather than inside: older
+/// clients send it there, and it means the same.
+fn generation_options(
+    v: Option<&Value>,
+    top_level_legacy: Option<bool>,
+    instruction_count: usize,
+    e: &mut Errors,
+) -> Option<GenerationOptions> {
     let empty = Map::new();
     let o = match v {
         None => &empty,
@@ -851,20 +863,32 @@ fn generation_options(v: Option<&Value>, instruction_count: usize, e: &mut Error
         (ModelChoice::Seedream, "seedream"),
     ];
     let explicit = member(o, "model").map(|v| one_of(v, "options.model", &table, e));
-    let legacy = opt_bool(o, "use_alternative_method", "options", e).unwrap_or(false);
+    let inner_legacy = opt_bool(o, "use_alternative_method", "options", e);
+    // Set in either place: each place that says true is named in a conflict.
+    let legacy_fields: Vec<&str> = [
+        (inner_legacy, "options.use_alternative_method"),
+        (top_level_legacy, "use_alternative_method"),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set == Some(true))
+    .map(|(_, field)| field)
+    .collect();
+    let legacy = !legacy_fields.is_empty();
     let model = match (explicit, legacy) {
         (Some(None), _) => None,
         (None, false) => Some(ModelChoice::Auto),
         (Some(Some(m)), false) => Some(m),
         (None | Some(Some(ModelChoice::Auto | ModelChoice::Seedream)), true) => Some(ModelChoice::Seedream),
         (Some(Some(m)), true) => {
-            e.add(
-                "options.use_alternative_method",
-                format!(
-                    "means model \"seedream\" and conflicts with options.model \"{}\"",
-                    m.name()
-                ),
-            );
+            for field in legacy_fields {
+                e.add(
+                    field,
+                    format!(
+                        "means model \"seedream\" and conflicts with options.model \"{}\"",
+                        m.name()
+                    ),
+                );
+            }
             None
         }
     };
@@ -923,7 +947,8 @@ pub fn parse(body: &Value, ctx: &ParseContext<'_>) -> Result<JobRequest, Vec<Fie
         }
         Some(_) => e.add("instructions", "must be an array of instruction objects"),
     }
-    let options = generation_options(member(o, "options"), instruction_count, &mut e);
+    let top_level_legacy = opt_bool(o, "use_alternative_method", "", &mut e);
+    let options = generation_options(member(o, "options"), top_level_legacy, instruction_count, &mut e);
     let post_process = opt_bool(o, "post_process", "", &mut e).unwrap_or(false);
     let review_config = member(o, "review_config").cloned();
     match (identity_code, project_id, options) {
@@ -983,12 +1008,35 @@ mod tests {
         assert_eq!(req.instructions[1].seed, Some(9));
         assert_eq!(
             req.instructions[0].geometry,
-            Geometry::Table(Size::K1, AspectRatio::R3x4)
+            Geometry::Table(Size::K1, AspectRatio::Square)
         );
         assert_eq!(req.instructions[0].format, Format::Jpg);
         assert_eq!(req.options.model, ModelChoice::Auto);
         assert!(req.options.use_anchor);
         assert_eq!(req.total_outputs(), 2);
+    }
+
+    #[test]
+    fn the_legacy_flag_counts_at_the_top_level_too() {
+        let mut body = base(json!([{}]));
+        body["use_alternative_method"] = json!(true);
+        let req = parse(&body, &ctx(false)).expect("valid");
+        assert_eq!(req.options.model, ModelChoice::Seedream);
+        assert!(req.options.legacy_alternative_method);
+
+        body["options"] = json!({"model": "nano_banana_pro", "use_alternative_method": true});
+        let fields: Vec<Option<String>> = parse(&body, &ctx(false))
+            .expect_err("conflict")
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                Some("options.use_alternative_method".to_owned()),
+                Some("use_alternative_method".to_owned())
+            ]
+        );
     }
 
     #[test]

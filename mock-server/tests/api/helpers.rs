@@ -123,6 +123,16 @@ impl TestApp {
         r.json()["project_id"].as_str().expect("project_id").to_owned()
     }
 
+    /// `GET /project?per_page=100` (the vendor client's listing) expecting 200.
+    pub async fn projects(&self, token: &str) -> Value {
+        self.get("/project?per_page=100")
+            .token(token)
+            .send()
+            .await
+            .expect(200)
+            .json()
+    }
+
     /// `POST /upload` then the pre-signed PUT; returns the upload response.
     pub async fn upload_file(&self, token: &str, filename: &str, project: Option<&str>, bytes: Vec<u8>) -> Value {
         let mut body = serde_json::json!({ "filename": filename });

@@ -28,7 +28,8 @@ fn vendor_instructions() -> Value {
     ])
 }
 
-fn decode(bytes: &[u8]) -> (image::ImageFormat, image::RgbImage) {
+/// The format and pixels of an image's bytes.
+pub fn decode(bytes: &[u8]) -> (image::ImageFormat, image::RgbImage) {
     let format = image::guess_format(bytes).expect("an image");
     (format, image::load_from_memory(bytes).expect("decodes").to_rgb8())
 }
@@ -654,6 +655,45 @@ async fn the_legacy_flag_means_seedream() {
 }
 
 #[tokio::test]
+async fn the_legacy_flag_at_the_top_level_means_seedream_too() {
+    let app = TestApp::spawn().await;
+    let inputs = app.job_inputs(DEMO, 1).await;
+    let mut body = TestApp::job_body(&inputs, json!([{"prompt": "mock:refuse"}, {}]));
+    body["use_alternative_method"] = json!(true);
+    let job = app.create_job(DEMO, body).await;
+    app.finish_jobs();
+    let res = app.results(DEMO, &job).await;
+    assert_eq!(res["processing_options"]["model"], "seedream");
+    assert_eq!(res["processing_options"]["use_alternative_method"], true);
+    assert_eq!(
+        res["results"][0]["status"], "failed",
+        "an explicit engine never falls back"
+    );
+    assert_eq!(res["results"][1]["model_used"], "seedream");
+
+    let jobs = app.state.engine.len();
+    let with = |flag: Value, options: Value| {
+        let mut b = TestApp::job_body(&inputs, json!([{}]));
+        b["use_alternative_method"] = flag;
+        b["options"] = options;
+        b
+    };
+    for (body, expected) in [
+        (
+            with(json!(true), json!({"model": "nano_banana_pro"})),
+            "use_alternative_method: means model \"seedream\" and conflicts with options.model \"nano_banana_pro\"",
+        ),
+        (
+            with(json!("yes"), json!({})),
+            "use_alternative_method: must be a boolean",
+        ),
+    ] {
+        assert_eq!(refused_field(&app, DEMO, body, 400).await, [expected]);
+    }
+    assert_eq!(app.state.engine.len(), jobs, "a refused request makes no job");
+}
+
+#[tokio::test]
 async fn an_injected_fault_plan_fails_delays_and_refuses() {
     let app = TestApp::spawn().await;
     let inputs = app.job_inputs(DEMO, 1).await;
@@ -883,34 +923,6 @@ async fn jobs_are_tenant_scoped() {
         .expect(404);
     assert_eq!(r.error_field().as_deref(), Some("job_id"));
     app.get("/jobs/job_nope/status").token(DEMO).send().await.expect(404);
-}
-
-#[tokio::test]
-async fn versions_list_the_outputs_of_one_instruction() {
-    let app = TestApp::spawn().await;
-    let inputs = app.job_inputs(DEMO, 1).await;
-    let job = app
-        .create_job(DEMO, TestApp::job_body(&inputs, json!([{}, {"num_variations": 3}])))
-        .await;
-    app.finish_jobs();
-    let v = app
-        .get(&format!("/jobs/{job}/versions/1"))
-        .token(DEMO)
-        .send()
-        .await
-        .expect(200)
-        .json();
-    assert_eq!(v["versions"].as_array().expect("v").len(), 3);
-    app.get(&format!("/jobs/{job}/versions/2"))
-        .token(DEMO)
-        .send()
-        .await
-        .expect(404);
-    app.get(&format!("/jobs/{job}/versions/x"))
-        .token(DEMO)
-        .send()
-        .await
-        .expect(404);
 }
 
 #[tokio::test]

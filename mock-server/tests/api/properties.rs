@@ -236,6 +236,12 @@ fn broken(body: &Value, which: usize) -> (Value, String, bool) {
             b["options"]["use_anchor"] = json!("no");
             (b, "options.use_anchor".into(), true)
         }
+        // The legacy flag beside `options` is typed like the one inside
+        // (numbered last so the saved regression seeds keep their cases).
+        19 => {
+            b["use_alternative_method"] = json!("yes");
+            (b, "use_alternative_method".into(), true)
+        }
         // Rules a schema cannot state: the parser alone refuses them.
         16 => {
             b["options"]["anchor_index"] = json!(n);
@@ -278,7 +284,7 @@ proptest! {
     }
 
     #[test]
-    fn every_broken_rule_is_refused_with_its_field_path(body in valid_request(), which in 0usize..19) {
+    fn every_broken_rule_is_refused_with_its_field_path(body in valid_request(), which in 0usize..20) {
         let (bad, field, expressible) = broken(&body, which);
         let errs = parse(&bad, &ParseContext::offline()).expect_err("the parser refuses a broken rule");
         prop_assert!(errs.iter().any(|e| e.field.as_deref().is_some_and(|f| f == field || f.starts_with(&format!("{field}[")))),

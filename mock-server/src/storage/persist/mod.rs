@@ -482,7 +482,7 @@ mod tests {
         drop(opened);
         let format = Opened::open(&dir, 3).expect_err("another format");
         assert!(
-            format.contains("store format 99, this build reads format 1"),
+            format.contains(&format!("store format 99, this build reads format {FORMAT_VERSION}")),
             "{format}"
         );
         let _ = std::fs::remove_dir_all(&dir);

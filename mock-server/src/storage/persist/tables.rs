@@ -12,7 +12,12 @@ use crate::domain::ids::TenantId;
 
 /// The version of the record layout. A data dir written by another version
 /// is refused at start, never half-read.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: a kept request body reads differently (an instruction without `ar` is
+/// 1:1, no longer 3:4; a top-level `use_alternative_method` counts), so a
+/// job kept by version 1 would come back with other images than its
+/// schedule and results describe.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The database file inside `--data-dir`.
 pub const FILE_NAME: &str = "flat2model.redb";
