@@ -696,7 +696,7 @@ impl AppState {
             let retry = u64::try_from((oldest + 60_000 - now.millis() + 999) / 1000)
                 .unwrap_or(1)
                 .max(1);
-            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests")
+            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS)
                 .with_detail(FieldError {
                     field: None,
                     message: format!("at most {limit} jobs a minute per account; retry in {retry} s"),

@@ -89,7 +89,7 @@ fn resolve_inputs(
         }
     }
     if !missing.is_empty() {
-        let mut e = ApiError::new(StatusCode::NOT_FOUND, "Not found");
+        let mut e = ApiError::new(StatusCode::NOT_FOUND);
         for d in missing.into_iter().chain(not_uploaded) {
             e = e.with_detail(d);
         }
@@ -185,7 +185,7 @@ pub fn prepare(
 pub fn submit(state: &AppState, p: Prepared) -> Result<(StatusCode, Json<Value>), ApiError> {
     let images = p.job.request.images.len();
     let Some(job) = state.submit_job(p.job, p.epoch) else {
-        let mut e = ApiError::new(StatusCode::NOT_FOUND, "Not found")
+        let mut e = ApiError::new(StatusCode::NOT_FOUND)
             .with_detail(not_found_ref("identity_code".into(), "identity"))
             .with_detail(not_found_ref("project_id".into(), "project"));
         for i in 0..images {
