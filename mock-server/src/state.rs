@@ -51,8 +51,10 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     /// Refresh token lifetime.
     pub refresh_token_ttl: Duration,
-    /// Job creations per account per minute; 0 = unlimited.
+    /// `POST /flat-2-model` requests per account per minute; 0 = unlimited.
     pub job_rate_limit: u32,
+    /// Whether the job rate limit's 429 carries `Retry-After`.
+    pub rate_limit_retry_after: bool,
     /// ZIP link lifetime.
     pub zip_link_ttl: Duration,
     /// SSE keep-alive interval.
@@ -209,6 +211,7 @@ impl AppState {
             access_token_ttl: cfg.access_token_ttl,
             refresh_token_ttl: cfg.refresh_token_ttl,
             job_rate_limit: cfg.job_rate_limit,
+            rate_limit_retry_after: cfg.rate_limit_retry_after,
             zip_link_ttl: cfg.zip_link_ttl,
             sse_keepalive: cfg.sse_keepalive,
             sse_backfill_window: cfg.sse_backfill_window,
@@ -678,8 +681,12 @@ impl AppState {
         }
     }
 
-    /// The vendor's limit on job creation: `--job-rate-limit` a minute per
-    /// account, else 429 with `Retry-After`. Records the creation when allowed.
+    /// The vendor's limit on `POST /flat-2-model`: `--job-rate-limit`
+    /// requests per account in any 60 s of the injected clock, else 429
+    /// (with `Retry-After` unless `--rate-limit-retry-after false`). Records
+    /// the request when allowed, whatever becomes of it; a refused one is
+    /// not recorded, so a client that keeps knocking is let in once the
+    /// oldest request leaves the window, as `Retry-After` says.
     pub fn check_job_rate(&self, tenant: &Tenant) -> Result<(), ApiError> {
         let limit = self.settings.job_rate_limit as usize;
         if limit == 0 {
@@ -696,13 +703,18 @@ impl AppState {
             let retry = u64::try_from((oldest + 60_000 - now.millis() + 999) / 1000)
                 .unwrap_or(1)
                 .max(1);
-            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS)
-                .with_detail(FieldError {
-                    field: None,
-                    message: format!("at most {limit} jobs a minute per account; retry in {retry} s"),
-                    position: Position::Body,
-                })
-                .with_retry_after(retry));
+            let e = ApiError::new(StatusCode::TOO_MANY_REQUESTS).with_detail(FieldError {
+                field: None,
+                message: format!(
+                    "at most {limit} requests a minute per account on POST /flat-2-model; retry in {retry} s"
+                ),
+                position: Position::Body,
+            });
+            return Err(if self.settings.rate_limit_retry_after {
+                e.with_retry_after(retry)
+            } else {
+                e
+            });
         }
         data.recent_jobs.push_back(now);
         Ok(())

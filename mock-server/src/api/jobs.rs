@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -115,9 +116,27 @@ fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
     Ok(Some(plan))
 }
 
+/// The caller of `POST /flat-2-model`, its request counted against the job
+/// rate limit ([`AppState::check_job_rate`]). An extractor ordered before
+/// the body's ([`ApiJson`]), so every authenticated request counts, a
+/// broken one too, and the one over the limit is 429 whatever its body;
+/// an unauthenticated one is 401 first and counts for nobody.
+#[derive(Debug)]
+pub struct RateLimited(pub Arc<Tenant>);
+
+impl FromRequestParts<AppState> for RateLimited {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(tenant) = Caller::from_request_parts(parts, state).await?;
+        state.check_job_rate(&tenant)?;
+        Ok(Self(tenant))
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
-    Caller(tenant): Caller,
+    RateLimited(tenant): RateLimited,
     scenario: Scenario,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
@@ -137,8 +156,8 @@ pub struct Prepared {
 }
 
 /// The first half of `POST /flat-2-model`: parses the request, looks up
-/// what it names in `tenant`'s account, applies the job rate limit and
-/// merges the fault plans.
+/// what it names in `tenant`'s account and merges the fault plans (the job
+/// rate limit came before, with [`RateLimited`]).
 pub fn prepare(
     state: &AppState,
     tenant: &Tenant,
@@ -151,7 +170,6 @@ pub fn prepare(
     // Before the look-ups: a reset after them is caught by `submit`.
     let epoch = state.ids.epoch();
     let (identity, project, inputs) = resolve_inputs(state, tenant, &req)?;
-    state.check_job_rate(tenant)?;
     // Markers, then the scenario's plan, then the header's: later ones win.
     let mut plan = FaultPlan::from_markers(&req);
     for extra in scenario

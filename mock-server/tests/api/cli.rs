@@ -26,6 +26,8 @@ fn help_explains_every_flag() {
         "--admin-loopback-only",
         "--cors-origin",
         "--data-dir",
+        "--job-rate-limit",
+        "--rate-limit-retry-after",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

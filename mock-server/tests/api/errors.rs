@@ -116,43 +116,31 @@ async fn injected_errors_look_exactly_like_the_fakes_own() {
         own.0
     };
 
+    // A status poll under the scenario `inject-{status}`.
+    let poll_under = |status: u16| {
+        app.get("/jobs/j_x/status")
+            .token(DEMO)
+            .header("x-mock-scenario", &format!("inject-{status}"))
+    };
+
     // 401: no token, and a scenario's 401 on the same route.
     inject(&app, 401, "GET", "/jobs/{id}/status").await;
     let own = app.get("/jobs/j_x/status").send().await.expect(401);
-    let injected = app
-        .get("/jobs/j_x/status")
-        .token(DEMO)
-        .header("x-mock-scenario", "inject-401")
-        .send()
-        .await
-        .expect(401);
+    let injected = poll_under(401).send().await.expect(401);
     assert_eq!(same(401, &own, &injected.json()), "Unauthorized");
     assert_eq!(own.headers["www-authenticate"], injected.headers["www-authenticate"]);
 
     // 404: an unknown job, and a scenario's 404 on the same route.
     inject(&app, 404, "GET", "/jobs/{id}/status").await;
     let own = app.get("/jobs/j_x/status").token(DEMO).send().await.expect(404);
-    let injected = app
-        .get("/jobs/j_x/status")
-        .token(DEMO)
-        .header("x-mock-scenario", "inject-404")
-        .send()
-        .await
-        .expect(404);
+    let injected = poll_under(404).send().await.expect(404);
     assert_eq!(same(404, &own, &injected.json()), "Not found");
 
-    // 429: the job rate limit (1 a minute here), and the catalogue's
-    // `rate-limited` scenario.
-    let inputs = app.job_inputs(DEMO, 1).await;
-    let body = TestApp::job_body(&inputs, json!([{}]));
-    app.create_job(DEMO, body.clone()).await;
-    let own = app
-        .post("/flat-2-model")
-        .token(DEMO)
-        .json(body.clone())
-        .send()
-        .await
-        .expect(429);
+    // 429: the job rate limit (1 a minute here; a broken body counts too),
+    // and the catalogue's `rate-limited` scenario.
+    let post = || app.post("/flat-2-model").token(DEMO).json(json!({}));
+    post().send().await.expect(400);
+    let own = post().send().await.expect(429);
     let injected = app
         .post("/flat-2-model")
         .token(OTHER)

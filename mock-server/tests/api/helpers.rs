@@ -247,6 +247,16 @@ impl TestApp {
         call.send().await.expect(200).json()
     }
 
+    /// `POST /__admin/journal/verify` with `filter`: the counts.
+    pub async fn journal_verify(&self, filter: Value) -> Value {
+        self.post("/__admin/journal/verify")
+            .json(filter)
+            .send()
+            .await
+            .expect(200)
+            .json()
+    }
+
     /// `POST /download` or `/download/bulk` with `body` expecting 200;
     /// returns the ZIP's `download_url`.
     pub async fn zip_link(&self, token: &str, path: &str, body: Value) -> String {
