@@ -132,6 +132,17 @@ pub struct Config {
     #[arg(long, env = "MOCK_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_ttl_ms)]
     pub webhook_timeout: Duration,
 
+    /// A PEM file of extra CA certificates that `https://` webhook receivers
+    /// may present (besides the bundled public roots): for a receiver with
+    /// a certificate of its own. A file that cannot be read stops the start.
+    #[arg(long, env = "MOCK_WEBHOOK_CA_FILE", value_name = "PATH")]
+    pub webhook_ca_file: Option<PathBuf>,
+
+    /// Accept any certificate from `https://` webhook receivers (self-signed,
+    /// expired, for another name). Logs a warning at start.
+    #[arg(long, env = "MOCK_WEBHOOK_INSECURE", default_value_t = false)]
+    pub webhook_insecure: bool,
+
     /// How long a finished job (completed or failed, post-processing ended)
     /// is kept after its last change; then it is removed with its renders
     /// and its status, results and images answer 404.

@@ -227,12 +227,7 @@ impl AppState {
             cors_origins: cfg.cors_origin.clone(),
         };
         let fixtures = AccountsFile::load(&cfg.fixtures_dir())?;
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("flat2model-mock/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = crate::events::http::client(cfg)?;
         let opened = match &cfg.data_dir {
             Some(dir) => Some(crate::storage::persist::Opened::open(dir, cfg.seed)?),
             None => None,
@@ -651,7 +646,7 @@ impl AppState {
                         None,
                         Some(format!("timed out after {:?}", state.settings.webhook_timeout)),
                     ),
-                    Ok(Err(e)) => (None, Some(format!("unreachable: {e}"))),
+                    Ok(Err(e)) => (None, Some(crate::events::http::attempt_error(&e))),
                     Ok(Ok(r)) if r.status().is_success() => (Some(r.status().as_u16()), None),
                     Ok(Ok(r)) => (Some(r.status().as_u16()), Some(format!("HTTP {}", r.status().as_u16()))),
                 };

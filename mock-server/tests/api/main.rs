@@ -21,4 +21,5 @@ mod project;
 mod scenarios;
 mod security;
 mod shutdown;
+mod tls;
 mod upload;
