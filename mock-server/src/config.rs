@@ -95,10 +95,25 @@ pub struct Config {
     #[arg(long, env = "MOCK_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = parse_ttl)]
     pub refresh_token_ttl: Duration,
 
-    /// Job creations allowed per account per minute (the vendor allows 5);
-    /// more answer 429 with `Retry-After`. 0 switches the limit off.
+    /// Requests to `POST /flat-2-model` allowed per account in any 60
+    /// seconds (the vendor documents 5 a minute). Every authenticated
+    /// request counts, invalid ones too, and the limit is checked before
+    /// the body: one more answers 429. 0 switches the limit off.
     #[arg(long, env = "MOCK_JOB_RATE_LIMIT", default_value_t = 5)]
     pub job_rate_limit: u32,
+
+    /// Whether the job rate limit's 429 carries `Retry-After` (seconds until
+    /// a request is allowed again). The vendor documents no such header:
+    /// `false` answers as documented, but then the request journal cannot
+    /// tell a client that ignored it (`ignored_retry_after`).
+    #[arg(
+        long,
+        env = "MOCK_RATE_LIMIT_RETRY_AFTER",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub rate_limit_retry_after: bool,
 
     /// How long a `POST /download` ZIP link stays valid.
     #[arg(long, env = "MOCK_ZIP_LINK_TTL", default_value = "1h", value_parser = parse_ttl)]
@@ -116,6 +131,17 @@ pub struct Config {
     /// How long one webhook delivery attempt may take before it counts as failed.
     #[arg(long, env = "MOCK_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_ttl_ms)]
     pub webhook_timeout: Duration,
+
+    /// A PEM file of extra CA certificates that `https://` webhook receivers
+    /// may present (besides the bundled public roots): for a receiver with
+    /// a certificate of its own. A file that cannot be read stops the start.
+    #[arg(long, env = "MOCK_WEBHOOK_CA_FILE", value_name = "PATH")]
+    pub webhook_ca_file: Option<PathBuf>,
+
+    /// Accept any certificate from `https://` webhook receivers (self-signed,
+    /// expired, for another name). Logs a warning at start.
+    #[arg(long, env = "MOCK_WEBHOOK_INSECURE", default_value_t = false)]
+    pub webhook_insecure: bool,
 
     /// How long a finished job (completed or failed, post-processing ended)
     /// is kept after its last change; then it is removed with its renders
@@ -290,6 +316,16 @@ mod tests {
         assert_eq!(cfg.file_ttl, Duration::from_secs(90));
         assert_eq!(cfg.notification_ttl, 2 * day);
         assert!(Config::try_parse_from(["mock-server", "--job-ttl", "forever"]).is_err());
+    }
+
+    #[test]
+    fn retry_after_on_the_rate_limit_is_on_unless_switched_off() {
+        assert!(Config::parse_from(["mock-server"]).rate_limit_retry_after);
+        let off = Config::parse_from(["mock-server", "--rate-limit-retry-after", "false"]);
+        assert!(!off.rate_limit_retry_after);
+        let on = Config::parse_from(["mock-server", "--rate-limit-retry-after", "true"]);
+        assert!(on.rate_limit_retry_after);
+        assert!(Config::try_parse_from(["mock-server", "--rate-limit-retry-after", "maybe"]).is_err());
     }
 
     #[test]

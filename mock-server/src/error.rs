@@ -3,6 +3,8 @@
 //! the right status; the log gets the cause. Pre-signed storage URLs answer
 //! like S3 instead, with an XML body ([`S3Error`]).
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -56,23 +58,56 @@ impl std::fmt::Display for FieldError {
     }
 }
 
-/// An API error: status, summary, details and optional extra body fields
-/// (for example `project_id` on a duplicate project).
+/// The `error` summary of every error body with `status`, whoever answers
+/// (a handler, an extractor, the router's fallbacks, a scenario's injected
+/// fault): one spelling per status, so a client that compares it never
+/// sees `Too many requests` from one path and `Too Many Requests` from
+/// another. 400 is the vendor's documented `Invalid request`; every other
+/// status is its standard reason phrase in sentence case (`Not found`,
+/// `Too many requests`; acronyms such as `HTTP` or `URI` stay as they are);
+/// a status without one is `Client error` or `Server error`.
+pub fn summary(status: StatusCode) -> Cow<'static, str> {
+    if status == StatusCode::BAD_REQUEST {
+        return Cow::Borrowed("Invalid request");
+    }
+    let Some(reason) = status.canonical_reason() else {
+        return Cow::Borrowed(if status.is_server_error() {
+            "Server error"
+        } else {
+            "Client error"
+        });
+    };
+    let mut out = String::with_capacity(reason.len());
+    for (i, word) in reason.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let acronym = word.len() > 1 && word.bytes().all(|b| b.is_ascii_uppercase());
+        if i == 0 || acronym {
+            out.push_str(word);
+        } else {
+            out.push_str(&word.to_lowercase());
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// An API error: status, details and optional extra body fields (for
+/// example `project_id` on a duplicate project). Its summary is the
+/// status's ([`summary`]), never chosen by the caller.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
-    error: String,
     detail: Vec<FieldError>,
     extra: Map<String, Value>,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    /// An error with a status and summary and no details.
-    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+    /// An error with a status and no details.
+    pub fn new(status: StatusCode) -> Self {
         Self {
             status,
-            error: error.into(),
             detail: Vec::new(),
             extra: Map::new(),
             retry_after: None,
@@ -83,7 +118,7 @@ impl ApiError {
     pub fn invalid(detail: Vec<FieldError>) -> Self {
         Self {
             detail,
-            ..Self::new(StatusCode::BAD_REQUEST, "Invalid request")
+            ..Self::new(StatusCode::BAD_REQUEST)
         }
     }
 
@@ -94,17 +129,13 @@ impl ApiError {
 
     /// 401: missing, malformed, unknown or expired credentials.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized").with_detail(FieldError::new(
-            "Authorization",
-            message,
-            Position::Header,
-        ))
+        Self::new(StatusCode::UNAUTHORIZED).with_detail(FieldError::new("Authorization", message, Position::Header))
     }
 
     /// 404 for a resource that does not exist *for this caller*; another
     /// tenant's object answers the same, so existence does not leak.
     pub fn not_found(what: &str, field: Option<(&str, Position)>) -> Self {
-        let e = Self::new(StatusCode::NOT_FOUND, "Not found");
+        let e = Self::new(StatusCode::NOT_FOUND);
         let message = format!("{what} not found");
         match field {
             Some((name, position)) => e.with_detail(FieldError::new(name, message, position)),
@@ -118,13 +149,19 @@ impl ApiError {
 
     /// 409 for a duplicate; `extra` names the existing object.
     pub fn conflict(message: impl Into<String>, field: &str) -> Self {
-        Self::new(StatusCode::CONFLICT, "Conflict").with_detail(FieldError::new(field, message, Position::Body))
+        Self::new(StatusCode::CONFLICT).with_detail(FieldError::new(field, message, Position::Body))
     }
 
     /// 500 for a bug of the fake; the cause goes to the log only.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+        // A detail entry like every other error's, so a client's error
+        // handling never meets an empty list.
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR).with_detail(FieldError {
+            field: None,
+            message: "an internal error of the fake; its log has the cause".into(),
+            position: Position::Path,
+        })
     }
 
     /// Adds one detail entry.
@@ -158,7 +195,7 @@ impl ApiError {
     /// The JSON body as sent.
     pub fn body(&self) -> Value {
         let mut body = Map::new();
-        body.insert("error".into(), Value::String(self.error.clone()));
+        body.insert("error".into(), Value::String(summary(self.status).into_owned()));
         body.insert(
             "detail".into(),
             serde_json::to_value(&self.detail).unwrap_or(Value::Null),
@@ -172,7 +209,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.error)?;
+        write!(f, "{} {}", self.status.as_u16(), summary(self.status))?;
         for d in &self.detail {
             write!(f, "; {d}")?;
         }
@@ -300,6 +337,7 @@ impl IntoResponse for S3Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn error_bodies_validate_against_the_error_schema() {
@@ -327,6 +365,58 @@ mod tests {
             e.to_string(),
             "400 Invalid request; instructions[1].options.width: must be a multiple of 8"
         );
+    }
+
+    #[test]
+    fn every_status_has_one_summary_in_sentence_case() {
+        // What the fake answers by itself, and what scenarios inject most.
+        for (status, expected) in [
+            (400, "Invalid request"),
+            (401, "Unauthorized"),
+            (403, "Forbidden"),
+            (404, "Not found"),
+            (405, "Method not allowed"),
+            (409, "Conflict"),
+            (410, "Gone"),
+            (413, "Payload too large"),
+            (415, "Unsupported media type"),
+            (429, "Too many requests"),
+            (500, "Internal server error"),
+            (502, "Bad gateway"),
+            (503, "Service unavailable"),
+            (504, "Gateway timeout"),
+            (414, "URI too long"),
+            (505, "HTTP version not supported"),
+            (418, "I'm a teapot"),
+            (499, "Client error"),
+            (599, "Server error"),
+        ] {
+            let code = StatusCode::from_u16(status).expect("a status");
+            assert_eq!(summary(code), expected, "{status}");
+            // Every constructor and every body goes through it.
+            let e = ApiError::new(code).with_retry_after(1);
+            assert_eq!(e.body()["error"], expected, "{status}");
+            assert!(e.to_string().starts_with(&format!("{status} {expected}")));
+        }
+        // The contract pins the casing: a summary that is not in sentence
+        // case fails every test client's check, not only this test.
+        let contract = crate::contract::Contract::global();
+        for status in 400..=599 {
+            let e = ApiError::new(StatusCode::from_u16(status).expect("a status"));
+            assert_eq!(contract.validate("error.json", &e.body()), Ok(()), "{status}");
+        }
+        let shouted = json!({"error": "Too Many Requests", "detail": []});
+        assert!(contract.validate("error.json", &shouted).is_err());
+        for built_in in [
+            ApiError::invalid_field("a", "b", Position::Body),
+            ApiError::unauthorized("x"),
+            ApiError::not_found("job", None),
+            ApiError::conflict("x", "f"),
+            ApiError::internal("test"),
+        ] {
+            assert_eq!(built_in.body()["error"], *summary(built_in.status()));
+            assert!(!built_in.detail().is_empty(), "{built_in}");
+        }
     }
 
     #[test]

@@ -51,8 +51,10 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     /// Refresh token lifetime.
     pub refresh_token_ttl: Duration,
-    /// Job creations per account per minute; 0 = unlimited.
+    /// `POST /flat-2-model` requests per account per minute; 0 = unlimited.
     pub job_rate_limit: u32,
+    /// Whether the job rate limit's 429 carries `Retry-After`.
+    pub rate_limit_retry_after: bool,
     /// ZIP link lifetime.
     pub zip_link_ttl: Duration,
     /// SSE keep-alive interval.
@@ -209,6 +211,7 @@ impl AppState {
             access_token_ttl: cfg.access_token_ttl,
             refresh_token_ttl: cfg.refresh_token_ttl,
             job_rate_limit: cfg.job_rate_limit,
+            rate_limit_retry_after: cfg.rate_limit_retry_after,
             zip_link_ttl: cfg.zip_link_ttl,
             sse_keepalive: cfg.sse_keepalive,
             sse_backfill_window: cfg.sse_backfill_window,
@@ -224,12 +227,7 @@ impl AppState {
             cors_origins: cfg.cors_origin.clone(),
         };
         let fixtures = AccountsFile::load(&cfg.fixtures_dir())?;
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("flat2model-mock/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = crate::events::http::client(cfg)?;
         let opened = match &cfg.data_dir {
             Some(dir) => Some(crate::storage::persist::Opened::open(dir, cfg.seed)?),
             None => None,
@@ -648,7 +646,7 @@ impl AppState {
                         None,
                         Some(format!("timed out after {:?}", state.settings.webhook_timeout)),
                     ),
-                    Ok(Err(e)) => (None, Some(format!("unreachable: {e}"))),
+                    Ok(Err(e)) => (None, Some(crate::events::http::attempt_error(&e))),
                     Ok(Ok(r)) if r.status().is_success() => (Some(r.status().as_u16()), None),
                     Ok(Ok(r)) => (Some(r.status().as_u16()), Some(format!("HTTP {}", r.status().as_u16()))),
                 };
@@ -678,8 +676,12 @@ impl AppState {
         }
     }
 
-    /// The vendor's limit on job creation: `--job-rate-limit` a minute per
-    /// account, else 429 with `Retry-After`. Records the creation when allowed.
+    /// The vendor's limit on `POST /flat-2-model`: `--job-rate-limit`
+    /// requests per account in any 60 s of the injected clock, else 429
+    /// (with `Retry-After` unless `--rate-limit-retry-after false`). Records
+    /// the request when allowed, whatever becomes of it; a refused one is
+    /// not recorded, so a client that keeps knocking is let in once the
+    /// oldest request leaves the window, as `Retry-After` says.
     pub fn check_job_rate(&self, tenant: &Tenant) -> Result<(), ApiError> {
         let limit = self.settings.job_rate_limit as usize;
         if limit == 0 {
@@ -696,13 +698,18 @@ impl AppState {
             let retry = u64::try_from((oldest + 60_000 - now.millis() + 999) / 1000)
                 .unwrap_or(1)
                 .max(1);
-            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests")
-                .with_detail(FieldError {
-                    field: None,
-                    message: format!("at most {limit} jobs a minute per account; retry in {retry} s"),
-                    position: Position::Body,
-                })
-                .with_retry_after(retry));
+            let e = ApiError::new(StatusCode::TOO_MANY_REQUESTS).with_detail(FieldError {
+                field: None,
+                message: format!(
+                    "at most {limit} requests a minute per account on POST /flat-2-model; retry in {retry} s"
+                ),
+                position: Position::Body,
+            });
+            return Err(if self.settings.rate_limit_retry_after {
+                e.with_retry_after(retry)
+            } else {
+                e
+            });
         }
         data.recent_jobs.push_back(now);
         Ok(())

@@ -40,7 +40,7 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 /// so the vendor API never passes here.
 pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !origin_allowed(req.headers(), &state.settings.cors_origins) {
-        return ApiError::new(StatusCode::FORBIDDEN, "Forbidden")
+        return ApiError::new(StatusCode::FORBIDDEN)
             .with_detail(FieldError::new(
                 "Origin",
                 "the control API does not answer web pages: this origin is not one of --cors-origin",
@@ -53,7 +53,7 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
         // a restriction never fails open.
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         if !peer.is_some_and(|p| p.ip().to_canonical().is_loopback()) {
-            return ApiError::new(StatusCode::FORBIDDEN, "Forbidden")
+            return ApiError::new(StatusCode::FORBIDDEN)
                 .with_detail(FieldError {
                     field: None,
                     message: "the control API answers only on this machine (--admin-loopback-only)".into(),

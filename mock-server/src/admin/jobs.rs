@@ -82,9 +82,13 @@ async fn force(
         .get_any(&job_id)
         .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))?;
     if job.state().status.is_terminal() {
-        return Err(ApiError::new(axum::http::StatusCode::CONFLICT, "Conflict").with_detail(
-            crate::error::FieldError::new("status", "the job has already ended", Position::Body),
-        ));
+        return Err(
+            ApiError::new(axum::http::StatusCode::CONFLICT).with_detail(crate::error::FieldError::new(
+                "status",
+                "the job has already ended",
+                Position::Body,
+            )),
+        );
     }
     {
         let _stepping = state.publish_lock.lock();

@@ -124,8 +124,11 @@ async fn refresh(
                 AuthFailure::Unknown => "unknown refresh token",
                 AuthFailure::Expired => "refresh token expired",
             };
-            ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "Unauthorized")
-                .with_detail(crate::error::FieldError::new("refresh_token", msg, Position::Body))
+            ApiError::new(axum::http::StatusCode::UNAUTHORIZED).with_detail(crate::error::FieldError::new(
+                "refresh_token",
+                msg,
+                Position::Body,
+            ))
         })?;
     // Spent: gone from the data dir too.
     state.mark(Dirty::Refresh(req.refresh_token.clone()));

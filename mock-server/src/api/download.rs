@@ -71,13 +71,11 @@ fn grant(
         let s = job.state();
         let done = s.outputs.iter().filter(|o| o.status == OutputStatus::Completed).count();
         if s.status != JobStatus::Completed || done == 0 {
-            return Err(
-                ApiError::new(StatusCode::CONFLICT, "Conflict").with_detail(FieldError::new(
-                    field.clone(),
-                    format!("job is {}: only a completed job can be downloaded", s.status.name()),
-                    Position::Body,
-                )),
-            );
+            return Err(ApiError::new(StatusCode::CONFLICT).with_detail(FieldError::new(
+                field.clone(),
+                format!("job is {}: only a completed job can be downloaded", s.status.name()),
+                Position::Body,
+            )));
         }
         images += done;
         jobs.push(job.id.clone());
@@ -143,7 +141,7 @@ async fn fetch(State(state): State<AppState>, Path(token): Path<String>) -> Resu
         .map(|g| g.value().clone())
         .ok_or_else(|| ApiError::not_found("download link", Some(("token", Position::Path))))?;
     if state.now() >= grant.expires_at {
-        return Err(ApiError::new(StatusCode::GONE, "Gone").with_detail(FieldError::new(
+        return Err(ApiError::new(StatusCode::GONE).with_detail(FieldError::new(
             "token",
             "the download link has expired: ask POST /download for a new one",
             Position::Path,

@@ -23,7 +23,7 @@ pub struct ApiJson<T>(pub T);
 
 /// 413 in the envelope.
 pub fn too_large(max: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large").with_detail(FieldError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail(FieldError {
         field: None,
         message: format!("the body must be at most {max} bytes"),
         position: Position::Body,
@@ -83,9 +83,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if !(mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))) {
             return Err(
-                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type").with_detail(
-                    FieldError::new("Content-Type", "must be application/json", Position::Header),
-                ),
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE).with_detail(FieldError::new(
+                    "Content-Type",
+                    "must be application/json",
+                    Position::Header,
+                )),
             );
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rej| {

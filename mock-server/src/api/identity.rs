@@ -229,7 +229,7 @@ async fn upload(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let form = form.map_err(|_| {
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type").with_detail(FieldError::new(
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE).with_detail(FieldError::new(
             "Content-Type",
             "must be multipart/form-data with an 'image' file",
             Position::Header,

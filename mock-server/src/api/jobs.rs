@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -96,7 +97,7 @@ fn resolve_inputs(
         }
     }
     if !missing.is_empty() {
-        let mut e = ApiError::new(StatusCode::NOT_FOUND, "Not found");
+        let mut e = ApiError::new(StatusCode::NOT_FOUND);
         for d in missing.into_iter().chain(not_uploaded) {
             e = e.with_detail(d);
         }
@@ -122,9 +123,27 @@ fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
     Ok(Some(plan))
 }
 
+/// The caller of `POST /flat-2-model`, its request counted against the job
+/// rate limit ([`AppState::check_job_rate`]). An extractor ordered before
+/// the body's ([`ApiJson`]), so every authenticated request counts, a
+/// broken one too, and the one over the limit is 429 whatever its body;
+/// an unauthenticated one is 401 first and counts for nobody.
+#[derive(Debug)]
+pub struct RateLimited(pub Arc<Tenant>);
+
+impl FromRequestParts<AppState> for RateLimited {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(tenant) = Caller::from_request_parts(parts, state).await?;
+        state.check_job_rate(&tenant)?;
+        Ok(Self(tenant))
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
-    Caller(tenant): Caller,
+    RateLimited(tenant): RateLimited,
     scenario: Scenario,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
@@ -144,8 +163,8 @@ pub struct Prepared {
 }
 
 /// The first half of `POST /flat-2-model`: parses the request, looks up
-/// what it names in `tenant`'s account, applies the job rate limit and
-/// merges the fault plans.
+/// what it names in `tenant`'s account and merges the fault plans (the job
+/// rate limit came before, with [`RateLimited`]).
 pub fn prepare(
     state: &AppState,
     tenant: &Tenant,
@@ -158,7 +177,6 @@ pub fn prepare(
     // Before the look-ups: a reset after them is caught by `submit`.
     let epoch = state.ids.epoch();
     let (identity, project, inputs) = resolve_inputs(state, tenant, &req)?;
-    state.check_job_rate(tenant)?;
     // Markers, then the scenario's plan, then the header's: later ones win.
     let mut plan = FaultPlan::from_markers(&req);
     for extra in scenario
@@ -192,7 +210,7 @@ pub fn prepare(
 pub fn submit(state: &AppState, p: Prepared) -> Result<(StatusCode, Json<Value>), ApiError> {
     let images = p.job.request.images.len();
     let Some(job) = state.submit_job(p.job, p.epoch) else {
-        let mut e = ApiError::new(StatusCode::NOT_FOUND, "Not found")
+        let mut e = ApiError::new(StatusCode::NOT_FOUND)
             .with_detail(not_found_ref("identity_code".into(), "identity"))
             .with_detail(not_found_ref("project_id".into(), "project"));
         for i in 0..images {

@@ -131,7 +131,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
+            ApiError::internal("a request handler panicked").into_response()
         }))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
@@ -149,7 +149,7 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
-    ApiError::new(StatusCode::NOT_FOUND, "Not found")
+    ApiError::new(StatusCode::NOT_FOUND)
         .with_detail(crate::error::FieldError {
             field: None,
             message: format!("no route for {method} {}", uri.path()),
@@ -159,7 +159,7 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
 }
 
 async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED)
         .with_detail(crate::error::FieldError {
             field: None,
             message: format!("{method} is not allowed on {}", uri.path()),

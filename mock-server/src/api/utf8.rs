@@ -60,7 +60,7 @@ pub async fn refuse_undecodable_path(req: Request, next: Next) -> Response {
     if storage {
         S3Error::no_such_key(path).into_response()
     } else {
-        ApiError::new(axum::http::StatusCode::NOT_FOUND, "Not found")
+        ApiError::new(axum::http::StatusCode::NOT_FOUND)
             .with_detail(FieldError {
                 field: None,
                 message: "the path must be UTF-8 once percent-decoded".into(),

@@ -140,8 +140,9 @@ fn is_json(res: &Response) -> bool {
 
 fn fault_response(scenario: &str, status: u16, retry_after: Option<u64>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let summary = code.canonical_reason().unwrap_or("Error");
-    let mut e = ApiError::new(code, summary).with_detail(FieldError {
+    // The same envelope and summary as the fake's own answer with this
+    // status: a client's error handling is tested against what it will see.
+    let mut e = ApiError::new(code).with_detail(FieldError {
         field: None,
         message: format!("injected by scenario {scenario}"),
         position: Position::Path,

@@ -26,6 +26,10 @@ fn help_explains_every_flag() {
         "--admin-loopback-only",
         "--cors-origin",
         "--data-dir",
+        "--job-rate-limit",
+        "--rate-limit-retry-after",
+        "--webhook-ca-file",
+        "--webhook-insecure",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
@@ -72,6 +76,28 @@ fn a_missing_fixtures_folder_fails_with_a_message() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("accounts.json"));
+}
+
+#[test]
+fn an_unreadable_webhook_ca_file_stops_the_start_with_a_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["--port", "0", "--webhook-ca-file", "/nonexistent/ca.pem"])
+        .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--webhook-ca-file /nonexistent/ca.pem: cannot be read"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+}
+
+#[tokio::test]
+async fn webhook_insecure_warns_at_start() {
+    let mut server = Binary::start(&["--webhook-insecure"], &[]).await;
+    server.log_until("--webhook-insecure: webhook deliveries").await;
 }
 
 #[test]

@@ -358,25 +358,9 @@ async fn an_unreachable_receiver_is_logged_and_can_be_redelivered() {
         .send()
         .await
         .expect(200);
-    let mut failed = json!(null);
-    for _ in 0..500 {
-        let log = app
-            .get("/__admin/webhooks/deliveries?status=pending")
-            .send()
-            .await
-            .expect(200)
-            .json();
-        if let Some(d) = log["deliveries"]
-            .as_array()
-            .and_then(|a| a.first())
-            .filter(|d| !d["attempts"].as_array().expect("a").is_empty())
-        {
-            failed = d.clone();
-            break;
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let failed = app
+        .delivery_where(|d| d["status"] == "pending" && !d["attempts"].as_array().expect("a").is_empty())
+        .await;
     assert!(
         failed["attempts"][0]["error"]
             .as_str()

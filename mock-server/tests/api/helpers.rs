@@ -257,6 +257,35 @@ impl TestApp {
         call.send().await.expect(200).json()
     }
 
+    /// `POST /__admin/journal/verify` with `filter`: the counts.
+    pub async fn journal_verify(&self, filter: Value) -> Value {
+        self.post("/__admin/journal/verify")
+            .json(filter)
+            .send()
+            .await
+            .expect(200)
+            .json()
+    }
+
+    /// The first webhook delivery in `GET /__admin/webhooks/deliveries`
+    /// that satisfies `pred`, read again until one does (an attempt runs in
+    /// its own task, on a real socket); fails after about 10 s.
+    pub async fn delivery_where(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let log = self.get("/__admin/webhooks/deliveries").send().await.expect(200).json();
+            let found = log["deliveries"]
+                .as_array()
+                .and_then(|a| a.iter().find(|d| pred(d)).cloned());
+            if let Some(d) = found {
+                return d;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no such delivery: {log}");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// `POST /download` or `/download/bulk` with `body` expecting 200;
     /// returns the ZIP's `download_url`.
     pub async fn zip_link(&self, token: &str, path: &str, body: Value) -> String {

@@ -56,21 +56,11 @@ async fn the_journal_shows_what_clients_sent_with_their_violations() {
         .json();
     assert_eq!(only_bad["requests"].as_array().expect("r").len(), 1);
 
-    let v = app
-        .post("/__admin/journal/verify")
-        .json(json!({"method": "POST", "path": "/proj*"}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let v = app.journal_verify(json!({"method": "POST", "path": "/proj*"})).await;
     assert_eq!((v["count"].as_u64(), v["with_violations"].as_u64()), (Some(2), Some(1)));
     let v = app
-        .post("/__admin/journal/verify")
-        .json(json!({"method": "GET", "path": "/jobs/*/status"}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+        .journal_verify(json!({"method": "GET", "path": "/jobs/*/status"}))
+        .await;
     assert_eq!(v["count"], 0);
     app.call(reqwest::Method::DELETE, "/__admin/journal")
         .send()
@@ -123,13 +113,7 @@ async fn a_client_that_ignores_retry_after_is_visible() {
         .map(|e| e["ignored_retry_after"].as_bool().expect("b"))
         .collect();
     assert_eq!(flags, [false, true, false]);
-    let v = app
-        .post("/__admin/journal/verify")
-        .json(json!({"path": "/flat-2-model"}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let v = app.journal_verify(json!({"path": "/flat-2-model"})).await;
     assert_eq!(v["ignored_retry_after"], 1);
 }
 

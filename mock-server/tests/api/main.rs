@@ -23,4 +23,5 @@ mod properties;
 mod scenarios;
 mod security;
 mod shutdown;
+mod tls;
 mod upload;

@@ -1,6 +1,7 @@
 //! Network peers for tests: an SSE client that reads events off a real
-//! socket, a webhook receiver on 127.0.0.1 port 0, and a request held in
-//! flight on a raw connection.
+//! socket, a webhook receiver on 127.0.0.1 port 0 (plain or TLS, with a
+//! certificate authority made in the test), and a request held in flight on
+//! a raw connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -151,6 +152,41 @@ pub struct Receiver {
 impl Receiver {
     pub async fn start(behaviour: Behaviour) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let router = Self::router(behaviour, tx);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { url, rx }
+    }
+
+    /// Like [`Receiver::start`], over TLS (`https://127.0.0.1:PORT/hook`)
+    /// with a certificate for `127.0.0.1` signed by `ca`.
+    pub async fn start_tls(behaviour: Behaviour, ca: &TestCa) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let router = Self::router(behaviour, tx);
+        let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config("127.0.0.1"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("https://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, router) = (acceptor.clone(), router.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the
+                    // handshake: there is nothing to serve.
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Self { url, rx }
+    }
+
+    /// The receiver's routes: `/hook`, and `/hook/{label}` so that one
+    /// receiver can serve several accounts.
+    fn router(behaviour: Behaviour, tx: mpsc::UnboundedSender<Received>) -> axum::Router {
         let count = Arc::new(AtomicUsize::new(0));
         let handler = move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
             let tx = tx.clone();
@@ -195,14 +231,9 @@ impl Receiver {
                 status
             }
         };
-        // `/hook/{label}` lets one receiver serve several accounts.
-        let router = axum::Router::new()
+        axum::Router::new()
             .route("/hook", axum::routing::post(handler.clone()))
-            .route("/hook/{label}", axum::routing::post(handler));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { url, rx }
+            .route("/hook/{label}", axum::routing::post(handler))
     }
 
     /// The next request; fails after 10 s.
@@ -236,6 +267,66 @@ impl Receiver {
                 return out;
             }
         }
+    }
+}
+
+/// A certificate authority made for one test (rcgen), and what it signs.
+pub struct TestCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// Its certificate, PEM: the contents of a `--webhook-ca-file`.
+    pub pem: String,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
+        let key = rcgen::KeyPair::generate().expect("a CA key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "flat2model-mock test CA");
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let pem = params.self_signed(&key).expect("self-signed CA").pem();
+        Self {
+            issuer: rcgen::Issuer::new(params, key),
+            pem,
+        }
+    }
+
+    /// Writes the CA certificate to a fresh file; its path.
+    pub fn write_pem(&self) -> std::path::PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "f2m-test-ca-{}-{}.pem",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::write(&path, &self.pem).expect("CA file written");
+        path
+    }
+
+    /// A TLS server configuration presenting a certificate for `host` (an
+    /// IP address or a DNS name) signed by this CA.
+    pub fn server_config(&self, host: &str) -> Arc<tokio_rustls::rustls::ServerConfig> {
+        use tokio_rustls::rustls;
+        let key = rcgen::KeyPair::generate().expect("a server key");
+        let mut params = rcgen::CertificateParams::new(vec![host.to_owned()]).expect("server params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "flat2model-mock test receiver");
+        let cert = params.signed_by(&key, &self.issuer).expect("signed by the CA");
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)
+            .expect("a server certificate");
+        Arc::new(config)
     }
 }
 

@@ -427,7 +427,7 @@ pub async fn durable(State(state): State<AppState>, req: Request, next: Next) ->
     }
     match persist.wait(seq).await {
         Ok(()) => res,
-        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
+        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_detail(FieldError {
                 field: None,
                 message: format!("the change could not be stored: {e}"),
