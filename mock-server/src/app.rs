@@ -98,14 +98,15 @@ pub async fn serve_until(
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(std::time::Duration::from_secs(30))
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(crate::wire::Flushed(TokioIo::new(stream)), service);
         let conn = connections.watch(conn);
         while tasks.try_join_next().is_some() {}
-        tasks.spawn(async move {
+        // In a scope where a new job's 202 lets go of the job once written.
+        tasks.spawn(crate::wire::scope(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
             }
-        });
+        }));
     }
     // Closed before anything else: from here on a new connection is refused.
     drop(listener);

@@ -19,6 +19,7 @@ pub mod scenarios;
 pub mod shutdown;
 pub mod state;
 pub mod storage;
+pub mod wire;
 
 pub use app::{app, run, serve_on, serve_until};
 pub use config::Config;

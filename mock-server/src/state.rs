@@ -19,7 +19,7 @@ use crate::engine::job::{Job, NewJob};
 use crate::engine::{Applied, Engine};
 use crate::error::{ApiError, FieldError, Position};
 use crate::events::log::Notification;
-use crate::events::notify::{self, batch_edit};
+use crate::events::notify;
 use crate::events::webhook::Delivery;
 use crate::events::webhook::{Attempt, Webhooks, sign};
 use crate::scenarios::WebhookFault;
@@ -31,6 +31,7 @@ use crate::storage::presign::Signer;
 use crate::storage::records::{Account, Tenant};
 use crate::storage::store::Store;
 use crate::storage::tokens::{Grant, GrantKind, Tokens};
+use crate::wire::JobHold;
 
 /// Settings fixed at start.
 #[derive(Debug, Clone)]
@@ -387,45 +388,44 @@ impl AppState {
         tenant
     }
 
-    /// Schedules a new job, announces it (`batch_edit`, pending) and wakes
-    /// the ticker. `epoch` is the reset count ([`IdGen::epoch`]) when its
+    /// Schedules a new job, held until the returned hold is dropped (see
+    /// [`crate::wire`]): its first event announces it (`batch_edit`,
+    /// pending). `epoch` is the reset count ([`IdGen::epoch`]) when its
     /// identity, project and files were looked up: if a reset came since,
     /// they are gone (and with `--data-dir` the store was emptied), so
     /// nothing is done and `None` comes back.
-    pub fn submit_job(&self, mut n: NewJob, epoch: u64) -> Option<Arc<Job>> {
+    pub fn submit_job(&self, mut n: NewJob, epoch: u64) -> Option<(Arc<Job>, JobHold)> {
         let source = std::mem::take(&mut n.source);
         let job = {
-            let guard = self.publish_lock.lock();
-            // Under the lock a reset takes too: either the job is queued
-            // for the store before the reset's `Clear` (which removes it),
-            // or it is refused here.
+            let _guard = self.publish_lock.lock();
+            // Under the lock a reset takes too: either the job is queued for
+            // the store before the reset's `Clear` (which removes it), or it
+            // is refused here.
             if self.ids.epoch() != epoch {
                 return None;
             }
             let job = self.engine.submit(n);
-            let data = batch_edit(&job, &job.state());
-            let out = self.outgoing(
-                &guard,
-                &job.owner,
-                "batch_edit",
-                data,
-                job.created_at,
-                job.webhook_fault(),
-                true,
-            );
-            let mut ops = Vec::new();
-            if self.persist.is_some() {
-                ops.push(Op::Job {
-                    job: job.clone(),
-                    source,
-                });
-            }
-            self.release(&guard, out.into_iter().collect(), ops);
+            self.save(vec![Op::Job {
+                job: job.clone(),
+                source,
+            }]);
             job
         };
-        self.run_due();
+        // Made after the lock is let go: dropping a hold takes it.
+        Some((job.clone(), JobHold::new(self.clone(), job)))
+    }
+
+    /// Lets a held job's events apply, and applies those due at once (and
+    /// wakes the ticker for the rest). Outside the async runtime (a hold
+    /// dropped there) the next step applies them.
+    pub fn release_job(&self, job: &Arc<Job>) {
+        if !self.engine.release(job) {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.run_due();
+        }
         self.ticker.notify_one();
-        Some(job)
     }
 
     /// Applies every job event due by now, publishes the notifications they

@@ -147,7 +147,7 @@ async fn create(
     scenario: Scenario,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let prepared = prepare(&state, &tenant, scenario.0, &headers, body)?;
     submit(&state, prepared)
 }
@@ -204,12 +204,13 @@ pub fn prepare(
 }
 
 /// The second half of `POST /flat-2-model`: schedules the job and answers
-/// 202. If `POST /__admin/reset` ran since [`prepare`], what the request
-/// names is gone, so it answers 404 as it would have after the reset (and
-/// nothing is stored that names what the reset removed).
-pub fn submit(state: &AppState, p: Prepared) -> Result<(StatusCode, Json<Value>), ApiError> {
+/// 202, whose body holds the job until it is sent ([`crate::wire`]). If
+/// `POST /__admin/reset` ran since [`prepare`], what the request names is
+/// gone, so it answers 404 as it would have after the reset (and nothing is
+/// stored that names what the reset removed).
+pub fn submit(state: &AppState, p: Prepared) -> Result<Response, ApiError> {
     let images = p.job.request.images.len();
-    let Some(job) = state.submit_job(p.job, p.epoch) else {
+    let Some((job, hold)) = state.submit_job(p.job, p.epoch) else {
         let mut e = ApiError::new(StatusCode::NOT_FOUND)
             .with_detail(not_found_ref("identity_code".into(), "identity"))
             .with_detail(not_found_ref("project_id".into(), "project"));
@@ -218,7 +219,7 @@ pub fn submit(state: &AppState, p: Prepared) -> Result<(StatusCode, Json<Value>)
         }
         return Err(e);
     };
-    Ok((
+    let (parts, body) = (
         StatusCode::ACCEPTED,
         Json(json!({
             "job_id": job.id,
@@ -226,7 +227,10 @@ pub fn submit(state: &AppState, p: Prepared) -> Result<(StatusCode, Json<Value>)
             "message": "Job created successfully",
             "total_outputs": p.total,
         })),
-    ))
+    )
+        .into_response()
+        .into_parts();
+    Ok(Response::from_parts(parts, crate::wire::held_body(body, hold)))
 }
 
 /// The caller's job, with every event due by now applied first.

@@ -3,6 +3,7 @@
 //! the async runtime, then kept encoded).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -60,6 +61,9 @@ pub struct Job {
     decoded: OnceCell<Arc<Inputs>>,
     /// The status body and the state (events applied) it shows.
     status_body: RwLock<Option<(usize, Bytes)>>,
+    /// Its events wait: the answer that names it is not on the wire yet
+    /// ([`crate::wire`]), and a client cannot follow a job it cannot name.
+    held: AtomicBool,
 }
 
 /// What a new job is made of.
@@ -89,10 +93,12 @@ pub struct NewJob {
 }
 
 impl Job {
-    /// A job with its schedule, in its initial state.
-    pub fn new(n: NewJob, seq: u64, schedule: Schedule) -> Self {
+    /// A job with its schedule, in its initial state; `held`: its events
+    /// wait until [`Job::release`].
+    pub fn new(n: NewJob, seq: u64, schedule: Schedule, held: bool) -> Self {
         let outputs = schedule.outputs.len();
         Self {
+            held: AtomicBool::new(held),
             state: RwLock::new(JobState::new(outputs, n.request.post_process, n.created_at)),
             renders: (0..outputs).map(|_| OnceCell::new()).collect(),
             decoded: OnceCell::new(),
@@ -115,7 +121,7 @@ impl Job {
     /// again, silently: the state is a function of the events, so it comes
     /// back exactly as it was.
     pub fn restore(n: NewJob, seq: u64, schedule: Schedule, applied: usize) -> Self {
-        let job = Self::new(n, seq, schedule);
+        let job = Self::new(n, seq, schedule, false);
         {
             let schedule = job.schedule();
             let mut state = job.state.write();
@@ -124,6 +130,16 @@ impl Job {
             }
         }
         job
+    }
+
+    /// Whether its events wait (see [`Job::new`]).
+    pub fn is_held(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    /// Lets its events apply; whether it was held.
+    pub(crate) fn release(&self) -> bool {
+        self.held.swap(false, Ordering::SeqCst)
     }
 
     /// The webhook fault of the job's scenario.
@@ -200,7 +216,13 @@ impl Job {
         let applied = self.state.read().applied;
         let mut guard = self.schedule.write();
         let mut s = (**guard).clone();
-        s.events.truncate(applied);
+        // A held job's announcement stays first, also when its end is forced
+        // before its answer went out: nothing of a job comes before it.
+        let created = s
+            .events
+            .get(applied)
+            .is_some_and(|e| e.event == crate::engine::schedule::Event::Created);
+        s.events.truncate(applied + usize::from(created));
         s.events.extend(
             events
                 .into_iter()

@@ -66,14 +66,28 @@ impl Engine {
         self.next_due.store(i64::MAX, Ordering::SeqCst);
     }
 
-    /// Schedules and stores a new job.
+    /// Schedules and stores a new job, held: none of its events applies
+    /// until [`Engine::release`] (its first one announces it).
     pub fn submit(&self, n: NewJob) -> Arc<Job> {
         let seed = job_seed(self.seed, &n.id);
         let schedule = schedule::build(&n.request, &n.plan, n.created_at, seed, self.time_scale);
-        let job = Arc::new(Job::new(n, self.seq.fetch_add(1, Ordering::Relaxed), schedule));
+        let job = Arc::new(Job::new(n, self.seq.fetch_add(1, Ordering::Relaxed), schedule, true));
         self.jobs.insert(job.id.clone(), job.clone());
-        self.enqueue(&job);
         job
+    }
+
+    /// Lets a held job's events apply: those already due apply at the next
+    /// step, in their order. Whether it was held (and is still this engine's
+    /// job: a reset may have come since).
+    pub fn release(&self, job: &Arc<Job>) -> bool {
+        if !job.release() {
+            return false;
+        }
+        let current = self.jobs.get(&job.id).is_some_and(|j| Arc::ptr_eq(j.value(), job));
+        if current {
+            self.enqueue(job);
+        }
+        current
     }
 
     /// Puts back a job kept by `--data-dir`: its schedule as it was (with any
@@ -173,6 +187,11 @@ impl Engine {
             let Some(job) = self.jobs.get(&id).map(|j| j.value().clone()) else {
                 continue;
             };
+            // Checked under the queue's lock, which `release` takes after it
+            // lets go: either it is released now, or it is queued again then.
+            if job.is_held() {
+                continue;
+            }
             match job.next_due() {
                 // A stale entry (the job was pulled forward or already ran).
                 Some(actual) if actual != at => due.push(Reverse((actual, seq, id))),

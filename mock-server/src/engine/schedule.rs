@@ -56,6 +56,10 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// The job exists (`pending`): its first notification. An event like
+    /// the others, so it waits while the job is held and a restart on
+    /// `--data-dir` announces it if it had not been.
+    Created,
     /// `pending → processing`.
     ProcessingStarted,
     /// An output begins generating.
@@ -250,10 +254,16 @@ pub fn build(req: &JobRequest, plan: &FaultPlan, created_at: Instant, seed: u64,
     // first, then starts before finishes, outputs in order: so even at
     // `--time-scale 0` the anchor completes before the others start and no
     // output finishes before it starts.
-    let mut events = vec![TimedEvent {
-        at: processing_at,
-        event: Event::ProcessingStarted,
-    }];
+    let mut events = vec![
+        TimedEvent {
+            at: created_at,
+            event: Event::Created,
+        },
+        TimedEvent {
+            at: processing_at,
+            event: Event::ProcessingStarted,
+        },
+    ];
     let mut by_time: Vec<((Instant, u8, u8, u32), Event)> = Vec::new();
     for (k, (start, finish, outcome)) in timings.into_iter().enumerate() {
         let phase = u8::from(anchor.is_some_and(|a| a != k));

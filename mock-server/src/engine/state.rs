@@ -173,6 +173,8 @@ impl JobState {
         self.applied += 1;
         self.updated_at = at;
         match event {
+            // Changes nothing: it announces the state the job was created in.
+            Event::Created => {}
             Event::ProcessingStarted => {
                 if self.status == JobStatus::Pending {
                     self.status = JobStatus::Processing;

@@ -143,14 +143,7 @@ async fn deleted_notifications_are_never_replayed() {
 async fn notifications_are_tenant_scoped() {
     let app = TestApp::spawn().await;
     two_output_job(&app).await;
-    let mine = app
-        .post("/notifications")
-        .token(DEMO)
-        .json(json!({}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let mine = app.notifications(DEMO).await;
     let id = mine[0]["id"].as_u64().expect("id");
     app.call(reqwest::Method::DELETE, &format!("/notifications/{id}"))
         .token(OTHER)

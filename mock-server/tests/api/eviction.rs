@@ -229,14 +229,7 @@ async fn an_old_file_is_gone_and_the_job_made_from_it_still_renders() {
 
 /// The ids of the demo account's notifications, polled.
 async fn polled(app: &TestApp) -> Vec<(u64, String)> {
-    let list = app
-        .post("/notifications")
-        .token(DEMO)
-        .json(json!({}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let list = app.notifications(DEMO).await;
     list.as_array()
         .expect("a list")
         .iter()

@@ -302,6 +302,18 @@ impl TestApp {
             .json()
     }
 
+    /// `POST /notifications {}` expecting 200: the account's notifications
+    /// not yet deleted, oldest first (a JSON array).
+    pub async fn notifications(&self, token: &str) -> Value {
+        self.post("/notifications")
+            .token(token)
+            .json(serde_json::json!({}))
+            .send()
+            .await
+            .expect(200)
+            .json()
+    }
+
     pub async fn results(&self, token: &str, job: &str) -> Value {
         self.get(&format!("/jobs/{job}/results"))
             .token(token)

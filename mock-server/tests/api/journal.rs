@@ -220,14 +220,7 @@ async fn flow(app: &TestApp) -> Vec<Vec<u8>> {
         let url = local(res["output"]["full_size"].as_str().expect("url"));
         bodies.push(app.get(&url).send().await.expect(200).body.to_vec());
     }
-    let n: Value = app
-        .post("/notifications")
-        .token(DEMO)
-        .json(json!({}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let n: Value = app.notifications(DEMO).await;
     bodies.push(n.to_string().into_bytes());
     bodies
 }

@@ -386,14 +386,7 @@ async fn load_without_loss(outage: bool) {
 async fn account_logs(app: &TestApp, owner: &HashMap<&str, usize>) -> Vec<Vec<Value>> {
     let mut logs: Vec<Vec<Value>> = Vec::new();
     for (a, token) in TOKENS.iter().enumerate() {
-        let log = app
-            .post("/notifications")
-            .token(token)
-            .json(json!({}))
-            .send()
-            .await
-            .expect(200)
-            .json();
+        let log = app.notifications(token).await;
         let log = log.as_array().expect("a list").clone();
         let ids: Vec<u64> = log.iter().map(id_of).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "account {a}: ids increase");

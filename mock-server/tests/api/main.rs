@@ -15,6 +15,7 @@ mod identity;
 mod jobs;
 mod journal;
 mod load;
+mod ordering;
 mod outputs;
 mod peers;
 mod persistence;
