@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use crate::api::Routes;
 use crate::domain::ids::JobId;
+use crate::engine::plan::JOB_ABORTED;
+use crate::engine::schedule::Event;
 use crate::error::{ApiError, Position};
 use crate::state::AppState;
 use crate::storage::persist::Dirty;
@@ -61,7 +63,8 @@ async fn complete(State(state): State<AppState>, Path(id): Path<String>) -> Resu
 }
 
 /// `{"status": "completed"}` finishes the job now (as `/complete`);
-/// `{"status": "failed", "error_message": "…"}` fails it now.
+/// `{"status": "failed", "error_message": "…"}` fails it now;
+/// `{"status": "aborted", "error_message"?}` aborts it now.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ForceState {
@@ -81,35 +84,45 @@ async fn force(
         .engine
         .get_any(&job_id)
         .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))?;
+    let ended = || {
+        ApiError::new(axum::http::StatusCode::CONFLICT).with_detail(crate::error::FieldError::new(
+            "status",
+            "the job has already ended",
+            Position::Body,
+        ))
+    };
     if job.state().status.is_terminal() {
-        return Err(
-            ApiError::new(axum::http::StatusCode::CONFLICT).with_detail(crate::error::FieldError::new(
-                "status",
-                "the job has already ended",
-                Position::Body,
-            )),
-        );
+        return Err(ended());
     }
+    let end = match req.status.as_str() {
+        "completed" => None,
+        "failed" => Some(Event::JobFailed {
+            message: req
+                .error_message
+                .unwrap_or_else(|| "failed by the control API".to_owned()),
+        }),
+        "aborted" => Some(Event::JobAborted {
+            message: req.error_message.unwrap_or_else(|| JOB_ABORTED.to_owned()),
+        }),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "status",
+                "must be 'completed', 'failed' or 'aborted'",
+                Position::Body,
+            ));
+        }
+    };
     {
         let _stepping = state.publish_lock.lock();
-        match req.status.as_str() {
-            "completed" => {
-                state.engine.pull_forward(&job_id, state.now());
-            }
-            "failed" => {
-                let message = req
-                    .error_message
-                    .unwrap_or_else(|| "failed by the control API".to_owned());
-                state.engine.fail_now(&job_id, state.now(), message);
-            }
-            _ => {
-                return Err(ApiError::invalid_field(
-                    "status",
-                    "must be 'completed' or 'failed'",
-                    Position::Body,
-                ));
-            }
+        // Again under the lock every step holds: a job that ended since
+        // must not get a second end (and a second terminal notification).
+        if job.state().status.is_terminal() {
+            return Err(ended());
         }
+        match end {
+            None => state.engine.pull_forward(&job_id, state.now()),
+            Some(end) => state.engine.end_now(&job_id, state.now(), end),
+        };
         state.mark(Dirty::Schedule(job_id));
     }
     state.run_due();

@@ -215,11 +215,12 @@ impl Engine {
         applied
     }
 
-    /// Makes job `id` fail now with `message`: its remaining events are
-    /// replaced by one `JobFailed`, applied (and announced) by the next step.
-    pub fn fail_now(&self, id: &JobId, now: Instant, message: String) -> bool {
+    /// Makes job `id` end now with `end` (`JobFailed` or `JobAborted`): its
+    /// remaining events are replaced by it, applied (and announced) by the
+    /// next step.
+    pub fn end_now(&self, id: &JobId, now: Instant, end: schedule::Event) -> bool {
         let Some(job) = self.get_any(id) else { return false };
-        job.replace_rest(now, vec![schedule::Event::JobFailed { message }]);
+        job.replace_rest(now, vec![end]);
         self.enqueue(&job);
         true
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::job_request::JobRequest;
+use crate::engine::schedule::Event;
 
 /// In an instruction's text (any descriptor or `prompt`): the first engine
 /// tried refuses that instruction's outputs. In an image note: all outputs.
@@ -20,6 +21,10 @@ pub const MARKER_FAIL: &str = "mock:fail";
 pub const MARKER_FAIL_POST: &str = "mock:fail-post-processing";
 /// The output takes 60 s longer (scaled by `--time-scale`).
 pub const MARKER_SLOW: &str = "mock:slow";
+
+/// What an aborted job's `error_message` says when nobody said why, and
+/// what its outputs that had not finished say.
+pub const JOB_ABORTED: &str = "job aborted";
 
 /// The longest delay a plan may ask for (a year).
 pub const MAX_DELAY_SECONDS: f64 = 31_536_000.0;
@@ -57,6 +62,13 @@ pub struct FaultPlan {
     /// The job's `error_message` when it is failed by the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_job_message: Option<String>,
+    /// Abort the whole job once its progress reaches this percentage (as
+    /// `fail_job_at_progress`, ending `aborted`); not with it: a job ends once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_job_at_progress: Option<f64>,
+    /// The job's `error_message` when it is aborted by the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_job_message: Option<String>,
     /// Slow outputs.
     #[serde(default)]
     pub delay_outputs: Vec<OutputDelay>,
@@ -113,9 +125,12 @@ impl FaultPlan {
             .extend(&other.refuse_outputs_all_engines);
         self.fail_outputs.extend(&other.fail_outputs);
         self.delay_outputs.extend(other.delay_outputs.iter().cloned());
-        if other.fail_job_at_progress.is_some() {
+        // How the job ends early is one choice: a later plan's replaces it.
+        if other.fail_job_at_progress.is_some() || other.abort_job_at_progress.is_some() {
             self.fail_job_at_progress = other.fail_job_at_progress;
             self.fail_job_message.clone_from(&other.fail_job_message);
+            self.abort_job_at_progress = other.abort_job_at_progress;
+            self.abort_job_message.clone_from(&other.abort_job_message);
         }
         if other.fail_post_processing.is_some() {
             self.fail_post_processing.clone_from(&other.fail_post_processing);
@@ -127,10 +142,18 @@ impl FaultPlan {
     /// output indexes below 80 (10 instructions × 8 variations). The error
     /// names the field (`delay_outputs[0].seconds: …`).
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(p) = self.fail_job_at_progress
-            && !(p.is_finite() && (0.0..=100.0).contains(&p))
-        {
-            return Err("fail_job_at_progress: must be between 0 and 100".into());
+        for (name, at) in [
+            ("fail_job_at_progress", self.fail_job_at_progress),
+            ("abort_job_at_progress", self.abort_job_at_progress),
+        ] {
+            if let Some(p) = at
+                && !(p.is_finite() && (0.0..=100.0).contains(&p))
+            {
+                return Err(format!("{name}: must be between 0 and 100"));
+            }
+        }
+        if self.fail_job_at_progress.is_some() && self.abort_job_at_progress.is_some() {
+            return Err("abort_job_at_progress: not together with fail_job_at_progress (a job ends once)".into());
         }
         for (name, set) in [
             ("refuse_outputs", &self.refuse_outputs),
@@ -154,6 +177,21 @@ impl FaultPlan {
         Ok(())
     }
 
+    /// Whether, and how, the plan ends the job before it is done: the
+    /// progress it ends at (0–100) and the event that ends it.
+    pub fn early_end(&self) -> Option<(f64, Event)> {
+        if let Some(p) = self.abort_job_at_progress {
+            let message = self.abort_job_message.clone().unwrap_or_else(|| JOB_ABORTED.into());
+            return Some((p.clamp(0.0, 100.0), Event::JobAborted { message }));
+        }
+        let p = self.fail_job_at_progress?;
+        let message = self
+            .fail_job_message
+            .clone()
+            .unwrap_or_else(|| "generation failed: internal engine error".into());
+        Some((p.clamp(0.0, 100.0), Event::JobFailed { message }))
+    }
+
     /// Extra seconds for output `k`.
     pub fn delay_of(&self, k: u32) -> f64 {
         self.delay_outputs
@@ -161,5 +199,44 @@ impl FaultPlan {
             .filter(|d| d.output == k)
             .map(|d| d.seconds.max(0.0))
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_plan_replaces_how_the_job_ends_early() {
+        let abort = FaultPlan {
+            abort_job_at_progress: Some(50.0),
+            abort_job_message: Some("stopped".into()),
+            ..FaultPlan::default()
+        };
+        let fail = FaultPlan {
+            fail_job_at_progress: Some(25.0),
+            ..FaultPlan::default()
+        };
+        assert_eq!(
+            abort.early_end(),
+            Some((
+                50.0,
+                Event::JobAborted {
+                    message: "stopped".into()
+                }
+            ))
+        );
+        for (earlier, later) in [(&abort, &fail), (&fail, &abort)] {
+            let merged = earlier.clone().merged(later);
+            assert_eq!(merged.validate(), Ok(()));
+            assert_eq!(merged.early_end(), later.early_end());
+        }
+        // A plan that says nothing of it keeps the earlier choice.
+        assert_eq!(abort.clone().merged(&FaultPlan::default()), abort);
+        let both = FaultPlan {
+            abort_job_at_progress: Some(10.0),
+            ..fail
+        };
+        assert!(both.validate().is_err_and(|e| e.starts_with("abort_job_at_progress:")));
     }
 }

@@ -79,6 +79,12 @@ pub enum Event {
         /// The job's `error_message`.
         message: String,
     },
+    /// The job is aborted (the control API, or the fault plan): it ends
+    /// `aborted`; finished outputs keep their images, unfinished ones fail.
+    JobAborted {
+        /// The job's `error_message`: why.
+        message: String,
+    },
     /// Every output is done: the job completes (or fails when none succeeded).
     GenerationDone,
     /// `post_processing_status: processing`.
@@ -272,22 +278,24 @@ pub fn build(req: &JobRequest, plan: &FaultPlan, created_at: Instant, seed: u64,
         by_time.push(((finish, phase, 1, k), Event::OutputFinished { output: k, outcome }));
     }
     by_time.sort_by_key(|(key, _)| *key);
-    let fail_at = plan.fail_job_at_progress.map(|p| p.clamp(0.0, 100.0));
+    // A job the plan fails or aborts ends at the first finish that brings
+    // its progress to the threshold (0: as processing starts).
+    let early_end = plan.early_end();
     let mut finished = 0usize;
     let mut any_success = false;
     let mut end = processing_at;
-    let mut failed_job = false;
-    if fail_at == Some(0.0) {
+    let mut ended = false;
+    if let Some((p, event)) = &early_end
+        && *p == 0.0
+    {
         events.push(TimedEvent {
             at: processing_at,
-            event: Event::JobFailed {
-                message: job_fail_message(plan),
-            },
+            event: event.clone(),
         });
-        failed_job = true;
+        ended = true;
     }
     for ((at, ..), event) in by_time {
-        if failed_job {
+        if ended {
             break;
         }
         if let Event::OutputFinished { outcome, .. } = &event {
@@ -297,20 +305,18 @@ pub fn build(req: &JobRequest, plan: &FaultPlan, created_at: Instant, seed: u64,
         let is_finish = matches!(event, Event::OutputFinished { .. });
         events.push(TimedEvent { at, event });
         end = at;
-        if let (true, Some(p)) = (is_finish, fail_at)
+        if let (true, Some((p, event))) = (is_finish, &early_end)
             && total > 0
-            && (finished as f64) * 100.0 / (total as f64) >= p
+            && (finished as f64) * 100.0 / (total as f64) >= *p
         {
             events.push(TimedEvent {
                 at,
-                event: Event::JobFailed {
-                    message: job_fail_message(plan),
-                },
+                event: event.clone(),
             });
-            failed_job = true;
+            ended = true;
         }
     }
-    if !failed_job {
+    if !ended {
         events.push(TimedEvent {
             at: end,
             event: Event::GenerationDone,
@@ -329,12 +335,6 @@ pub fn build(req: &JobRequest, plan: &FaultPlan, created_at: Instant, seed: u64,
         }
     }
     Schedule { events, outputs }
-}
-
-fn job_fail_message(plan: &FaultPlan) -> String {
-    plan.fail_job_message
-        .clone()
-        .unwrap_or_else(|| "generation failed: internal engine error".into())
 }
 
 /// The seed of one output's picture: the instruction's seed when given

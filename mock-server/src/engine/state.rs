@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::clock::Instant;
+use crate::engine::plan::JOB_ABORTED;
 use crate::engine::schedule::{Engine, Event, Outcome};
 
 /// `status` of a job.
@@ -20,6 +21,9 @@ pub enum JobStatus {
     Completed,
     /// No output succeeded, or the job failed as a whole.
     Failed,
+    /// Stopped before it was done (the control API, a fault plan);
+    /// `error_message` says why.
+    Aborted,
 }
 
 impl JobStatus {
@@ -30,12 +34,13 @@ impl JobStatus {
             Self::Processing => "processing",
             Self::Completed => "completed",
             Self::Failed => "failed",
+            Self::Aborted => "aborted",
         }
     }
 
     /// Whether no further change of `status` can come.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
+        matches!(self, Self::Completed | Self::Failed | Self::Aborted)
     }
 }
 
@@ -208,16 +213,25 @@ impl JobState {
                 }
             }
             Event::JobFailed { message } => {
-                // Outputs that never ran fail with the job but are not
-                // processed: progress stays where the job stopped.
-                for o in &mut self.outputs {
-                    if !matches!(o.status, OutputStatus::Completed | OutputStatus::Failed) {
-                        o.status = OutputStatus::Failed;
-                        o.error_message = Some(format!("job failed: {message}"));
-                        o.finished_at = Some(at);
-                    }
-                }
+                self.fail_unfinished(at, &format!("job failed: {message}"));
                 self.fail(message.clone());
+            }
+            Event::JobAborted { message } => {
+                // Finished outputs keep their images. The others fail (the
+                // result statuses stay the documented ones; the job's status
+                // says it was aborted), and so does post-processing if it
+                // had begun; if not, it is skipped.
+                self.fail_unfinished(at, JOB_ABORTED);
+                self.status = JobStatus::Aborted;
+                self.error_message = Some(message.clone());
+                match self.post_processing_status {
+                    Some(PostStatus::Pending) => self.post_processing_status = Some(PostStatus::Skipped),
+                    Some(PostStatus::Processing) => {
+                        self.post_processing_status = Some(PostStatus::Failed);
+                        self.post_processing_error = Some(JOB_ABORTED.into());
+                    }
+                    _ => {}
+                }
             }
             Event::GenerationDone => {
                 if self.outputs.iter().any(|o| o.status == OutputStatus::Completed) {
@@ -244,6 +258,18 @@ impl JobState {
                 });
                 self.post_processing_error.clone_from(error);
                 self.status = JobStatus::Completed;
+            }
+        }
+    }
+
+    /// Fails every output that had not finished, with `message`. They are
+    /// not processed: `progress` stays where the job stopped.
+    fn fail_unfinished(&mut self, at: Instant, message: &str) {
+        for o in &mut self.outputs {
+            if !matches!(o.status, OutputStatus::Completed | OutputStatus::Failed) {
+                o.status = OutputStatus::Failed;
+                o.error_message = Some(message.to_owned());
+                o.finished_at = Some(at);
             }
         }
     }

@@ -70,17 +70,7 @@ async fn a_finished_job_lives_until_its_ttl_then_answers_like_an_unknown_job() {
         .expect("an image URL")
         .to_owned();
     app.get(&image).send().await.expect(200);
-    let zip = app
-        .post("/download")
-        .token(DEMO)
-        .json(json!({"job_id": job}))
-        .send()
-        .await
-        .expect(200)
-        .json()["download_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
+    let zip = app.zip_link(DEMO, "/download", json!({"job_id": job})).await;
     assert_eq!(held(&app).await["jobs"], 1);
     assert_eq!(held(&app).await["download_links"], 1);
 

@@ -225,16 +225,29 @@ impl TestApp {
         })
     }
 
+    /// `POST /flat-2-model` with `body` and, when given, the fault plan
+    /// `plan` (`X-Mock-Fault-Plan`), as sent: the caller checks the answer.
+    pub async fn send_job(&self, token: &str, body: Value, plan: Option<&str>) -> Resp {
+        let mut call = self.post("/flat-2-model").token(token).json(body);
+        if let Some(plan) = plan {
+            call = call.header("x-mock-fault-plan", plan);
+        }
+        call.send().await
+    }
+
     /// `POST /flat-2-model` expecting 202; returns the job id.
     pub async fn create_job(&self, token: &str, body: Value) -> String {
-        let r = self
-            .post("/flat-2-model")
-            .token(token)
-            .json(body)
-            .send()
-            .await
-            .expect(202)
-            .json();
+        Self::accepted(self.send_job(token, body, None).await)
+    }
+
+    /// `POST /flat-2-model` under the fault plan `plan` expecting 202;
+    /// returns the job id.
+    pub async fn create_job_with_plan(&self, token: &str, body: Value, plan: &str) -> String {
+        Self::accepted(self.send_job(token, body, Some(plan)).await)
+    }
+
+    fn accepted(r: Resp) -> String {
+        let r = r.expect(202).json();
         assert_eq!(r["status"], "pending");
         r["job_id"].as_str().expect("job_id").to_owned()
     }
@@ -286,10 +299,14 @@ impl TestApp {
         }
     }
 
-    /// `POST /download` or `/download/bulk` with `body` expecting 200;
-    /// returns the ZIP's `download_url`.
+    /// `POST /download` or `/download/bulk` with `body`, as sent.
+    pub async fn zip_request(&self, token: &str, path: &str, body: Value) -> Resp {
+        self.post(path).token(token).json(body).send().await
+    }
+
+    /// [`TestApp::zip_request`] expecting 200; returns the ZIP's `download_url`.
     pub async fn zip_link(&self, token: &str, path: &str, body: Value) -> String {
-        let r = self.post(path).token(token).json(body).send().await.expect(200).json();
+        let r = self.zip_request(token, path, body).await.expect(200).json();
         r["download_url"].as_str().expect("download_url").to_owned()
     }
 

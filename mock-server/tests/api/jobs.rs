@@ -699,17 +699,9 @@ async fn an_injected_fault_plan_fails_delays_and_refuses() {
     let inputs = app.job_inputs(DEMO, 1).await;
     let body = TestApp::job_body(&inputs, json!([{"num_variations": 4}]));
     let plan = r#"{"fail_job_at_progress": 50, "fail_job_message": "GPU on fire"}"#;
-    let r = app
-        .post("/flat-2-model")
-        .token(DEMO)
-        .header("x-mock-fault-plan", plan)
-        .json(body.clone())
-        .send()
-        .await
-        .expect(202)
-        .json();
+    let job = app.create_job_with_plan(DEMO, body.clone(), plan).await;
     app.finish_jobs();
-    let res = app.results(DEMO, r["job_id"].as_str().expect("id")).await;
+    let res = app.results(DEMO, &job).await;
     assert_eq!(res["status"], "failed");
     assert_eq!(res["error_message"], "GPU on fire");
     assert_eq!(res["summary"]["successful"], 2);
@@ -725,17 +717,9 @@ async fn an_injected_fault_plan_fails_delays_and_refuses() {
 
     // At 100 the job fails once every output is done, instead of completing.
     let plan = r#"{"fail_job_at_progress": 100}"#;
-    let r = app
-        .post("/flat-2-model")
-        .token(DEMO)
-        .header("x-mock-fault-plan", plan)
-        .json(body.clone())
-        .send()
-        .await
-        .expect(202)
-        .json();
+    let job = app.create_job_with_plan(DEMO, body.clone(), plan).await;
     app.finish_jobs();
-    let st = app.status(DEMO, r["job_id"].as_str().expect("id")).await;
+    let st = app.status(DEMO, &job).await;
     assert_eq!(
         (st["status"].as_str(), st["processed_images"].as_u64()),
         (Some("failed"), Some(4))
@@ -747,28 +731,12 @@ async fn an_injected_fault_plan_fails_delays_and_refuses() {
         r#"{"fail_job_at_progress": 150}"#,
         r#"{"fail_outputs": [80]}"#,
     ] {
-        let r = app
-            .post("/flat-2-model")
-            .token(DEMO)
-            .header("x-mock-fault-plan", bad)
-            .json(body.clone())
-            .send()
-            .await
-            .expect(400);
+        let r = app.send_job(DEMO, body.clone(), Some(bad)).await.expect(400);
         assert_eq!(r.error_field().as_deref(), Some("X-Mock-Fault-Plan"), "{bad}");
     }
 
     let plan = r#"{"delay_outputs": [{"output": 1, "seconds": 600}], "fail_outputs": [0]}"#;
-    let r = app
-        .post("/flat-2-model")
-        .token(DEMO)
-        .header("x-mock-fault-plan", plan)
-        .json(body.clone())
-        .send()
-        .await
-        .expect(202)
-        .json();
-    let job = r["job_id"].as_str().expect("id").to_owned();
+    let job = app.create_job_with_plan(DEMO, body.clone(), plan).await;
     app.advance(Duration::from_secs(120));
     let st = app.status(DEMO, &job).await;
     assert_eq!(st["status"], "processing");
@@ -778,14 +746,7 @@ async fn an_injected_fault_plan_fails_delays_and_refuses() {
     assert_eq!(res["results"][0]["status"], "failed");
     assert_eq!(res["status"], "completed");
 
-    let r = app
-        .post("/flat-2-model")
-        .token(DEMO)
-        .header("x-mock-fault-plan", "{\"refuse\": 1}")
-        .json(body)
-        .send()
-        .await
-        .expect(400);
+    let r = app.send_job(DEMO, body, Some("{\"refuse\": 1}")).await.expect(400);
     assert_eq!(r.error_field().as_deref(), Some("X-Mock-Fault-Plan"));
 }
 

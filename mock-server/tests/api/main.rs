@@ -1,6 +1,7 @@
 //! Integration tests: real sockets on 127.0.0.1 port 0, a manual clock, and
 //! every response checked against `schemas/` by the helpers.
 
+mod aborted;
 mod admin;
 mod auth;
 mod binary;

@@ -39,7 +39,7 @@ impl Drop for TempDir {
     }
 }
 
-async fn spawn_on(dir: &Path, adjust: impl FnOnce(&mut mock_server::Config)) -> TestApp {
+pub async fn spawn_on(dir: &Path, adjust: impl FnOnce(&mut mock_server::Config)) -> TestApp {
     let dir = dir.to_owned();
     TestApp::spawn_with(move |c| {
         c.any_token = true;
@@ -51,7 +51,7 @@ async fn spawn_on(dir: &Path, adjust: impl FnOnce(&mut mock_server::Config)) -> 
 
 /// Commits what is queued and releases the data dir, as a clean shutdown
 /// does; the app stops storing anything.
-async fn close(app: &TestApp) {
+pub async fn close(app: &TestApp) {
     app.state
         .persist
         .as_ref()

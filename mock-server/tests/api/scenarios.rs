@@ -102,6 +102,27 @@ async fn job_plan_scenarios_replay_to_the_same_outcome() {
             }),
         ),
         (
+            "job-aborted",
+            json!([{"num_variations": 4}]),
+            json!({}),
+            Box::new(|o: &Value| {
+                assert_eq!(
+                    (o["status"].as_str(), o["processed"].as_u64()),
+                    (Some("aborted"), Some(2))
+                );
+                assert_eq!(o["error"], "job aborted by the operator");
+                let results = o["results"].as_array().expect("results");
+                assert_eq!(results.iter().filter(|r| r[0] == "completed").count(), 2);
+                assert_eq!(
+                    results
+                        .iter()
+                        .filter(|r| r[0] == "failed" && r[2] == "job aborted")
+                        .count(),
+                    2
+                );
+            }),
+        ),
+        (
             "partial-failure",
             json!([{}, {}, {}]),
             json!({}),

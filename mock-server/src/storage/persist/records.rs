@@ -858,6 +858,10 @@ mod tests {
         let s = Schedule {
             events: vec![
                 TimedEvent {
+                    at: t(50),
+                    event: Event::Created,
+                },
+                TimedEvent {
                     at: t(100),
                     event: Event::ProcessingStarted,
                 },
@@ -875,6 +879,12 @@ mod tests {
                     at: t(300),
                     event: Event::PostProcessingFinished {
                         error: Some("boom".into()),
+                    },
+                },
+                TimedEvent {
+                    at: t(400),
+                    event: Event::JobAborted {
+                        message: "cancelled".into(),
                     },
                 },
             ],
