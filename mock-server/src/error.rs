@@ -286,10 +286,6 @@ impl S3Error {
             resource,
         )
     }
-    /// 400 `InvalidArgument` for bytes that are not an image of the signed type.
-    pub fn invalid_image(resource: &str, why: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidArgument", why, resource)
-    }
 
     fn new(status: StatusCode, code: &'static str, message: &str, resource: &str) -> Self {
         Self {

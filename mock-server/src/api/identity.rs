@@ -11,10 +11,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::api::Routes;
 use crate::api::extract::{ApiQuery, Caller, Scenario, too_large};
+use crate::api::{Routes, probe_off_runtime};
 use crate::domain::ids::IdentityCode;
-use crate::domain::image_probe::probe;
 use crate::domain::pagination::PageRequest;
 use crate::domain::upload::MAX_FILENAME_LEN;
 use crate::error::{ApiError, FieldError, Position};
@@ -236,12 +235,8 @@ async fn upload(
         ))
     })?;
     let form = read_form(&state, form).await?;
-    let bytes = form.image.clone();
-    // The task fails only if a decoder panicked on these bytes: they are
-    // the client's, so it is their 400 (as on the pre-signed PUT), not a 500.
-    let info = tokio::task::spawn_blocking(move || probe(&bytes, None))
+    let info = probe_off_runtime(form.image.clone())
         .await
-        .map_err(|_| form_error("image", "the image could not be decoded"))?
         .map_err(|e| form_error("image", e.0))?;
     let digest: [u8; 32] = Sha256::digest(&form.image).into();
     // A file name may be longer than a name may be.

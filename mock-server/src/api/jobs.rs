@@ -24,7 +24,7 @@ use crate::engine::schedule::OutputSlot;
 use crate::engine::state::{JobState, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
-use crate::storage::records::Tenant;
+use crate::storage::records::{Blob, Tenant};
 
 /// A header carrying a JSON fault plan for the job being created (QA's
 /// escape hatch; scenarios build on the same plan).
@@ -43,7 +43,8 @@ fn not_found_ref(field: String, what: &str) -> FieldError {
 }
 
 /// Resolves the request's identity, project and files in the caller's
-/// account. Unknown ones answer 404; files whose bytes never arrived 400.
+/// account. Unknown ones answer 404; files whose bytes never arrived, or
+/// are no usable image (as the probe found at their PUT), 400.
 fn resolve_inputs(
     state: &AppState,
     tenant: &Tenant,
@@ -57,7 +58,7 @@ fn resolve_inputs(
     ApiError,
 > {
     let mut missing = Vec::new();
-    let mut not_uploaded = Vec::new();
+    let mut unusable = Vec::new();
     let identity = state.store.identity(tenant.id(), &req.identity_code);
     if identity.is_none() {
         missing.push(not_found_ref("identity_code".into(), "identity"));
@@ -82,11 +83,14 @@ fn resolve_inputs(
         match state.store.file(tenant.id(), &img.file_id) {
             None => missing.push(not_found_ref(format!("images[{i}]"), "file")),
             Some(f) => match f.blob {
-                None => not_uploaded.push(FieldError::new(
+                None => unusable.push(FieldError::new(
                     format!("images[{i}]"),
                     "the file's bytes were never uploaded: PUT them to its upload_url first",
                     Position::Body,
                 )),
+                Some(Blob {
+                    unusable: Some(why), ..
+                }) => unusable.push(FieldError::new(format!("images[{i}]"), why.0, Position::Body)),
                 Some(b) => inputs.push(JobInput {
                     file_id: f.id,
                     filename: f.filename,
@@ -98,13 +102,13 @@ fn resolve_inputs(
     }
     if !missing.is_empty() {
         let mut e = ApiError::new(StatusCode::NOT_FOUND);
-        for d in missing.into_iter().chain(not_uploaded) {
+        for d in missing.into_iter().chain(unusable) {
             e = e.with_detail(d);
         }
         return Err(e);
     }
-    if !not_uploaded.is_empty() {
-        return Err(ApiError::invalid(not_uploaded));
+    if !unusable.is_empty() {
+        return Err(ApiError::invalid(unusable));
     }
     match (identity, project) {
         (Some(i), Some(p)) => Ok((i, p, inputs)),

@@ -23,6 +23,7 @@ use axum::routing::MethodRouter;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::domain::image_probe::{ImageInfo, NOT_DECODABLE, ProbeError, probe};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -139,6 +140,15 @@ pub fn router(state: AppState) -> Router {
 
 /// The span of one request in the log (at debug level): its method and URI
 /// with credentials redacted, never its headers.
+/// [`probe`] on a blocking thread (it decodes). The task fails only if a
+/// decoder panicked on the bytes: they are the client's, so they are no
+/// usable image, never a 500.
+pub async fn probe_off_runtime(bytes: bytes::Bytes) -> Result<ImageInfo, ProbeError> {
+    tokio::task::spawn_blocking(move || probe(&bytes))
+        .await
+        .unwrap_or_else(|_| Err(ProbeError(format!("{NOT_DECODABLE}: the decoder failed on it"))))
+}
+
 fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     tracing::debug_span!(
         "request",

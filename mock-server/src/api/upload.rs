@@ -12,10 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::api::Routes;
 use crate::api::extract::{ApiJson, Caller, Scenario, SignedParams};
+use crate::api::{Routes, probe_off_runtime};
 use crate::domain::ids::FileId;
-use crate::domain::image_probe::probe;
 use crate::domain::upload::UploadName;
 use crate::error::{ApiError, Position, S3Error};
 use crate::state::AppState;
@@ -118,8 +117,10 @@ async fn create(
 }
 
 /// The pre-signed PUT. Checks, in S3's order: signature (over method, path,
-/// `Content-Type` and expiry), expiry, the object, the size, then that the
-/// bytes are an image of the signed type. Nothing is stored unless all pass.
+/// `Content-Type` and expiry), expiry, the object, the size. Nothing is
+/// stored unless all pass; then whatever bytes arrived are stored, as S3
+/// does, and what the probe makes of them is kept beside them for the jobs
+/// that use the file (they refuse bytes that are no usable image).
 async fn put_bytes(
     State(state): State<AppState>,
     Path(file_id): Path<String>,
@@ -135,17 +136,12 @@ async fn put_bytes(
         .unwrap_or("")
         .to_owned();
     state.signer.verify("PUT", &path, &content_type, &q, state.now())?;
-    let file = state.store.file_any(&id).ok_or_else(|| S3Error::no_such_key(&path))?;
+    state.store.file_any(&id).ok_or_else(|| S3Error::no_such_key(&path))?;
     let max = state.settings.max_upload_bytes;
     let bytes = Bytes::from_request(req, &state)
         .await
         .map_err(|_| S3Error::too_large(&path, max))?;
-    let expected = file.content_type;
-    let checked = bytes.clone();
-    tokio::task::spawn_blocking(move || probe(&checked, Some(expected)))
-        .await
-        .map_err(|_| S3Error::invalid_image(&path, "the image could not be checked"))?
-        .map_err(|e| S3Error::invalid_image(&path, &e.0))?;
+    let unusable = probe_off_runtime(bytes.clone()).await.err();
     let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
     let now = state.now();
     state
@@ -155,6 +151,7 @@ async fn put_bytes(
                 bytes,
                 etag: etag.clone(),
                 uploaded_at: now,
+                unusable,
             })
         })
         .ok_or_else(|| S3Error::no_such_key(&path))?;

@@ -212,6 +212,11 @@ pub struct Blob {
     pub etag: String,
     /// Arrival time.
     pub uploaded_at: Instant,
+    /// Why a job cannot use the bytes as an image (not a decodable JPEG,
+    /// PNG or WebP, or too large), or `None` when it can. Storage keeps
+    /// whatever arrives, as S3 does; the probe runs once per PUT, since the
+    /// bytes only change with the next PUT, so a job refuses them at once.
+    pub unusable: Option<crate::domain::image_probe::ProbeError>,
 }
 
 /// A file announced through `POST /upload`.

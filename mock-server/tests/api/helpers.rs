@@ -331,6 +331,19 @@ impl TestApp {
             .json()
     }
 
+    /// The full-size output images of `token`'s `job`, in order of results
+    /// (each must be completed).
+    pub async fn output_images(&self, token: &str, job: &str) -> Vec<Bytes> {
+        let res = self.results(token, job).await;
+        let mut out = Vec::new();
+        for r in res["results"].as_array().expect("results") {
+            assert_eq!(r["status"], "completed", "{r}");
+            let url = r["output"]["full_size"].as_str().expect("url");
+            out.push(self.get(url).send().await.expect(200).body);
+        }
+        out
+    }
+
     pub async fn results(&self, token: &str, job: &str) -> Value {
         self.get(&format!("/jobs/{job}/results"))
             .token(token)
@@ -550,4 +563,26 @@ pub fn png(salt: u8) -> Vec<u8> {
 
 pub fn jpeg(salt: u8) -> Vec<u8> {
     image(320, 400, ImageFormat::Jpeg, salt)
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// A 1×1 PNG whose header says `w`×`h` (with a correct CRC, so only the
+/// size can be the reason to refuse it): an image bomb.
+pub fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    let mut png = image(1, 1, ImageFormat::Png, 0);
+    png[16..20].copy_from_slice(&w.to_be_bytes());
+    png[20..24].copy_from_slice(&h.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
 }

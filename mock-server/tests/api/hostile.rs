@@ -122,6 +122,36 @@ impl World {
         r
     }
 
+    /// `POST /upload` for `filename`, then its pre-signed PUT of `bytes`,
+    /// which storage keeps whatever they are, byte for byte (as S3 does).
+    async fn put_file(&self, filename: &str, bytes: Vec<u8>) -> Value {
+        let slot = self.presign(DEMO, filename).await;
+        self.app
+            .put(str_of(&slot["upload_url"]))
+            .bytes(str_of(&slot["content_type"]), bytes.clone())
+            .send()
+            .await
+            .expect(200);
+        let back = self.app.get(str_of(&slot["download_url"])).send().await.expect(200);
+        assert_eq!(back.body.as_ref(), bytes.as_slice(), "{filename}: stored as sent");
+        slot
+    }
+
+    /// Stores `bytes` as the demo account's `filename` ([`World::put_file`]),
+    /// then refuses a job with them as its one input: 400 naming
+    /// `images[0]`. Returns the message.
+    async fn refuse_as_input(&self, case: &str, filename: &str, bytes: Vec<u8>) -> String {
+        let file = self.put_file(filename, bytes).await;
+        let mut body = self.job_body();
+        body["images"] = json!([file["file_id"]]);
+        let call = self.app.post("/flat-2-model").token(DEMO).json(body);
+        message(
+            &self
+                .refuse(&format!("{case}, as a job input"), call, Api(400, Some("images[0]")))
+                .await,
+        )
+    }
+
     /// Everything a refused request must leave alone, as (what, value) pairs.
     async fn snapshot(&self) -> Vec<(String, Value)> {
         let app = &self.app;

@@ -103,7 +103,8 @@ async fn the_vendor_example_runs_completes_and_downloads() {
     }
 }
 
-async fn refused_field(app: &TestApp, token: &str, body: Value, status: u16) -> Vec<String> {
+/// `POST /flat-2-model` expecting `status`: each detail as `field: message`.
+pub(crate) async fn refused_field(app: &TestApp, token: &str, body: Value, status: u16) -> Vec<String> {
     let r = app
         .post("/flat-2-model")
         .token(token)
@@ -828,28 +829,11 @@ async fn the_watermark_is_baked_into_outputs_and_thumbnails() {
 async fn the_same_seed_gives_the_same_picture_and_instructions_differ() {
     let app = TestApp::spawn().await;
     let inputs = app.job_inputs(DEMO, 1).await;
-    let fetch = |job: String| {
-        let app = &app;
-        async move {
-            let res = app.results(DEMO, &job).await;
-            let mut out = Vec::new();
-            for r in res["results"].as_array().expect("r") {
-                out.push(
-                    app.get(r["output"]["full_size"].as_str().expect("url"))
-                        .send()
-                        .await
-                        .expect(200)
-                        .body,
-                );
-            }
-            out
-        }
-    };
     let ins = json!([{"background": "beach", "seed": 5}, {"background": "city", "seed": 5}]);
     let a = app.create_job(DEMO, TestApp::job_body(&inputs, ins.clone())).await;
     let b = app.create_job(DEMO, TestApp::job_body(&inputs, ins)).await;
     app.finish_jobs();
-    let (a, b) = (fetch(a).await, fetch(b).await);
+    let (a, b) = (app.output_images(DEMO, &a).await, app.output_images(DEMO, &b).await);
     assert_eq!(a, b, "same inputs and seeds, same bytes");
     assert_ne!(a[0], a[1], "different instructions look different");
 }

@@ -100,6 +100,8 @@ struct Kept {
     project: String,
     file_url: String,
     file_bytes: Vec<u8>,
+    /// A file whose bytes are no image: a job using it is refused.
+    text_file: String,
     finished_job: String,
     running_job: String,
     image_url: String,
@@ -123,6 +125,7 @@ async fn first_half(app: &TestApp) -> Kept {
     let inputs = app.job_inputs(DEMO, 2).await;
     let file_bytes = png(77);
     let file = app.upload_file(DEMO, "sku-extra.png", None, file_bytes.clone()).await;
+    let text_file = app.upload_file(DEMO, "notes.jpg", None, b"not an image".to_vec()).await;
     // A file whose bytes never arrive.
     app.post("/upload")
         .token(DEMO)
@@ -175,6 +178,7 @@ async fn first_half(app: &TestApp) -> Kept {
         project: inputs.project_id,
         file_url: local(app, &file["download_url"]),
         file_bytes,
+        text_file: text_file["file_id"].as_str().expect("file_id").to_owned(),
         finished_job,
         running_job,
         image_url,
@@ -249,6 +253,15 @@ async fn second_half(app: &TestApp, k: &Kept, earlier: &[&str]) -> Vec<(String, 
     .send()
     .await
     .expect(404);
+    // What the PUT's probe found is kept with the bytes.
+    let on_text = json!({
+        "identity_code": k.identity,
+        "project_id": k.project,
+        "images": [k.text_file],
+        "instructions": [{}],
+    });
+    let refused = app.post("/flat-2-model").token(DEMO).json(on_text).send().await;
+    note("job on bytes that are no image", text(refused.expect(400)));
     // New objects: their IDs follow on, none is handed out twice.
     let project = app.create_project(DEMO, "after-the-restart").await;
     note("new project", project);

@@ -3,6 +3,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::{DEMO, TestApp, jpeg, png};
+use crate::jobs::refused_field;
 
 async fn presign(app: &TestApp, filename: &str) -> serde_json::Value {
     app.post("/upload")
@@ -186,28 +187,23 @@ async fn another_content_type_is_a_signature_mismatch() {
 }
 
 #[tokio::test]
-async fn bytes_that_are_not_an_image_of_the_signed_type_are_refused() {
+async fn the_put_stores_whatever_bytes_arrive_with_the_signed_type() {
     let app = TestApp::spawn_with(|c| c.max_upload_bytes = 4096).await;
     let r = presign(&app, "a.jpg").await;
     let url = r["upload_url"].as_str().expect("url");
-    let res = app
-        .put(url)
-        .bytes("image/jpeg", b"definitely not a jpeg".to_vec())
-        .send()
-        .await
-        .expect(400);
-    assert_eq!(res.s3_code(), "InvalidArgument");
-    // A PNG sent as the signed image/jpeg.
-    let small_png = crate::helpers::image(8, 8, image::ImageFormat::Png, 1);
-    assert_eq!(
-        app.put(url)
-            .bytes("image/jpeg", small_png)
-            .send()
-            .await
-            .expect(400)
-            .s3_code(),
-        "InvalidArgument"
-    );
+    let download = r["download_url"].as_str().expect("url");
+    // As S3: the signature covers the Content-Type, not what the bytes are.
+    for bytes in [
+        b"definitely not a jpeg".to_vec(),
+        crate::helpers::image(8, 8, image::ImageFormat::Png, 1),
+        Vec::new(),
+    ] {
+        app.put(url).bytes("image/jpeg", bytes.clone()).send().await.expect(200);
+        let back = app.get(download).send().await.expect(200);
+        assert_eq!(back.body.as_ref(), bytes.as_slice(), "byte for byte");
+        assert_eq!(back.content_type(), "image/jpeg", "the Content-Type it was PUT with");
+    }
+    // The size cap stays, and leaves the last bytes as they were.
     let res = app
         .put(url)
         .bytes("image/jpeg", vec![0u8; 5000])
@@ -215,7 +211,81 @@ async fn bytes_that_are_not_an_image_of_the_signed_type_are_refused() {
         .await
         .expect(400);
     assert_eq!(res.s3_code(), "EntityTooLarge");
-    assert!(!stored(&app, &r));
+    assert!(app.get(download).send().await.expect(200).body.is_empty());
+}
+
+#[tokio::test]
+async fn a_job_reads_an_input_by_what_its_bytes_are_not_by_its_name() {
+    let app = TestApp::spawn().await;
+    let inputs = app.job_inputs(DEMO, 0).await;
+    // The vendor's client does this: PNG bytes under a .jpg name, PUT with
+    // the image/jpeg the name was signed for.
+    let pants = png(40);
+    let as_jpg = app.upload_file(DEMO, "pants.jpg", None, pants.clone()).await;
+    assert_eq!(as_jpg["content_type"], "image/jpeg");
+    let as_png = app.upload_file(DEMO, "pants.png", None, pants).await;
+    let mut jobs = Vec::new();
+    for file in [&as_jpg, &as_png] {
+        let body = json!({
+            "identity_code": inputs.identity_code,
+            "project_id": inputs.project_id,
+            "images": [file["file_id"]],
+            "instructions": [{ "seed": 7 }, { "seed": 7, "options": { "format": "png" } }],
+        });
+        jobs.push(app.create_job(DEMO, body).await);
+    }
+    app.finish_jobs();
+    let (a, b) = (
+        app.output_images(DEMO, &jobs[0]).await,
+        app.output_images(DEMO, &jobs[1]).await,
+    );
+    assert_eq!(a, b, "the PNG's pixels, whatever its name");
+}
+
+#[tokio::test]
+async fn bytes_that_are_no_usable_image_are_refused_by_the_job_naming_the_input() {
+    let app = TestApp::spawn().await;
+    let inputs = app.job_inputs(DEMO, 1).await;
+    let text = b"hello, I am not an image".to_vec();
+    let text_file = app.upload_file(DEMO, "notes.jpg", None, text.clone()).await;
+    let back = app
+        .get(text_file["download_url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(back.body.as_ref(), text.as_slice(), "stored byte for byte");
+    let bomb = app
+        .upload_file(DEMO, "bomb.png", None, crate::helpers::png_bomb(100_000, 100_000))
+        .await;
+    let notifications = app.get("/notifications").token(DEMO).send().await.expect(200).json();
+    let jobs_before = app.state.engine.len();
+    let refused = |images: serde_json::Value| {
+        let body = json!({
+            "identity_code": inputs.identity_code,
+            "project_id": inputs.project_id,
+            "images": images,
+            "instructions": [{}],
+        });
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            let got = refused_field(app, DEMO, body, 400).await;
+            assert!(started.elapsed() < Duration::from_secs(2), "answered at once");
+            got
+        }
+    };
+    let got = refused(json!([inputs.file_ids[0], text_file["file_id"]])).await;
+    assert_eq!(
+        got,
+        ["images[1]: not a decodable JPEG, PNG or WebP image: the bytes are of no known image format"]
+    );
+    let got = refused(json!([bomb["file_id"]])).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("images[0]: image is 100000x100000: "), "{got:?}");
+    // Nothing was stored by the refused jobs.
+    assert_eq!(app.state.engine.len(), jobs_before);
+    let after = app.get("/notifications").token(DEMO).send().await.expect(200).json();
+    assert_eq!(after, notifications);
 }
 
 #[tokio::test]

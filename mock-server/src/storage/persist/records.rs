@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Instant;
 use crate::domain::ids::{FileId, IdentityCode, JobId, ProjectId, TenantId, TokenId};
+use crate::domain::image_probe::ProbeError;
 use crate::engine::job::Job;
 use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::{Event, OutputSlot, Schedule, TimedEvent};
@@ -326,6 +327,10 @@ pub struct BlobRecord {
     pub bytes: String,
     etag: String,
     uploaded_at: i64,
+    /// Why a job cannot use the bytes. Absent in records of builds that
+    /// refused such bytes at the PUT: every blob they kept is usable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unusable: Option<String>,
 }
 
 /// A file announced by `POST /upload`.
@@ -357,6 +362,7 @@ impl FileRecord {
                 bytes: d,
                 etag: b.etag.clone(),
                 uploaded_at: ms(b.uploaded_at),
+                unusable: b.unusable.as_ref().map(|e| e.0.clone()),
             }),
         }
     }
@@ -375,6 +381,7 @@ impl FileRecord {
                 bytes,
                 etag: b.etag,
                 uploaded_at: at(b.uploaded_at),
+                unusable: b.unusable.map(ProbeError),
             }),
         }
     }
@@ -839,15 +846,22 @@ mod tests {
                 bytes: bytes.clone(),
                 etag: "\"e\"".into(),
                 uploaded_at: t(3),
+                unusable: Some(ProbeError("not a decodable JPEG, PNG or WebP image: text".into())),
             }),
         };
         let rec = round_trip(&FileRecord::new(&f, Some(digest(&bytes))));
-        let back = rec.file(Some(bytes.clone()));
+        let back = rec.clone().file(Some(bytes.clone()));
         let blob = back.blob.as_ref().expect("bytes");
         assert_eq!(
-            (blob.bytes.clone(), blob.etag.as_str(), blob.uploaded_at),
-            (bytes, "\"e\"", t(3))
+            (blob.bytes.clone(), blob.etag.as_str(), blob.uploaded_at, &blob.unusable),
+            (bytes.clone(), "\"e\"", t(3), &f.blob.as_ref().expect("bytes").unusable)
         );
+        // A record written before the probe's verdict was kept: its bytes
+        // passed the PUT's image check then, so they are usable.
+        let mut older: Value = serde_json::from_slice(&encode(&rec)).expect("json");
+        older["blob"].as_object_mut().expect("blob").remove("unusable");
+        let older: FileRecord = decode(&encode(&older), "file").expect("an older record reads");
+        assert_eq!(older.file(Some(bytes.clone())).blob.expect("bytes").unusable, None);
         assert_eq!((back.project, back.upload_expires_at), (f.project.clone(), t(2)));
         let announced = StoredFile { blob: None, ..f };
         assert!(round_trip(&FileRecord::new(&announced, None)).file(None).blob.is_none());

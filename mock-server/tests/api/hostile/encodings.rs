@@ -73,11 +73,6 @@ async fn wrong_content_types_are_refused() {
             app.put(url).bytes("", png.clone()),
             S3(403, "SignatureDoesNotMatch"),
         ),
-        (
-            "a JPEG PUT as the signed image/png",
-            app.put(url).bytes("image/png", image(64, 64, ImageFormat::Jpeg, 61)),
-            S3(400, "InvalidArgument"),
-        ),
     ];
     for (case, call, want) in cases {
         w.refuse(case, call, want).await;

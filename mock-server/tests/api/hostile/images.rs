@@ -1,28 +1,9 @@
-//! Image bombs: tiny files whose headers declare huge sizes.
+//! Image bombs (tiny files whose headers declare huge sizes) and bytes that
+//! are no image. Storage keeps whatever a pre-signed PUT sends, as S3 does;
+//! the job that would use such bytes is what refuses them.
 
 use super::*;
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in bytes {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-        }
-    }
-    !c
-}
-
-/// A 1×1 PNG whose header says `w`×`h` (with a correct CRC, so only the
-/// size can be the reason to refuse it).
-fn png_bomb(w: u32, h: u32) -> Vec<u8> {
-    let mut png = image(1, 1, ImageFormat::Png, 0);
-    png[16..20].copy_from_slice(&w.to_be_bytes());
-    png[20..24].copy_from_slice(&h.to_be_bytes());
-    let crc = crc32(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.to_be_bytes());
-    png
-}
+use crate::helpers::png_bomb;
 
 /// An 8×8 JPEG whose frame header (SOF0) says `w`×`h`.
 fn jpeg_bomb(w: u16, h: u16) -> Vec<u8> {
@@ -87,23 +68,8 @@ async fn image_bombs_are_refused_from_their_header() {
             .await;
         assert!(message(&r).contains(size), "{case}: {}", r.text());
         let ext = ["png", "png", "png", "jpg", "webp", "webp"][i];
-        let ct = [
-            "image/png",
-            "image/png",
-            "image/png",
-            "image/jpeg",
-            "image/webp",
-            "image/webp",
-        ][i];
-        let slot = w.presign(DEMO, &format!("bomb{i}.{ext}")).await;
-        let r = w
-            .refuse(
-                &format!("{case}, as a pre-signed PUT"),
-                app.put(str_of(&slot["upload_url"])).bytes(ct, bytes.clone()),
-                S3(400, "InvalidArgument"),
-            )
-            .await;
-        assert!(r.text().contains(size), "{case}: {}", r.text());
+        let m = w.refuse_as_input(case, &format!("bomb{i}.{ext}"), bytes.clone()).await;
+        assert!(m.contains(size), "{case}: {m}");
     }
     // The largest size a JPEG can declare is refused too, by the decoder's
     // own header check, before any pixel is read.
@@ -114,4 +80,39 @@ async fn image_bombs_are_refused_from_their_header() {
         Api(400, Some("image")),
     )
     .await;
+}
+
+#[tokio::test]
+async fn bytes_that_are_no_image_are_stored_and_refused_by_the_job() {
+    let w = World::build(|_| {}).await;
+    let png = image(64, 64, ImageFormat::Png, 90);
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "text",
+            "a.jpg",
+            b"definitely not a jpeg".to_vec(),
+            "no known image format",
+        ),
+        ("nothing at all", "b.png", Vec::new(), "no known image format"),
+        ("a truncated PNG", "c.png", png[..png.len() / 2].to_vec(), "image/png"),
+        (
+            "a GIF",
+            "d.webp",
+            b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(),
+            "image/gif",
+        ),
+        (
+            "HTML",
+            "e.jpg",
+            b"<html><body>404</body></html>".to_vec(),
+            "no known image format",
+        ),
+    ];
+    for (case, name, bytes, why) in cases {
+        let m = w.refuse_as_input(case, name, bytes).await;
+        assert!(
+            m.starts_with("not a decodable JPEG, PNG or WebP image") && m.contains(why),
+            "{case}: {m}"
+        );
+    }
 }
