@@ -25,7 +25,7 @@ use crate::events::webhook::{Attempt, Webhooks, sign};
 use crate::scenarios::WebhookFault;
 use crate::scenarios::catalogue::Catalogue;
 use crate::scenarios::endpoint::CallCounters;
-use crate::storage::fixtures::{AccountFixture, AccountsFile};
+use crate::storage::fixtures::{AccountFixture, AccountsFile, GalleryFile};
 use crate::storage::persist::{Dirty, Op, Persist};
 use crate::storage::presign::Signer;
 use crate::storage::records::{Account, Tenant};
@@ -228,6 +228,7 @@ impl AppState {
             cors_origins: cfg.cors_origin.clone(),
         };
         let fixtures = AccountsFile::load(&cfg.fixtures_dir())?;
+        let gallery = GalleryFile::load(&cfg.fixtures_dir())?;
         let http = crate::events::http::client(cfg)?;
         let opened = match &cfg.data_dir {
             Some(dir) => Some(crate::storage::persist::Opened::open(dir, cfg.seed)?),
@@ -239,7 +240,7 @@ impl AppState {
             settings,
             clock,
             ids: IdGen::new(cfg.seed),
-            store: Store::default(),
+            store: Store::with_gallery(gallery),
             tokens: Tokens::default(),
             signer: Signer::from_seed(cfg.seed),
             fixtures,
@@ -303,9 +304,10 @@ impl AppState {
     }
 
     /// Forgets all data and tokens and reloads the fixture accounts; IDs
-    /// start over. The clock is left where it is. With `--data-dir` the
-    /// database is emptied in the same order, under the publish lock, so no
-    /// change from before the reset lands after it.
+    /// start over. The gallery stays as loaded (nothing changes it). The
+    /// clock is left where it is. With `--data-dir` the database is emptied
+    /// in the same order, under the publish lock, so no change from before
+    /// the reset lands after it.
     pub fn reset(&self) {
         let _publishing = self.publish_lock.lock();
         let _batch = self.persist.as_ref().map(Persist::exclusive);

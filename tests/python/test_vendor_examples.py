@@ -102,3 +102,42 @@ def test_example_client_habits(api_url):
     code = dup.json().get("identity_code") or dup.json()["existing_identity_code"]
     assert requests.get(api_url + f"/identity/{code}", headers=headers).status_code == 200
     assert requests.get(api_url + "/project", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_example_client_with_a_gallery_identity(api_url):
+    """flat_to_model.py with `--identity-code PiktidPremium` (its README's
+    `PiktidSummer` too), in both fixture accounts: each image of a folder
+    uploaded with POST /upload {filename} only and PUT through http.client
+    with the returned content_type, then GET /identity/{code} and its
+    data["identity_code"] in the job."""
+    import http.client
+    import urllib.parse
+
+    from conftest import advance
+
+    for token, code in [(TOKEN, "PiktidPremium"), ("f2m_other_token", "PiktidSummer")]:
+        headers = {"Authorization": "Bearer " + token}
+        file_ids = []
+        for name in ["sku-shirt.jpg", "sku-pants.png"]:
+            up = requests.post(api_url + "/upload", headers=headers, json={"filename": name})
+            assert up.status_code in (200, 201)
+            body = up.json()
+            url = urllib.parse.urlsplit(body["upload_url"])
+            conn = http.client.HTTPConnection(url.netloc)
+            conn.request("PUT", url.path + "?" + url.query, body=(FIXTURES / "images" / name).read_bytes(),
+                         headers={"Content-Type": body["content_type"]})
+            assert conn.getresponse().status in (200, 201)
+            conn.close()
+            file_ids.append(body["file_id"])
+        data = requests.get(api_url + f"/identity/{code}", headers=headers).json()
+        project = requests.post(api_url + "/project", headers=headers, json={"project_name": "gallery-" + code})
+        job = requests.post(api_url + "/flat-2-model", headers=headers, json={
+            "identity_code": data["identity_code"],
+            "project_id": project.json()["project_id"],
+            "images": file_ids,
+            "instructions": [{"pose": "standing front-facing"}],
+        })
+        assert job.status_code == 202
+        advance(api_url, "1h")
+        status = requests.get(api_url + f"/jobs/{job.json()['job_id']}/status", headers=headers).json()
+        assert (status["status"], status["identity_code"]) == ("completed", code)

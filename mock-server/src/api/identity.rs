@@ -40,6 +40,8 @@ pub fn routes(r: Routes, state: &AppState) -> Routes {
 }
 
 /// The identity as every endpoint shows it (upload adds `success`).
+/// `owner_name` is the caller's, shown as `created_by` of its own uploads;
+/// a gallery identity shows its own.
 pub fn identity_view(state: &AppState, i: &Identity, owner_name: &str) -> Value {
     let path = crate::api::blobs::identity_path(&i.code);
     let link = state.signer.url(
@@ -49,21 +51,25 @@ pub fn identity_view(state: &AppState, i: &Identity, owner_name: &str) -> Value 
         "",
         state.now().plus(state.settings.download_url_ttl),
     );
+    let (visibility, groups, created_by, locked, tier) = match &i.stock {
+        Some(s) => ("public", &s.groups[..], s.created_by.as_str(), true, s.tier.as_str()),
+        None => ("private", &[][..], owner_name, false, "standard"),
+    };
     json!({
         "identity_code": i.code,
         "name": i.name,
         "tag": i.tag,
         "original_filename": i.original_filename,
         "link": link,
-        "visibility": "private",
-        "groups": [],
-        "created_by": owner_name,
+        "visibility": visibility,
+        "groups": groups,
+        "created_by": created_by,
         "image_description": format!("{}x{} {} portrait", i.width, i.height, i.content_type),
         "face_detected": i.face_detected,
         "face_metadata": { "width": i.width, "height": i.height, "faces": u8::from(i.face_detected) },
         "preprocessing_status": "completed",
-        "locked": false,
-        "tier": "standard",
+        "locked": locked,
+        "tier": tier,
         "created_at": i.created_at.rfc3339(),
         "updated_at": i.created_at.rfc3339(),
     })
@@ -260,6 +266,7 @@ async fn upload(
         face_detected: info.face_detected,
         created_at: state.now(),
         seq: state.store.next_seq(),
+        stock: None,
     };
     let stored =
         state
@@ -289,6 +296,7 @@ struct ListQuery {
     order: Option<String>,
     search: Option<String>,
     sort_by: Option<String>,
+    visibility: Option<String>,
 }
 
 async fn list(
@@ -319,14 +327,36 @@ async fn list(
             ));
         }
     };
+    let (private, public) = match q.visibility.as_deref() {
+        None => (true, true),
+        Some("private") => (true, false),
+        Some("public") => (false, true),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "visibility",
+                "must be 'public' or 'private'",
+                Position::Query,
+            ));
+        }
+    };
     let needle = q.search.unwrap_or_default().to_lowercase();
-    let mut all = state.store.identities_of(tenant.id());
+    // The account's own uploads and the gallery in one list, sorted and
+    // paged together.
+    let mut all = if private {
+        state.store.identities_of(tenant.id())
+    } else {
+        Vec::new()
+    };
+    if public {
+        all.extend(state.store.gallery().iter().cloned());
+    }
     all.retain(|i| needle.is_empty() || i.name.to_lowercase().contains(&needle));
+    // Ties: the gallery first, then in upload (or gallery.json) order.
     all.sort_by(|a, b| {
         let ord = if by_name {
-            a.name.cmp(&b.name).then(a.seq.cmp(&b.seq))
+            (&a.name, a.stock.is_none(), a.seq).cmp(&(&b.name, b.stock.is_none(), b.seq))
         } else {
-            (a.created_at, a.seq).cmp(&(b.created_at, b.seq))
+            (a.created_at, a.stock.is_none(), a.seq).cmp(&(b.created_at, b.stock.is_none(), b.seq))
         };
         if desc { ord.reverse() } else { ord }
     });

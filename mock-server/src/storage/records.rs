@@ -199,8 +199,23 @@ pub struct Identity {
     pub face_detected: bool,
     /// Upload time.
     pub created_at: Instant,
-    /// Position in upload order, to break ties between equal times.
+    /// Position in upload order (in the gallery: in `gallery.json`), to
+    /// break ties between equal times.
     pub seq: u64,
+    /// `Some` for a gallery identity (fixture data every account can use,
+    /// public and locked); `None` for an account's own upload.
+    pub stock: Option<Stock>,
+}
+
+/// What a gallery identity shows beyond an uploaded one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stock {
+    /// Shown as `created_by`.
+    pub created_by: String,
+    /// Shown as `tier`.
+    pub tier: String,
+    /// Shown as `groups`.
+    pub groups: Vec<String>,
 }
 
 /// Bytes that arrived through a pre-signed PUT.

@@ -1,6 +1,7 @@
-//! The in-memory store: tenants, identities and files in sharded maps.
-//! Every tenant-scoped read checks the owner, and another tenant's object
-//! reads exactly like a missing one.
+//! The in-memory store: tenants, identities and files in sharded maps, and
+//! the gallery. Every tenant-scoped read checks the owner, and another
+//! tenant's object reads exactly like a missing one; the gallery's
+//! identities read the same for every tenant.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,10 @@ pub struct Store {
     identities: DashMap<IdentityCode, Arc<Identity>>,
     files: DashMap<FileId, StoredFile>,
     seq: AtomicU64,
+    /// The gallery, in `gallery.json`'s order: fixture data that no request
+    /// changes, so it is set once and a reset keeps it. A handful of
+    /// identities: a scan finds one as fast as a map would.
+    gallery: Vec<Arc<Identity>>,
 }
 
 /// Why an identity was not stored.
@@ -28,7 +33,15 @@ pub enum IdentityInsert {
 }
 
 impl Store {
-    /// Forgets everything.
+    /// An empty store with the gallery `gallery`.
+    pub fn with_gallery(gallery: Vec<Identity>) -> Self {
+        Self {
+            gallery: gallery.into_iter().map(Arc::new).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Forgets everything but the gallery.
     pub fn clear(&self) {
         self.tenants.clear();
         self.identities.clear();
@@ -89,20 +102,35 @@ impl Store {
         Ok(identity)
     }
 
-    /// The tenant's identity `code`.
+    /// The identity `code` as `tenant` sees it: one of its own uploads, or
+    /// one of the gallery's.
     pub fn identity(&self, tenant: &TenantId, code: &IdentityCode) -> Option<Arc<Identity>> {
         self.identities
             .get(code)
             .filter(|i| &i.owner == tenant)
             .map(|i| i.value().clone())
+            .or_else(|| self.gallery_identity(code))
     }
 
-    /// Any tenant's identity (for signed, unauthenticated image links).
+    /// Any tenant's identity, or the gallery's (for signed,
+    /// unauthenticated image links, and jobs read back from `--data-dir`).
     pub fn identity_any(&self, code: &IdentityCode) -> Option<Arc<Identity>> {
-        self.identities.get(code).map(|i| i.value().clone())
+        self.identities
+            .get(code)
+            .map(|i| i.value().clone())
+            .or_else(|| self.gallery_identity(code))
     }
 
-    /// The tenant's identities, in no particular order.
+    fn gallery_identity(&self, code: &IdentityCode) -> Option<Arc<Identity>> {
+        self.gallery.iter().find(|i| &i.code == code).cloned()
+    }
+
+    /// The gallery's identities, in `gallery.json`'s order.
+    pub fn gallery(&self) -> &[Arc<Identity>] {
+        &self.gallery
+    }
+
+    /// The tenant's own identities (not the gallery's), in no particular order.
     pub fn identities_of(&self, tenant: &TenantId) -> Vec<Arc<Identity>> {
         self.identities
             .iter()

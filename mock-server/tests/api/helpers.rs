@@ -310,13 +310,18 @@ impl TestApp {
         r["download_url"].as_str().expect("download_url").to_owned()
     }
 
+    /// `GET path` as `token` expecting 200; the JSON body.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        self.get(path).token(token).send().await.expect(200).json()
+    }
+
     pub async fn status(&self, token: &str, job: &str) -> Value {
-        self.get(&format!("/jobs/{job}/status"))
-            .token(token)
-            .send()
-            .await
-            .expect(200)
-            .json()
+        self.get_json(token, &format!("/jobs/{job}/status")).await
+    }
+
+    /// `GET /identity?{query}` expecting 200.
+    pub async fn identities(&self, token: &str, query: &str) -> Value {
+        self.get_json(token, &format!("/identity?{query}")).await
     }
 
     /// `POST /notifications {}` expecting 200: the account's notifications
@@ -544,6 +549,16 @@ impl Resp {
             }
         }
     }
+}
+
+/// Field `key` of each identity of a `GET /identity` answer, in order.
+pub fn identity_column(list: &Value, key: &str) -> Vec<String> {
+    list["identities"]
+        .as_array()
+        .expect("identities")
+        .iter()
+        .map(|i| i[key].as_str().expect("a text field").to_owned())
+        .collect()
 }
 
 /// A PNG or JPEG of `w`×`h` whose pixels depend on `salt` (different salts,

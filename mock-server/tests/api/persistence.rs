@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::binary::Binary;
-use crate::helpers::{DEMO, TestApp, jpeg, png};
+use crate::helpers::{DEMO, TestApp, identity_column, jpeg, png};
 
 /// A folder under the system's temp dir, removed when dropped.
 pub struct TempDir(PathBuf);
@@ -580,6 +580,47 @@ async fn a_job_created_across_a_reset_is_refused_and_the_data_dir_still_starts()
     assert!(second.state.engine.is_empty());
     let notifications = second.get("/notifications").token(DEMO).send().await.expect(200).json();
     assert_eq!(notifications, json!([]), "nothing announced for the refused job");
+}
+
+/// The gallery is fixture data: a data dir keeps none of it, a restart
+/// neither loses nor duplicates it, and a job made on a gallery identity
+/// continues on it, its images byte for byte the same.
+#[tokio::test]
+async fn a_job_on_a_gallery_identity_survives_a_restart_and_the_gallery_is_not_kept() {
+    let dir = TempDir::new("gallery");
+    let first = spawn_on(&dir.path(), |_| {}).await;
+    let gallery = first.identities(DEMO, "visibility=public").await;
+    let inputs = first.job_inputs(DEMO, 1).await;
+    let mut body = TestApp::job_body(&inputs, json!([{ "pose": "a" }, { "pose": "b" }]));
+    body["identity_code"] = json!("PiktidPremium");
+    let finished = first.create_job(DEMO, body.clone()).await;
+    first.finish_jobs();
+    let running = first.create_job(DEMO, body).await;
+    let images = first.output_images(DEMO, &finished).await;
+    close(&first).await;
+    let sizes = mock_server::storage::persist::table_sizes(&dir.path()).expect("readable");
+    assert_eq!(sizes["identities"], 1, "the account's own upload only");
+
+    for restart in 1..=2 {
+        let app = spawn_on(&dir.path(), |_| {}).await;
+        let listed = app.identities(DEMO, "visibility=public").await;
+        assert_eq!(
+            listed["pagination"]["total"], gallery["pagination"]["total"],
+            "restart {restart}: the gallery once"
+        );
+        assert_eq!(
+            identity_column(&listed, "identity_code"),
+            identity_column(&gallery, "identity_code")
+        );
+        assert_eq!(app.output_images(DEMO, &finished).await, images, "restart {restart}");
+        app.finish_jobs();
+        let status = app.status(DEMO, &running).await;
+        assert_eq!(
+            (&status["status"], &status["identity_code"]),
+            (&json!("completed"), &json!("PiktidPremium"))
+        );
+        close(&app).await;
+    }
 }
 
 #[tokio::test]

@@ -351,7 +351,8 @@ impl<'t> Tables<'t> {
                 }
             }
             Dirty::Identity(code) => {
-                let record = match state.store.identity_any(code) {
+                // The gallery is fixture data, read from `--fixtures`: never kept.
+                let record = match state.store.identity_any(code).filter(|i| i.stock.is_none()) {
                     Some(i) => Some(encode(&IdentityRecord::new(&i, self.blob(&i.bytes)?))),
                     None => None,
                 };
