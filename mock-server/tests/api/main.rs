@@ -7,6 +7,7 @@ mod auth;
 mod binary;
 mod cli;
 mod contract;
+mod docs;
 mod errors;
 mod events;
 mod eviction;
