@@ -11,8 +11,49 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::config::{ClockMode, Config};
+use crate::durable::Durable;
+use crate::persist::{Opened, Persist};
 use crate::state::AppState;
+
+// The state is assembled here, at the top, because choosing its durability
+// adapter names `persist`, which reads the whole state and so sits above it.
+impl AppState {
+    /// Builds the state for `cfg`, serving under `public_url`: the clock
+    /// `--clock` names, the data dir's store with `--data-dir` (loaded from
+    /// it), and the fixture accounts.
+    pub fn new(cfg: &Config, public_url: String) -> Result<Self, String> {
+        let clock: Arc<dyn Clock> = match cfg.clock {
+            ClockMode::System => Arc::new(SystemClock::default()),
+            ClockMode::Manual => Arc::new(ManualClock::new(cfg.start_time)),
+        };
+        Self::with_clock(cfg, public_url, clock)
+    }
+
+    /// Like [`AppState::new`] with an explicit clock.
+    pub fn with_clock(cfg: &Config, public_url: String, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let Some(dir) = &cfg.data_dir else {
+            let state = Self::assemble(cfg, public_url, clock, |_| Ok(crate::durable::in_memory()))?;
+            state.seed_fixtures(false);
+            return Ok(state);
+        };
+        let mut store: Option<Arc<Persist>> = None;
+        let state = Self::assemble(cfg, public_url, clock, |shared| {
+            let p = Arc::new(Opened::open(dir, cfg.seed)?.start(shared));
+            store = Some(p.clone());
+            Ok(p as Arc<dyn Durable>)
+        })?;
+        let loaded = match &store {
+            Some(p) => crate::persist::load_into(p, &state)?,
+            None => false,
+        };
+        state.seed_fixtures(loaded);
+        Ok(state)
+    }
+}
 
 /// The whole HTTP app: the vendor API and the control API.
 pub fn app(state: AppState) -> Router {
@@ -120,7 +161,7 @@ pub async fn serve_until(
 async fn tick(state: AppState) {
     loop {
         state.run_due();
-        crate::storage::eviction::sweep_if_due(&state);
+        crate::eviction::sweep_if_due(&state);
         let wait = state
             .next_due()
             .map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));

@@ -9,10 +9,13 @@ pub mod config;
 /// The contract crate, re-exported: `schemas/` compiled in, and its validators.
 pub use contract;
 pub mod domain;
+pub mod durable;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod eviction;
 pub mod journal;
+pub mod persist;
 pub mod redact;
 pub mod render;
 pub mod scenarios;

@@ -13,8 +13,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::durable::StoreError;
 use crate::state::AppState;
-use crate::storage::persist::StoreError;
 
 /// The server's side of a shutdown: whether it began, and how many webhook
 /// attempts are on the wire.
@@ -132,12 +132,9 @@ pub async fn drain(
     // Connections still open past the grace end with the server rather
     // than outliving it (and storing nothing more).
     tasks.shutdown().await;
-    let stored = match &state.persist {
-        None => Ok(()),
-        Some(p) => tokio::time::timeout_at(deadline, p.close())
-            .await
-            .unwrap_or_else(|_| Err(StoreError("the last commit did not end within the grace".into()))),
-    };
+    let stored = tokio::time::timeout_at(deadline, state.durable.close())
+        .await
+        .unwrap_or_else(|_| Err(StoreError("the last commit did not end within the grace".into())));
     match (drained, stored) {
         (true, Ok(())) => tracing::info!("shut down cleanly"),
         (true, Err(e)) => tracing::warn!(error = %e, "shut down, but the data dir was not closed cleanly"),

@@ -2,8 +2,8 @@
 //! settings and every collaborator (clock, IDs, store, tokens, signer).
 
 use std::ops::Deref;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -11,10 +11,11 @@ use dashmap::DashMap;
 use tokio::sync::Notify;
 
 use crate::api::jobs::result_path;
-use crate::clock::{Clock, Instant, ManualClock, SystemClock};
-use crate::config::{ClockMode, Config};
+use crate::clock::{Clock, Instant};
+use crate::config::Config;
 use crate::domain::ids::IdGen;
-use crate::domain::ids::{JobId, TenantId};
+use crate::domain::ids::TenantId;
+use crate::durable::{Dirty, Durable, Op};
 use crate::engine::job::{Job, NewJob};
 use crate::engine::{Applied, Engine};
 use crate::error::{ApiError, FieldError, Position};
@@ -26,9 +27,8 @@ use crate::scenarios::WebhookFault;
 use crate::scenarios::catalogue::Catalogue;
 use crate::scenarios::endpoint::CallCounters;
 use crate::storage::fixtures::{AccountFixture, AccountsFile, GalleryFile};
-use crate::storage::persist::{Dirty, Op, Persist};
 use crate::storage::presign::Signer;
-use crate::storage::records::{Account, Tenant};
+use crate::storage::records::{Account, DownloadGrant, Tenant};
 use crate::storage::store::Store;
 use crate::storage::tokens::{Grant, GrantKind, Tokens};
 use crate::wire::JobHold;
@@ -129,14 +129,15 @@ pub struct Shared {
     pub resets: tokio::sync::watch::Sender<u64>,
     /// When expired data was last swept (injected clock), so the ticker
     /// sweeps at most once a minute.
-    pub sweeps: crate::storage::eviction::SweepTimer,
+    pub sweeps: crate::eviction::SweepTimer,
     /// Whether a graceful shutdown began; the webhook attempts it waits for.
     pub shutdown: crate::shutdown::Shutdown,
     /// The address the fake listens on (set when it starts serving), so a
     /// webhook URL pointing at the fake itself can be refused.
     pub listen_addr: std::sync::OnceLock<std::net::SocketAddr>,
-    /// `--data-dir`: where changes are made durable (`None`: memory only).
-    pub persist: Option<Persist>,
+    /// Where changes are kept: [`crate::durable::InMemory`] unless
+    /// `--data-dir` gives the redb store ([`crate::persist`]).
+    pub durable: Arc<dyn Durable>,
 }
 
 /// A notification on its way out: to its account's log (unless it is for
@@ -164,17 +165,6 @@ impl Outgoing {
     }
 }
 
-/// What a ZIP download link gives access to.
-#[derive(Debug, Clone)]
-pub struct DownloadGrant {
-    /// Owner of the jobs.
-    pub owner: TenantId,
-    /// The jobs whose results the ZIP holds.
-    pub jobs: Vec<JobId>,
-    /// Expiry.
-    pub expires_at: Instant,
-}
-
 /// The state handed to every handler.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Shared>);
@@ -187,18 +177,18 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state for `cfg`, serving under `public_url`, and loads the
-    /// fixture accounts.
-    pub fn new(cfg: &Config, public_url: String) -> Result<Self, String> {
-        let clock: Arc<dyn Clock> = match cfg.clock {
-            ClockMode::System => Arc::new(SystemClock::default()),
-            ClockMode::Manual => Arc::new(ManualClock::new(cfg.start_time)),
-        };
-        Self::with_clock(cfg, public_url, clock)
-    }
-
-    /// Like [`AppState::new`] with an explicit clock.
-    pub fn with_clock(cfg: &Config, public_url: String, clock: Arc<dyn Clock>) -> Result<Self, String> {
+    /// Builds the state for `cfg` on `clock`, serving under `public_url`,
+    /// keeping changes in what `durable` makes of the state (it may hold the
+    /// state weakly, so the state still drops when the last handle goes),
+    /// and loads the scenario files. The accounts come next:
+    /// [`AppState::seed_fixtures`]. `app.rs` chooses the adapter
+    /// ([`AppState::new`]).
+    pub fn assemble(
+        cfg: &Config,
+        public_url: String,
+        clock: Arc<dyn Clock>,
+        durable: impl FnOnce(Weak<Shared>) -> Result<Arc<dyn Durable>, String>,
+    ) -> Result<Self, String> {
         if !(cfg.time_scale.is_finite() && (0.0..=1000.0).contains(&cfg.time_scale)) {
             return Err("--time-scale must be a number from 0 to 1000".into());
         }
@@ -230,12 +220,9 @@ impl AppState {
         let fixtures = AccountsFile::load(&cfg.fixtures_dir())?;
         let gallery = GalleryFile::load(&cfg.fixtures_dir())?;
         let http = crate::events::http::client(cfg)?;
-        let opened = match &cfg.data_dir {
-            Some(dir) => Some(crate::storage::persist::Opened::open(dir, cfg.seed)?),
-            None => None,
-        };
-        // Cyclic: the data-dir writer reads the state it writes (weakly, so
-        // the state still drops when the last handle goes).
+        let mut durable = Some(durable);
+        let mut opened = Ok(());
+        // Cyclic: the data-dir writer reads the state it writes.
         let state = Self(Arc::new_cyclic(|shared| Shared {
             settings,
             clock,
@@ -259,11 +246,18 @@ impl AppState {
             journal: crate::journal::Journal::default(),
             publish_lock: parking_lot::Mutex::new(()),
             resets: tokio::sync::watch::Sender::new(0),
-            sweeps: crate::storage::eviction::SweepTimer::default(),
+            sweeps: crate::eviction::SweepTimer::default(),
             shutdown: crate::shutdown::Shutdown::default(),
             listen_addr: std::sync::OnceLock::new(),
-            persist: opened.map(|o| o.start(shared.clone())),
+            durable: durable
+                .take()
+                .map_or_else(|| Ok(crate::durable::in_memory()), |make| make(shared.clone()))
+                .unwrap_or_else(|e| {
+                    opened = Err(e);
+                    crate::durable::in_memory()
+                }),
         }));
+        opened?;
         state.scenarios.load_dir(&state.scenario_dir)?;
         for a in &state.fixtures.accounts {
             if let Some(name) = &a.scenario
@@ -276,7 +270,14 @@ impl AppState {
                 ));
             }
         }
-        if crate::storage::persist::load_into(&state)? {
+        Ok(state)
+    }
+
+    /// Loads the fixture accounts. `loaded`: the state was loaded from a
+    /// data dir, so only accounts added to the fixtures since join.
+    pub fn seed_fixtures(&self, loaded: bool) {
+        let state = self;
+        if loaded {
             // Accounts added to the fixtures since the data dir was written
             // join; the others keep what the data dir holds.
             for f in &state.fixtures.accounts {
@@ -295,7 +296,6 @@ impl AppState {
         } else {
             state.load_fixtures();
         }
-        Ok(state)
     }
 
     /// The current time.
@@ -310,7 +310,7 @@ impl AppState {
     /// the reset lands after it.
     pub fn reset(&self) {
         let _publishing = self.publish_lock.lock();
-        let _batch = self.persist.as_ref().map(Persist::exclusive);
+        let _batch = self.durable.exclusive();
         self.store.clear();
         self.tokens.clear();
         self.engine.clear();
@@ -362,25 +362,19 @@ impl AppState {
     /// and so visible (notifications are appended to the logs only then):
     /// for a handler that applied due events and then reads a log.
     pub async fn settle(&self) {
-        if let Some(p) = &self.persist {
-            // A failure is the middleware's to report (503).
-            let _ = p.flush().await;
-        }
+        // A failure is the middleware's to report (503).
+        let _ = self.durable.flush().await;
     }
 
     /// Queues `ops` for `--data-dir` (nothing without it); the current
     /// request answers once they are durable.
     pub fn save(&self, ops: Vec<Op>) {
-        if let Some(p) = &self.persist {
-            p.submit(ops, None);
-        }
+        self.durable.submit(ops, None);
     }
 
     /// Records that `d` changed, for `--data-dir` (nothing without it).
     pub fn mark(&self, d: Dirty) {
-        if let Some(p) = &self.persist {
-            p.submit(vec![Op::Dirty(d)], None);
-        }
+        self.durable.mark(d);
     }
 
     /// A fresh tenant for an unknown token under `--any-token`.
@@ -443,7 +437,7 @@ impl AppState {
             let mut out = Vec::new();
             let mut ops = Vec::new();
             for a in &applied {
-                if self.persist.is_some() {
+                if self.durable.keeps() {
                     ops.push(Op::JobApplied(a.job.id.clone(), a.state.applied));
                 }
                 let urls = |k: usize| {
@@ -548,12 +542,12 @@ impl AppState {
     /// with the publish lock held, so the store gets changes in the order
     /// they happened.
     fn release(&self, _guard: &parking_lot::MutexGuard<'_, ()>, out: Vec<Outgoing>, mut ops: Vec<Op>) {
-        let Some(p) = &self.persist else {
+        if !self.durable.keeps() {
             for o in out {
                 o.show(self);
             }
             return;
-        };
+        }
         for o in &out {
             if o.log.is_some() {
                 ops.push(Op::Notification(o.notification.clone()));
@@ -566,7 +560,7 @@ impl AppState {
         // A reset between here and the commit makes these stale: they were
         // cleared from the store, and must not reach the new logs and book.
         let epoch = self.ids.epoch();
-        p.submit(
+        self.durable.submit(
             ops,
             Some(Box::new(move || {
                 let gone: Vec<Op> = {

@@ -98,7 +98,7 @@ async fn redeliver(State(state): State<AppState>, Path(id): Path<String>) -> Res
     let not_found = || ApiError::not_found("delivery", Some(("id", Position::Path)));
     let id: u64 = id.parse().map_err(|_| not_found())?;
     let d = state.webhooks.redeliver(id, state.now()).ok_or_else(not_found)?;
-    state.mark(crate::storage::persist::Dirty::Delivery(id));
+    state.mark(crate::durable::Dirty::Delivery(id));
     state.dispatch_webhooks();
     Ok(Json(serde_json::to_value(&d).map_err(ApiError::internal)?))
 }

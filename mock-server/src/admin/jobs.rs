@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 
 use crate::api::Routes;
 use crate::domain::ids::JobId;
+use crate::durable::Dirty;
 use crate::engine::plan::JOB_ABORTED;
 use crate::engine::schedule::Event;
 use crate::error::{ApiError, Position};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 
 /// Adds the job control routes.
 pub fn routes(r: Routes) -> Routes {

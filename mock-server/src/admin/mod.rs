@@ -54,7 +54,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "now": state.now().rfc3339_millis(),
         "tenants": state.store.tenant_count(),
-        "held": crate::storage::eviction::held(&state),
+        "held": crate::eviction::held(&state),
     }))
 }
 
@@ -145,11 +145,11 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
         state.clock.advance(d);
     }
     // With --data-dir the clock is kept: it answers once that is durable.
-    state.mark(crate::storage::persist::Dirty::Clock);
+    state.mark(crate::durable::Dirty::Clock);
     // Whatever fell due in the jump happens now, in order; then what the
     // jump made expire goes, so a manual clock evicts by moving.
     state.run_due();
     state.settle().await;
-    crate::storage::eviction::sweep_now(&state);
+    crate::eviction::sweep_now(&state);
     Ok(clock_view(&state))
 }

@@ -18,10 +18,11 @@ use crate::api::extract::{ApiJson, Caller};
 use crate::api::jobs::download_filename;
 use crate::domain::ids::JobId;
 use crate::domain::secret::SecretDigest;
+use crate::durable::Dirty;
 use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
-use crate::state::{AppState, DownloadGrant};
-use crate::storage::persist::Dirty;
+use crate::state::AppState;
+use crate::storage::records::DownloadGrant;
 
 /// Most images one ZIP may hold (the vendor's bulk limit).
 pub const MAX_ZIP_IMAGES: usize = 100;

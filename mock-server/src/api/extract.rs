@@ -10,9 +10,9 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::domain::auth::{BearerError, parse_bearer};
+use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position, S3Error};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::presign::SignedQuery;
 use crate::storage::records::Tenant;
 use crate::storage::tokens::AuthFailure;

@@ -16,9 +16,9 @@ use crate::api::{Routes, probe_off_runtime};
 use crate::domain::ids::IdentityCode;
 use crate::domain::pagination::PageRequest;
 use crate::domain::upload::MAX_FILENAME_LEN;
+use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::records::Identity;
 use crate::storage::store::IdentityInsert;
 

@@ -105,12 +105,12 @@ pub fn router(state: AppState) -> Router {
         .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    if state.persist.is_some() {
+    if state.durable.keeps() {
         // Innermost: a response waits for its changes to be durable, and
         // the journal records the status actually sent.
         router = router.layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::storage::persist::durable,
+            crate::persist::durable,
         ));
     }
     router = router

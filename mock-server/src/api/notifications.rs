@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use crate::api::Routes;
 use crate::api::extract::{ApiJson, Caller, Scenario, StreamCaller};
 use crate::clock::Instant;
+use crate::durable::Op;
 use crate::error::{ApiError, Position};
 use crate::events::sse::{self, Ends, Filter, Start, Subscription};
 use crate::state::AppState;
-use crate::storage::persist::Op;
 
 /// Adds the notification routes.
 pub fn routes(r: Routes) -> Routes {

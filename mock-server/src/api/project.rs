@@ -11,9 +11,9 @@ use crate::api::Routes;
 use crate::api::extract::{ApiJson, ApiQuery, Caller};
 use crate::domain::ids::ProjectId;
 use crate::domain::pagination::PageRequest;
+use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::records::Project;
 
 /// The longest project name accepted.

@@ -16,9 +16,9 @@ use crate::api::extract::{ApiJson, Caller, Scenario, SignedParams};
 use crate::api::{Routes, probe_off_runtime};
 use crate::domain::ids::FileId;
 use crate::domain::upload::UploadName;
+use crate::durable::Dirty;
 use crate::error::{ApiError, Position, S3Error};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::records::{Blob, StoredFile};
 
 /// Adds the upload routes.

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use crate::api::Routes;
 use crate::api::extract::{ApiJson, Caller, Scenario};
+use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
 use crate::events::webhook::Registration;
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 
 /// The longest webhook URL accepted.
 pub const MAX_URL_LEN: usize = 2048;

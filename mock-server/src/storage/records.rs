@@ -5,7 +5,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use crate::clock::Instant;
-use crate::domain::ids::{FileId, IdentityCode, ProjectId, TenantId, TokenId};
+use crate::domain::ids::{FileId, IdentityCode, JobId, ProjectId, TenantId, TokenId};
 use crate::events::log::AccountLog;
 use crate::redact::Redacted;
 use crate::storage::fixtures::{AccountFixture, SavedDesignValue};
@@ -272,4 +272,15 @@ mod tests {
             "{shown}"
         );
     }
+}
+
+/// What a ZIP download link gives access to.
+#[derive(Debug, Clone)]
+pub struct DownloadGrant {
+    /// The account the jobs belong to: only its jobs may be named.
+    pub owner: TenantId,
+    /// The jobs whose results the ZIP holds.
+    pub jobs: Vec<JobId>,
+    /// When the link stops working (injected clock).
+    pub expires_at: Instant,
 }

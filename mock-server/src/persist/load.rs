@@ -16,9 +16,9 @@ use super::records::{
     JobRecord, NotificationRecord, ProjectRecord, RegistrationRecord, ScheduleRecord, decode,
 };
 use super::tables::{self, Table};
-use super::{Dirty, Op};
 use crate::domain::ids::TenantId;
 use crate::domain::job_request::parse;
+use crate::durable::{Dirty, Op};
 use crate::engine::job::{JobInput, NewJob};
 use crate::engine::schedule::Schedule;
 use crate::state::AppState;

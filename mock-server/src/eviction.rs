@@ -26,8 +26,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::Instant;
+use crate::durable::{Dirty, Op};
 use crate::state::Shared;
-use crate::storage::persist::{Dirty, Op};
 
 /// The ticker sweeps at most this often (injected-clock time): a sweep looks
 /// at every job, file and notification, so not on every 250 ms tick.
@@ -136,9 +136,7 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
         webhook_deliveries: deliveries.len(),
         download_links: links.len(),
     };
-    if let Some(p) = &state.persist
-        && out != Evicted::default()
-    {
+    if out != Evicted::default() {
         // The same goes from the data dir, then the bytes no one names.
         let collect = !(jobs.is_empty() && files.is_empty());
         // Queued under the lock a reset holds: if one ran since the sweep
@@ -158,7 +156,7 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
         if collect {
             ops.push(Op::CollectBlobs);
         }
-        p.submit(ops, None);
+        state.durable.submit(ops, None);
     }
     if out != Evicted::default() {
         tracing::debug!(
@@ -207,7 +205,8 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::config::Config;
     use crate::domain::ids::{FileId, JobId};
-    use crate::state::{AppState, DownloadGrant};
+    use crate::state::AppState;
+    use crate::storage::records::DownloadGrant;
     use crate::storage::records::StoredFile;
 
     const HOUR: Duration = Duration::from_secs(3600);
