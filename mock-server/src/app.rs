@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::{ClockMode, Config};
 use crate::durable::Durable;
+use crate::jobs::{catch_up, next_due};
 use crate::persist::{Opened, Persist};
 use crate::state::AppState;
 
@@ -160,11 +161,9 @@ pub async fn serve_until(
 /// once a minute of clock time it also sweeps out expired data.
 async fn tick(state: AppState) {
     loop {
-        state.run_due();
+        catch_up(&state);
         crate::eviction::sweep_if_due(&state);
-        let wait = state
-            .next_due()
-            .map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));
+        let wait = next_due(&state).map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));
         let wait = std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(250));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}

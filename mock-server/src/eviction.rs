@@ -139,12 +139,12 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
     if out != Evicted::default() {
         // The same goes from the data dir, then the bytes no one names.
         let collect = !(jobs.is_empty() && files.is_empty());
-        // Queued under the lock a reset holds: if one ran since the sweep
+        // Queued in the publisher section a reset holds: if one ran since the sweep
         // began, its `Clear` is queued already and removed what was swept
         // before it, while ids start over: a deletion by id could hit new
         // data, so those are dropped. (Marks are safe: each writes what
         // memory holds at commit.)
-        let _publishing = state.publish_lock.lock();
+        let _publishing = state.publisher.exclusive();
         let mut ops: Vec<Op> = Vec::new();
         if state.ids.epoch() == epoch {
             ops.extend(jobs.into_iter().map(Op::JobGone));
@@ -273,7 +273,10 @@ mod tests {
         let t0 = state.now();
         for tenant in state.store.tenants() {
             for at in [t0, t0.plus(12 * HOUR)] {
-                let n = state.notification(tenant.id(), "test", serde_json::Value::Null, at);
+                let section = state.publisher.exclusive();
+                let n = state
+                    .publisher
+                    .number(&section, tenant.id(), "test", serde_json::Value::Null, at, at);
                 tenant.log.append(Arc::new(n));
             }
         }

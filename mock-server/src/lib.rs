@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod deliver;
 /// The contract crate, re-exported: `schemas/` compiled in, and its validators.
 pub use contract;
 pub mod domain;
@@ -14,8 +15,10 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod eviction;
+pub mod jobs;
 pub mod journal;
 pub mod persist;
+pub mod publish;
 pub mod redact;
 pub mod render;
 pub mod scenarios;

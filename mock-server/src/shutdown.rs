@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::durable::StoreError;
+use crate::jobs::catch_up;
 use crate::state::AppState;
 
 /// The server's side of a shutdown: whether it began, and how many webhook
@@ -114,11 +115,11 @@ pub async fn drain(
         let _ = ticker.await;
     }
     let finished = async {
-        state.run_due();
+        catch_up(state);
         {
-            // Under the lock deliveries are made and queued under, so every
+            // In the section deliveries are made and queued in, so every
             // one the cutoff lets through is queued (and flushed below).
-            let _publishing = state.publish_lock.lock();
+            let _publishing = state.publisher.exclusive();
             state.webhooks.send_only_due(state.now());
         }
         // Before the streams end, so their subscribers still get what the

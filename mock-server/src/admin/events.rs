@@ -11,8 +11,10 @@ use serde_json::{Value, json};
 
 use crate::api::Routes;
 use crate::api::extract::ApiQuery;
+use crate::deliver::deliver_due;
 use crate::domain::ids::TenantId;
 use crate::error::{ApiError, Position};
+use crate::jobs::catch_up;
 use crate::state::AppState;
 
 /// Adds the event control routes.
@@ -50,7 +52,7 @@ async fn notifications(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AccountQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    state.run_due();
+    catch_up(&state);
     state.settle().await;
     let only = account(&state, q.account.as_deref())?;
     let mut items: Vec<Value> = state
@@ -99,6 +101,6 @@ async fn redeliver(State(state): State<AppState>, Path(id): Path<String>) -> Res
     let id: u64 = id.parse().map_err(|_| not_found())?;
     let d = state.webhooks.redeliver(id, state.now()).ok_or_else(not_found)?;
     state.mark(crate::durable::Dirty::Delivery(id));
-    state.dispatch_webhooks();
+    deliver_due(&state);
     Ok(Json(serde_json::to_value(&d).map_err(ApiError::internal)?))
 }

@@ -39,7 +39,7 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 /// error envelope. A route layer of the control routes only (`api::routes`),
 /// so the vendor API never passes here.
 pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !origin_allowed(req.headers(), &state.settings.cors_origins) {
+    if !origin_allowed(req.headers(), &state.settings.cors_origin) {
         return ApiError::new(StatusCode::FORBIDDEN)
             .with_detail(FieldError::new(
                 "Origin",

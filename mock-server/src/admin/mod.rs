@@ -20,6 +20,7 @@ use crate::api::Routes;
 use crate::api::extract::ApiJson;
 use crate::clock::{Instant, parse_duration};
 use crate::error::{ApiError, Position};
+use crate::jobs::catch_up;
 use crate::state::AppState;
 
 /// The reserved prefix of every control route.
@@ -148,7 +149,7 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
     state.mark(crate::durable::Dirty::Clock);
     // Whatever fell due in the jump happens now, in order; then what the
     // jump made expire goes, so a manual clock evicts by moving.
-    state.run_due();
+    catch_up(&state);
     state.settle().await;
     crate::eviction::sweep_now(&state);
     Ok(clock_view(&state))

@@ -21,6 +21,7 @@ use crate::domain::secret::SecretDigest;
 use crate::durable::Dirty;
 use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
+use crate::jobs::catch_up;
 use crate::state::AppState;
 use crate::storage::records::DownloadGrant;
 
@@ -52,7 +53,7 @@ fn grant(
     tenant: &crate::storage::records::Tenant,
     ids: &[(String, String)],
 ) -> Result<Json<Value>, ApiError> {
-    state.run_due();
+    catch_up(state);
     let mut jobs = Vec::new();
     let mut images = 0;
     for (field, id) in ids {

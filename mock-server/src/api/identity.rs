@@ -18,6 +18,7 @@ use crate::domain::pagination::PageRequest;
 use crate::domain::upload::MAX_FILENAME_LEN;
 use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position};
+use crate::publish;
 use crate::state::AppState;
 use crate::storage::records::Identity;
 use crate::storage::store::IdentityInsert;
@@ -277,7 +278,8 @@ async fn upload(
                     .with_extra("existing_identity_code", code.to_string())
             })?;
     state.mark(Dirty::Identity(stored.code.clone()));
-    state.publish(
+    publish::publish(
+        &state,
         tenant.id(),
         "identity_preprocessing",
         json!({ "identity_code": stored.code, "preprocessing_status": "completed", "error_message": null }),

@@ -23,8 +23,9 @@ use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::OutputSlot;
 use crate::engine::state::{JobState, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
+use crate::jobs::catch_up;
 use crate::state::AppState;
-use crate::storage::records::{Blob, Tenant};
+use crate::storage::records::{Blob, RetryAfter, Tenant};
 
 /// A header carrying a JSON fault plan for the job being created (QA's
 /// escape hatch; scenarios build on the same plan).
@@ -128,7 +129,8 @@ fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
 }
 
 /// The caller of `POST /flat-2-model`, its request counted against the job
-/// rate limit ([`AppState::check_job_rate`]). An extractor ordered before
+/// rate limit ([`Tenant::admit_job`], `--job-rate-limit`; 429, with
+/// `Retry-After` unless `--rate-limit-retry-after false`). An extractor ordered before
 /// the body's ([`ApiJson`]), so every authenticated request counts, a
 /// broken one too, and the one over the limit is 429 whatever its body;
 /// an unauthenticated one is 401 first and counts for nobody.
@@ -140,7 +142,21 @@ impl FromRequestParts<AppState> for RateLimited {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Caller(tenant) = Caller::from_request_parts(parts, state).await?;
-        state.check_job_rate(&tenant)?;
+        let limit = state.settings.job_rate_limit;
+        if let Err(RetryAfter(retry)) = tenant.admit_job(state.now(), limit) {
+            let e = ApiError::new(StatusCode::TOO_MANY_REQUESTS).with_detail(FieldError {
+                field: None,
+                message: format!(
+                    "at most {limit} requests a minute per account on POST /flat-2-model; retry in {retry} s"
+                ),
+                position: Position::Body,
+            });
+            return Err(if state.settings.rate_limit_retry_after {
+                e.with_retry_after(retry)
+            } else {
+                e
+            });
+        }
         Ok(Self(tenant))
     }
 }
@@ -214,7 +230,7 @@ pub fn prepare(
 /// stored that names what the reset removed).
 pub fn submit(state: &AppState, p: Prepared) -> Result<Response, ApiError> {
     let images = p.job.request.images.len();
-    let Some((job, hold)) = state.submit_job(p.job, p.epoch) else {
+    let Some((job, hold)) = crate::jobs::submit(state, p.job, p.epoch) else {
         let mut e = ApiError::new(StatusCode::NOT_FOUND)
             .with_detail(not_found_ref("identity_code".into(), "identity"))
             .with_detail(not_found_ref("project_id".into(), "project"));
@@ -239,7 +255,7 @@ pub fn submit(state: &AppState, p: Prepared) -> Result<Response, ApiError> {
 
 /// The caller's job, with every event due by now applied first.
 fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Arc<Job>, ApiError> {
-    state.run_due();
+    catch_up(state);
     state
         .engine
         .get(tenant.id(), &JobId::from_client(id))

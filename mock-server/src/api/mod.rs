@@ -127,7 +127,7 @@ pub fn router(state: AppState) -> Router {
     // Outside the control API's guard (a route layer of its routes): a
     // preflight carries no credentials, and a browser can read a 401's body
     // only with the CORS headers on it.
-    if let Some(cors) = cors::layer(&state.settings.cors_origins) {
+    if let Some(cors) = cors::layer(&state.settings.cors_origin) {
         router = router.layer(cors);
     }
     router

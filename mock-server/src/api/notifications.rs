@@ -16,6 +16,7 @@ use crate::clock::Instant;
 use crate::durable::Op;
 use crate::error::{ApiError, Position};
 use crate::events::sse::{self, Ends, Filter, Start, Subscription};
+use crate::jobs::catch_up;
 use crate::state::AppState;
 
 /// Adds the notification routes.
@@ -105,7 +106,7 @@ async fn events(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.run_due();
+    catch_up(&state);
     let start = match headers.get("last-event-id") {
         None => Start::Window {
             since: Instant::from_millis(state.now().millis() - window_ms(&state)),
@@ -138,7 +139,7 @@ fn window_ms(state: &AppState) -> i64 {
 }
 
 async fn listing(state: &AppState, tenant: &crate::storage::records::Tenant, f: Filter) -> Json<Value> {
-    state.run_due();
+    catch_up(state);
     state.settle().await;
     let items: Vec<Value> = tenant
         .log

@@ -69,7 +69,7 @@ pub(super) fn counters(state: &Shared) -> Counters {
     Counters {
         ids,
         epoch,
-        notifications: state.notification_seq.load(std::sync::atomic::Ordering::SeqCst),
+        notifications: state.publisher.last_id(),
         uploads: state.store.peek_seq(),
         jobs: state.engine.peek_seq(),
         deliveries: state.webhooks.last_id(),
