@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod eviction;
+pub mod http;
 pub mod jobs;
 pub mod journal;
 pub mod persist;
@@ -25,6 +26,7 @@ pub mod scenarios;
 pub mod shutdown;
 pub mod state;
 pub mod storage;
+pub mod views;
 pub mod wire;
 
 pub use app::{app, run, serve_on, serve_until};

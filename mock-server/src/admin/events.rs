@@ -9,11 +9,11 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::ApiQuery;
 use crate::deliver::deliver_due;
 use crate::domain::ids::TenantId;
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
+use crate::http::extract::ApiQuery;
 use crate::jobs::catch_up;
 use crate::state::AppState;
 

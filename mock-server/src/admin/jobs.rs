@@ -7,14 +7,15 @@ use axum::http::Method;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::api::Routes;
 use crate::domain::ids::JobId;
 use crate::durable::Dirty;
 use crate::engine::plan::JOB_ABORTED;
 use crate::engine::schedule::Event;
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
 use crate::jobs::catch_up;
 use crate::state::AppState;
+use crate::views::status_view;
 
 /// Adds the job control routes.
 pub fn routes(r: Routes) -> Routes {
@@ -33,7 +34,7 @@ fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
         "job_id": job.id,
         "owner": job.owner,
         "created_at": job.created_at,
-        "status": crate::api::jobs::status_view(&job, &s),
+        "status": status_view(&job, &s),
         "state": s,
         "schedule": *job.schedule(),
         "fault_plan": job.plan,
@@ -77,7 +78,7 @@ struct ForceState {
 async fn force(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    crate::api::extract::ApiJson(req): crate::api::extract::ApiJson<ForceState>,
+    crate::http::extract::ApiJson(req): crate::http::extract::ApiJson<ForceState>,
 ) -> Result<Json<Value>, ApiError> {
     catch_up(&state);
     let job_id = JobId::from_client(&id);

@@ -1,10 +1,9 @@
 //! The control API under the reserved prefix `/__admin` (open unless
 //! `--admin-token` or `--admin-loopback-only`, and never to a web page of
-//! an origin not in `--cors-origin`: see [`guard`]): health,
+//! an origin not in `--cors-origin`: see [`crate::http::admin_guard`]): health,
 //! reset, the clock, jobs, events, scenarios and the journal.
 
 pub mod events;
-pub mod guard;
 pub mod jobs;
 pub mod journal;
 pub mod scenarios;
@@ -16,15 +15,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::ApiJson;
 use crate::clock::{Instant, parse_duration};
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
+use crate::http::extract::ApiJson;
 use crate::jobs::catch_up;
 use crate::state::AppState;
-
-/// The reserved prefix of every control route.
-pub const PREFIX: &str = "/__admin";
 
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {

@@ -13,14 +13,14 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, Caller};
 use crate::api::jobs::download_filename;
 use crate::domain::ids::JobId;
 use crate::domain::secret::SecretDigest;
 use crate::durable::Dirty;
 use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, Caller};
 use crate::jobs::catch_up;
 use crate::state::AppState;
 use crate::storage::records::DownloadGrant;

@@ -11,13 +11,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::api::extract::{ApiQuery, Caller, Scenario, too_large};
-use crate::api::{Routes, probe_off_runtime};
+use crate::api::probe_off_runtime;
 use crate::domain::ids::IdentityCode;
 use crate::domain::pagination::PageRequest;
 use crate::domain::upload::MAX_FILENAME_LEN;
 use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position};
+use crate::http::Routes;
+use crate::http::extract::{ApiQuery, Caller, Scenario, too_large};
 use crate::publish;
 use crate::state::AppState;
 use crate::storage::records::Identity;

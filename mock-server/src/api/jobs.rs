@@ -13,8 +13,6 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery, Caller, Scenario};
 use crate::api::upload::download_path;
 use crate::domain::ids::JobId;
 use crate::domain::job_request::parse;
@@ -23,9 +21,12 @@ use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::OutputSlot;
 use crate::engine::state::{JobState, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, ApiQuery, Caller, Scenario};
 use crate::jobs::catch_up;
 use crate::state::AppState;
 use crate::storage::records::{Blob, RetryAfter, Tenant};
+use crate::views::status_view;
 
 /// A header carrying a JSON fault plan for the job being created (QA's
 /// escape hatch; scenarios build on the same plan).
@@ -260,38 +261,6 @@ fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Arc<Job>, ApiErro
         .engine
         .get(tenant.id(), &JobId::from_client(id))
         .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))
-}
-
-/// The fields `status` and `results` share.
-pub fn status_view(job: &Job, s: &JobState) -> Value {
-    let o = &job.request.options;
-    json!({
-        "job_id": job.id,
-        "job_type": "flat_2_model",
-        "status": s.status.name(),
-        "progress": s.progress(),
-        "total_images": s.total(),
-        "processed_images": s.processed,
-        "should_post_process": job.request.post_process,
-        "post_processing_status": s.post_processing_status.map(|p| p.name()),
-        "post_processing_error": s.post_processing_error,
-        "error_message": s.error_message,
-        "created_at": job.created_at.rfc3339(),
-        "updated_at": s.updated_at.rfc3339(),
-        "identity_code": job.identity.code,
-        "identity_name": job.identity.name,
-        "project_id": job.project.id,
-        "project_text": job.project.name,
-        "project_key": job.project.key,
-        "processing_options": {
-            "model": o.model.name(),
-            "use_anchor": o.use_anchor,
-            "anchor_index": o.anchor_index.get(),
-            "add_ai_watermark": o.add_ai_watermark,
-            "use_alternative_method": o.legacy_alternative_method,
-            "post_process": job.request.post_process,
-        },
-    })
 }
 
 async fn status(

@@ -12,11 +12,11 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, Caller, Scenario};
 use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
 use crate::events::webhook::Registration;
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, Caller, Scenario};
 use crate::publish;
 use crate::state::AppState;
 

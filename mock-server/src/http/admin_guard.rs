@@ -23,6 +23,9 @@ use crate::domain::auth::parse_bearer;
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
 
+/// The reserved prefix of every control route.
+pub const PREFIX: &str = "/__admin";
+
 /// Whether every `Origin` header of a request is one of `allowed` (the
 /// `--cors-origin` origins, compared as the CORS layer compares them). `*`
 /// opens the vendor API to any page, but never the control API: a page
