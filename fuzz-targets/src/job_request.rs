@@ -9,7 +9,6 @@
 
 use std::sync::LazyLock;
 
-use mock_server::api::extract::parse_json;
 use mock_server::contract::Contract;
 use mock_server::domain::job_request::{
     Geometry, JobRequest, MAX_CUSTOM_SIDE, MAX_IMAGES, MAX_INSTRUCTIONS, MAX_VARIATIONS, MIN_CUSTOM_SIDE, ParseContext,
@@ -17,6 +16,7 @@ use mock_server::domain::job_request::{
 };
 use mock_server::engine::plan::FaultPlan;
 use mock_server::error::Position;
+use mock_server::http::extract::parse_json;
 use mock_server::storage::fixtures::{AccountFixture, AccountsFile};
 use mock_server::storage::records::POLICY_CUSTOM_DIMENSIONS;
 use serde_json::Value;

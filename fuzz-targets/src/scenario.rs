@@ -5,8 +5,8 @@
 //! `schemas/scenario.json` and come back unchanged through JSON
 //! (`GET /__admin/scenarios` shows it that way) and still be valid.
 
-use mock_server::api::extract::parse_json;
 use mock_server::contract::Contract;
+use mock_server::http::extract::parse_json;
 use mock_server::scenarios::Scenario;
 use serde_json::Value;
 

@@ -3,20 +3,125 @@
 use std::io::Write as _;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::response::IntoResponse as _;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::config::{ClockMode, Config};
+use crate::durable::Durable;
+use crate::error::ApiError;
+use crate::http::{self, Routes};
+use crate::jobs::{catch_up, next_due};
+use crate::persist::{Opened, Persist};
 use crate::state::AppState;
 
-/// The whole HTTP app: the vendor API and the control API.
+// The state is assembled here, at the top, because choosing its durability
+// adapter names `persist`, which reads the whole state and so sits above it.
+impl AppState {
+    /// Builds the state for `cfg`, serving under `public_url`: the clock
+    /// `--clock` names, the data dir's store with `--data-dir` (loaded from
+    /// it), and the fixture accounts.
+    pub fn new(cfg: &Config, public_url: String) -> Result<Self, String> {
+        let clock: Arc<dyn Clock> = match cfg.clock {
+            ClockMode::System => Arc::new(SystemClock::default()),
+            ClockMode::Manual => Arc::new(ManualClock::new(cfg.start_time)),
+        };
+        Self::with_clock(cfg, public_url, clock)
+    }
+
+    /// Like [`AppState::new`] with an explicit clock.
+    pub fn with_clock(cfg: &Config, public_url: String, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let Some(dir) = &cfg.data_dir else {
+            let state = Self::assemble(cfg, public_url, clock, |_| Ok(crate::durable::in_memory()))?;
+            state.seed_fixtures(false);
+            return Ok(state);
+        };
+        let mut store: Option<Arc<Persist>> = None;
+        let state = Self::assemble(cfg, public_url, clock, |shared| {
+            let p = Arc::new(Opened::open(dir, cfg.seed)?.start(shared));
+            store = Some(p.clone());
+            Ok(p as Arc<dyn Durable>)
+        })?;
+        let loaded = match &store {
+            Some(p) => crate::persist::load_into(p, &state)?,
+            None => false,
+        };
+        state.seed_fixtures(loaded);
+        Ok(state)
+    }
+}
+
+/// Every route of the fake: the vendor API, and the control API behind its
+/// guard. The table is what the OpenAPI test compares with
+/// `schemas/openapi.yaml`.
+pub fn routes(state: &AppState) -> Routes {
+    let vendor = crate::api::routes(Routes::default(), state);
+    vendor.merge(crate::admin::routes(Routes::default()).guarded(state))
+}
+
+/// The whole HTTP app, every layer in order: routes, the API's own 404/405
+/// bodies, body limits, panics turned into a 500 in the error envelope, and
+/// request tracing. CORS is layered only when switched on, so by default it
+/// costs the request path nothing; the control API's guard is a layer of the
+/// control routes alone.
 pub fn app(state: AppState) -> Router {
-    crate::api::router(state)
+    let max_body = state.settings.max_body_bytes;
+    let mut router = routes(&state)
+        .into_router()
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed);
+    if state.durable.keeps() {
+        // Innermost: a response waits for its changes to be durable, and
+        // the journal records the status actually sent.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::persist::durable,
+        ));
+    }
+    router = router
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(http::utf8::refuse_undecodable_path))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::scenarios::endpoint::apply,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::journal::record,
+        ));
+    // Outside the control API's guard (a route layer of its routes): a
+    // preflight carries no credentials, and a browser can read a 401's body
+    // only with the CORS headers on it.
+    if let Some(cors) = http::cors::layer(&state.settings.cors_origin) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("a request handler panicked").into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(state)
+}
+
+/// The span of one request in the log (at debug level): its method and URI
+/// with credentials redacted, never its headers.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %crate::redact::uri(req.uri()),
+        version = ?req.version(),
+    )
 }
 
 /// Serves `cfg` on an already bound listener until `shutdown` resolves, then
@@ -119,11 +224,9 @@ pub async fn serve_until(
 /// once a minute of clock time it also sweeps out expired data.
 async fn tick(state: AppState) {
     loop {
-        state.run_due();
-        crate::storage::eviction::sweep_if_due(&state);
-        let wait = state
-            .next_due()
-            .map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));
+        catch_up(&state);
+        crate::eviction::sweep_if_due(&state);
+        let wait = next_due(&state).map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));
         let wait = std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(250));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}

@@ -216,7 +216,7 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 
 /// Records every request outside the control API.
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with(crate::admin::PREFIX) {
+    if req.uri().path().starts_with(crate::http::admin_guard::PREFIX) {
         return next.run(req).await;
     }
     let started = std::time::Instant::now();
@@ -395,7 +395,7 @@ fn long_array(v: &serde_json::Value, max: usize) -> Option<(String, usize)> {
             Value::Object(m) => stack.extend(
                 m.iter()
                     .filter(|(_, x)| x.is_array() || x.is_object())
-                    .map(|(k, x)| (crate::api::extract::join_path(&path, k), x)),
+                    .map(|(k, x)| (crate::http::extract::join_path(&path, k), x)),
             ),
             _ => {}
         }

@@ -13,8 +13,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::durable::StoreError;
+use crate::jobs::catch_up;
 use crate::state::AppState;
-use crate::storage::persist::StoreError;
 
 /// The server's side of a shutdown: whether it began, and how many webhook
 /// attempts are on the wire.
@@ -114,11 +115,11 @@ pub async fn drain(
         let _ = ticker.await;
     }
     let finished = async {
-        state.run_due();
+        catch_up(state);
         {
-            // Under the lock deliveries are made and queued under, so every
+            // In the section deliveries are made and queued in, so every
             // one the cutoff lets through is queued (and flushed below).
-            let _publishing = state.publish_lock.lock();
+            let _publishing = state.publisher.exclusive();
             state.webhooks.send_only_due(state.now());
         }
         // Before the streams end, so their subscribers still get what the
@@ -132,12 +133,9 @@ pub async fn drain(
     // Connections still open past the grace end with the server rather
     // than outliving it (and storing nothing more).
     tasks.shutdown().await;
-    let stored = match &state.persist {
-        None => Ok(()),
-        Some(p) => tokio::time::timeout_at(deadline, p.close())
-            .await
-            .unwrap_or_else(|_| Err(StoreError("the last commit did not end within the grace".into()))),
-    };
+    let stored = tokio::time::timeout_at(deadline, state.durable.close())
+        .await
+        .unwrap_or_else(|_| Err(StoreError("the last commit did not end within the grace".into())));
     match (drained, stored) {
         (true, Ok(())) => tracing::info!("shut down cleanly"),
         (true, Err(e)) => tracing::warn!(error = %e, "shut down, but the data dir was not closed cleanly"),

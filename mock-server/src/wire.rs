@@ -49,7 +49,7 @@ impl JobHold {
 
 impl Drop for JobHold {
     fn drop(&mut self) {
-        self.state.release_job(&self.job);
+        crate::jobs::release_held(&self.state, &self.job);
     }
 }
 

@@ -9,10 +9,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::ApiQuery;
+use crate::deliver::deliver_due;
 use crate::domain::ids::TenantId;
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
+use crate::http::extract::ApiQuery;
+use crate::jobs::catch_up;
 use crate::state::AppState;
 
 /// Adds the event control routes.
@@ -50,7 +52,7 @@ async fn notifications(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AccountQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    state.run_due();
+    catch_up(&state);
     state.settle().await;
     let only = account(&state, q.account.as_deref())?;
     let mut items: Vec<Value> = state
@@ -98,7 +100,7 @@ async fn redeliver(State(state): State<AppState>, Path(id): Path<String>) -> Res
     let not_found = || ApiError::not_found("delivery", Some(("id", Position::Path)));
     let id: u64 = id.parse().map_err(|_| not_found())?;
     let d = state.webhooks.redeliver(id, state.now()).ok_or_else(not_found)?;
-    state.mark(crate::storage::persist::Dirty::Delivery(id));
-    state.dispatch_webhooks();
+    state.mark(crate::durable::Dirty::Delivery(id));
+    deliver_due(&state);
     Ok(Json(serde_json::to_value(&d).map_err(ApiError::internal)?))
 }

@@ -7,13 +7,15 @@ use axum::http::Method;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::api::Routes;
 use crate::domain::ids::JobId;
+use crate::durable::Dirty;
 use crate::engine::plan::JOB_ABORTED;
 use crate::engine::schedule::Event;
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
+use crate::jobs::catch_up;
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
+use crate::views::status_view;
 
 /// Adds the job control routes.
 pub fn routes(r: Routes) -> Routes {
@@ -32,7 +34,7 @@ fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
         "job_id": job.id,
         "owner": job.owner,
         "created_at": job.created_at,
-        "status": crate::api::jobs::status_view(&job, &s),
+        "status": status_view(&job, &s),
         "state": s,
         "schedule": *job.schedule(),
         "fault_plan": job.plan,
@@ -41,24 +43,24 @@ fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
 }
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.run_due();
+    catch_up(&state);
     internal_view(&state, &id)
 }
 
-/// The schedule changes and is marked for `--data-dir` under the publish
-/// lock, which every step of the engine holds: no event of the new schedule
+/// The schedule changes and is marked for `--data-dir` in the publisher's
+/// exclusive section, which every step of the engine holds: no event of the new schedule
 /// can be stored before the schedule it belongs to.
 async fn complete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.run_due();
+    catch_up(&state);
     let job_id = JobId::from_client(&id);
     {
-        let _stepping = state.publish_lock.lock();
+        let _stepping = state.publisher.exclusive();
         if !state.engine.pull_forward(&job_id, state.now()) {
             return Err(ApiError::not_found("job", Some(("id", Position::Path))));
         }
         state.mark(Dirty::Schedule(job_id));
     }
-    state.run_due();
+    catch_up(&state);
     internal_view(&state, &id)
 }
 
@@ -76,9 +78,9 @@ struct ForceState {
 async fn force(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    crate::api::extract::ApiJson(req): crate::api::extract::ApiJson<ForceState>,
+    crate::http::extract::ApiJson(req): crate::http::extract::ApiJson<ForceState>,
 ) -> Result<Json<Value>, ApiError> {
-    state.run_due();
+    catch_up(&state);
     let job_id = JobId::from_client(&id);
     let job = state
         .engine
@@ -113,8 +115,8 @@ async fn force(
         }
     };
     {
-        let _stepping = state.publish_lock.lock();
-        // Again under the lock every step holds: a job that ended since
+        let _stepping = state.publisher.exclusive();
+        // Again in the section every step holds: a job that ended since
         // must not get a second end (and a second terminal notification).
         if job.state().status.is_terminal() {
             return Err(ended());
@@ -125,6 +127,6 @@ async fn force(
         };
         state.mark(Dirty::Schedule(job_id));
     }
-    state.run_due();
+    catch_up(&state);
     internal_view(&state, &id)
 }

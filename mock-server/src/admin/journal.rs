@@ -8,8 +8,8 @@ use axum::http::Method;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery};
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, ApiQuery};
 use crate::journal::Filter;
 use crate::state::AppState;
 

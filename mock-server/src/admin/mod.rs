@@ -1,10 +1,9 @@
 //! The control API under the reserved prefix `/__admin` (open unless
 //! `--admin-token` or `--admin-loopback-only`, and never to a web page of
-//! an origin not in `--cors-origin`: see [`guard`]): health,
+//! an origin not in `--cors-origin`: see [`crate::http::admin_guard`]): health,
 //! reset, the clock, jobs, events, scenarios and the journal.
 
 pub mod events;
-pub mod guard;
 pub mod jobs;
 pub mod journal;
 pub mod scenarios;
@@ -16,14 +15,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::ApiJson;
 use crate::clock::{Instant, parse_duration};
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
+use crate::http::extract::ApiJson;
+use crate::jobs::catch_up;
 use crate::state::AppState;
-
-/// The reserved prefix of every control route.
-pub const PREFIX: &str = "/__admin";
 
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
@@ -54,7 +51,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "now": state.now().rfc3339_millis(),
         "tenants": state.store.tenant_count(),
-        "held": crate::storage::eviction::held(&state),
+        "held": crate::eviction::held(&state),
     }))
 }
 
@@ -145,11 +142,11 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
         state.clock.advance(d);
     }
     // With --data-dir the clock is kept: it answers once that is durable.
-    state.mark(crate::storage::persist::Dirty::Clock);
+    state.mark(crate::durable::Dirty::Clock);
     // Whatever fell due in the jump happens now, in order; then what the
     // jump made expire goes, so a manual clock evicts by moving.
-    state.run_due();
+    catch_up(&state);
     state.settle().await;
-    crate::storage::eviction::sweep_now(&state);
+    crate::eviction::sweep_now(&state);
     Ok(clock_view(&state))
 }

@@ -8,9 +8,9 @@ use axum::routing::{delete, get, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::ApiJson;
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
+use crate::http::extract::ApiJson;
 use crate::scenarios::Scenario;
 use crate::state::AppState;
 
@@ -51,7 +51,7 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
 
 /// Loads (or replaces) a scenario given as JSON.
 async fn load(State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> Result<Json<Value>, ApiError> {
-    let s: Scenario = crate::api::extract::parse_json(body.to_string().as_bytes())?;
+    let s: Scenario = crate::http::extract::parse_json(body.to_string().as_bytes())?;
     s.validate().map_err(|m| {
         let (field, message) = m.split_once(": ").unwrap_or(("", m.as_str()));
         ApiError::invalid_field(field, message, Position::Body)

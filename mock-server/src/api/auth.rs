@@ -8,15 +8,15 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery, Caller};
 use crate::clock::Instant;
 use crate::domain::auth::{MAX_ACTIVE_API_TOKENS, parse_basic, parse_token_lifetime};
 use crate::domain::ids::TokenId;
 use crate::domain::pagination::{PageRequest, Pagination};
+use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, ApiQuery, Caller};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::records::{ApiTokenRecord, Tenant};
 use crate::storage::tokens::{AuthFailure, Grant, GrantKind};
 

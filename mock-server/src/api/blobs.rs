@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 
-use crate::api::Routes;
-use crate::api::extract::SignedParams;
 use crate::api::upload::download_path;
 use crate::domain::ids::{FileId, IdentityCode, JobId};
 use crate::engine::state::OutputStatus;
 use crate::error::S3Error;
+use crate::http::Routes;
+use crate::http::extract::SignedParams;
 use crate::state::AppState;
 
 /// Adds the blob routes.

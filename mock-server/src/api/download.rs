@@ -13,15 +13,17 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, Caller};
 use crate::api::jobs::download_filename;
 use crate::domain::ids::JobId;
 use crate::domain::secret::SecretDigest;
+use crate::durable::Dirty;
 use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
-use crate::state::{AppState, DownloadGrant};
-use crate::storage::persist::Dirty;
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, Caller};
+use crate::jobs::catch_up;
+use crate::state::AppState;
+use crate::storage::records::DownloadGrant;
 
 /// Most images one ZIP may hold (the vendor's bulk limit).
 pub const MAX_ZIP_IMAGES: usize = 100;
@@ -51,7 +53,7 @@ fn grant(
     tenant: &crate::storage::records::Tenant,
     ids: &[(String, String)],
 ) -> Result<Json<Value>, ApiError> {
-    state.run_due();
+    catch_up(state);
     let mut jobs = Vec::new();
     let mut images = 0;
     for (field, id) in ids {

@@ -11,14 +11,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::api::extract::{ApiQuery, Caller, Scenario, too_large};
-use crate::api::{Routes, probe_off_runtime};
+use crate::api::probe_off_runtime;
 use crate::domain::ids::IdentityCode;
 use crate::domain::pagination::PageRequest;
 use crate::domain::upload::MAX_FILENAME_LEN;
+use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position};
+use crate::http::Routes;
+use crate::http::extract::{ApiQuery, Caller, Scenario, too_large};
+use crate::publish;
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::records::Identity;
 use crate::storage::store::IdentityInsert;
 
@@ -277,7 +279,8 @@ async fn upload(
                     .with_extra("existing_identity_code", code.to_string())
             })?;
     state.mark(Dirty::Identity(stored.code.clone()));
-    state.publish(
+    publish::publish(
+        &state,
         tenant.id(),
         "identity_preprocessing",
         json!({ "identity_code": stored.code, "preprocessing_status": "completed", "error_message": null }),

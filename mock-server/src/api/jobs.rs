@@ -13,8 +13,6 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery, Caller, Scenario};
 use crate::api::upload::download_path;
 use crate::domain::ids::JobId;
 use crate::domain::job_request::parse;
@@ -23,8 +21,12 @@ use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::OutputSlot;
 use crate::engine::state::{JobState, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, ApiQuery, Caller, Scenario};
+use crate::jobs::catch_up;
 use crate::state::AppState;
-use crate::storage::records::{Blob, Tenant};
+use crate::storage::records::{Blob, RetryAfter, Tenant};
+use crate::views::status_view;
 
 /// A header carrying a JSON fault plan for the job being created (QA's
 /// escape hatch; scenarios build on the same plan).
@@ -128,7 +130,8 @@ fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
 }
 
 /// The caller of `POST /flat-2-model`, its request counted against the job
-/// rate limit ([`AppState::check_job_rate`]). An extractor ordered before
+/// rate limit ([`Tenant::admit_job`], `--job-rate-limit`; 429, with
+/// `Retry-After` unless `--rate-limit-retry-after false`). An extractor ordered before
 /// the body's ([`ApiJson`]), so every authenticated request counts, a
 /// broken one too, and the one over the limit is 429 whatever its body;
 /// an unauthenticated one is 401 first and counts for nobody.
@@ -140,7 +143,21 @@ impl FromRequestParts<AppState> for RateLimited {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Caller(tenant) = Caller::from_request_parts(parts, state).await?;
-        state.check_job_rate(&tenant)?;
+        let limit = state.settings.job_rate_limit;
+        if let Err(RetryAfter(retry)) = tenant.admit_job(state.now(), limit) {
+            let e = ApiError::new(StatusCode::TOO_MANY_REQUESTS).with_detail(FieldError {
+                field: None,
+                message: format!(
+                    "at most {limit} requests a minute per account on POST /flat-2-model; retry in {retry} s"
+                ),
+                position: Position::Body,
+            });
+            return Err(if state.settings.rate_limit_retry_after {
+                e.with_retry_after(retry)
+            } else {
+                e
+            });
+        }
         Ok(Self(tenant))
     }
 }
@@ -214,7 +231,7 @@ pub fn prepare(
 /// stored that names what the reset removed).
 pub fn submit(state: &AppState, p: Prepared) -> Result<Response, ApiError> {
     let images = p.job.request.images.len();
-    let Some((job, hold)) = state.submit_job(p.job, p.epoch) else {
+    let Some((job, hold)) = crate::jobs::submit(state, p.job, p.epoch) else {
         let mut e = ApiError::new(StatusCode::NOT_FOUND)
             .with_detail(not_found_ref("identity_code".into(), "identity"))
             .with_detail(not_found_ref("project_id".into(), "project"));
@@ -239,43 +256,11 @@ pub fn submit(state: &AppState, p: Prepared) -> Result<Response, ApiError> {
 
 /// The caller's job, with every event due by now applied first.
 fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Arc<Job>, ApiError> {
-    state.run_due();
+    catch_up(state);
     state
         .engine
         .get(tenant.id(), &JobId::from_client(id))
         .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))
-}
-
-/// The fields `status` and `results` share.
-pub fn status_view(job: &Job, s: &JobState) -> Value {
-    let o = &job.request.options;
-    json!({
-        "job_id": job.id,
-        "job_type": "flat_2_model",
-        "status": s.status.name(),
-        "progress": s.progress(),
-        "total_images": s.total(),
-        "processed_images": s.processed,
-        "should_post_process": job.request.post_process,
-        "post_processing_status": s.post_processing_status.map(|p| p.name()),
-        "post_processing_error": s.post_processing_error,
-        "error_message": s.error_message,
-        "created_at": job.created_at.rfc3339(),
-        "updated_at": s.updated_at.rfc3339(),
-        "identity_code": job.identity.code,
-        "identity_name": job.identity.name,
-        "project_id": job.project.id,
-        "project_text": job.project.name,
-        "project_key": job.project.key,
-        "processing_options": {
-            "model": o.model.name(),
-            "use_anchor": o.use_anchor,
-            "anchor_index": o.anchor_index.get(),
-            "add_ai_watermark": o.add_ai_watermark,
-            "use_alternative_method": o.legacy_alternative_method,
-            "post_process": job.request.post_process,
-        },
-    })
 }
 
 async fn status(

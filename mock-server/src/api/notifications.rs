@@ -10,13 +10,14 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, Caller, Scenario, StreamCaller};
 use crate::clock::Instant;
+use crate::durable::Op;
 use crate::error::{ApiError, Position};
 use crate::events::sse::{self, Ends, Filter, Start, Subscription};
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, Caller, Scenario, StreamCaller};
+use crate::jobs::catch_up;
 use crate::state::AppState;
-use crate::storage::persist::Op;
 
 /// Adds the notification routes.
 pub fn routes(r: Routes) -> Routes {
@@ -105,7 +106,7 @@ async fn events(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.run_due();
+    catch_up(&state);
     let start = match headers.get("last-event-id") {
         None => Start::Window {
             since: Instant::from_millis(state.now().millis() - window_ms(&state)),
@@ -138,7 +139,7 @@ fn window_ms(state: &AppState) -> i64 {
 }
 
 async fn listing(state: &AppState, tenant: &crate::storage::records::Tenant, f: Filter) -> Json<Value> {
-    state.run_due();
+    catch_up(state);
     state.settle().await;
     let items: Vec<Value> = tenant
         .log
@@ -169,7 +170,7 @@ async fn list_get(
 /// Filters from a query string: repeated keys (`id_task=a&id_task=b`, as
 /// `requests` sends lists) and comma-separated values both work.
 fn query_filter(q: &str) -> Result<Filter, ApiError> {
-    if let Some(e) = crate::api::utf8::query_error(q) {
+    if let Some(e) = crate::http::utf8::query_error(q) {
         return Err(ApiError::invalid(vec![e]));
     }
     let mut f = Filter::default();

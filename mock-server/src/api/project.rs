@@ -7,13 +7,13 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, ApiQuery, Caller};
 use crate::domain::ids::ProjectId;
 use crate::domain::pagination::PageRequest;
+use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, ApiQuery, Caller};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::records::Project;
 
 /// The longest project name accepted.

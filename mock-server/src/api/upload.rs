@@ -12,13 +12,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::api::extract::{ApiJson, Caller, Scenario, SignedParams};
-use crate::api::{Routes, probe_off_runtime};
+use crate::api::probe_off_runtime;
 use crate::domain::ids::FileId;
 use crate::domain::upload::UploadName;
+use crate::durable::Dirty;
 use crate::error::{ApiError, Position, S3Error};
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, Caller, Scenario, SignedParams};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::records::{Blob, StoredFile};
 
 /// Adds the upload routes.

@@ -12,12 +12,13 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::Routes;
-use crate::api::extract::{ApiJson, Caller, Scenario};
+use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
 use crate::events::webhook::Registration;
+use crate::http::Routes;
+use crate::http::extract::{ApiJson, Caller, Scenario};
+use crate::publish;
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 
 /// The longest webhook URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
@@ -118,7 +119,8 @@ async fn register(
         now,
     );
     state.mark(Dirty::Registration(tenant.id().clone()));
-    state.send_to_webhook(
+    publish::send_to_webhook(
+        &state,
         tenant.id(),
         "ping",
         json!({ "webhook_id": reg.id, "url": reg.url }),
@@ -159,7 +161,8 @@ async fn test(
     if state.webhooks.get(tenant.id()).is_none() {
         return Err(not_registered());
     }
-    let (notification, delivery) = state.send_to_webhook(
+    let (notification, delivery) = publish::send_to_webhook(
+        &state,
         tenant.id(),
         "test",
         json!({ "message": "a test event from flat2model-mock" }),

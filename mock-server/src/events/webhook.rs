@@ -2,7 +2,7 @@
 //! notification of an account with a webhook becomes a delivery: POSTed as
 //! the exact JSON bytes with `X-Webhook-Signature: sha256=<hex HMAC>`,
 //! retried on the injected clock with a fixed backoff, in order per job.
-//! Sending happens in spawned tasks ([`crate::state::AppState::dispatch_webhooks`]);
+//! Sending happens in spawned tasks ([`crate::deliver::deliver_due`]);
 //! this module only decides what is due and records what happened.
 //!
 //! The book keeps an index of what may be sent (the first unfinished

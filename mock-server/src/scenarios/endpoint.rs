@@ -82,7 +82,7 @@ pub fn caller_token(req: &Request) -> Option<String> {
 
 /// Applies the scenario of the request (see the module doc).
 pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with(crate::admin::PREFIX) {
+    if req.uri().path().starts_with(crate::http::admin_guard::PREFIX) {
         return next.run(req).await;
     }
     let header = req

@@ -5,7 +5,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use crate::clock::Instant;
-use crate::domain::ids::{FileId, IdentityCode, ProjectId, TenantId, TokenId};
+use crate::domain::ids::{FileId, IdentityCode, JobId, ProjectId, TenantId, TokenId};
 use crate::events::log::AccountLog;
 use crate::redact::Redacted;
 use crate::storage::fixtures::{AccountFixture, SavedDesignValue};
@@ -172,7 +172,38 @@ impl Tenant {
     pub fn id(&self) -> &TenantId {
         &self.account.id
     }
+
+    /// The vendor's limit on job creation: at most `limit` jobs in any 60 s
+    /// of the injected clock (0: no limit). Records the job when admitted,
+    /// whatever becomes of it; a refused one is not recorded, so a client
+    /// that keeps knocking is let in once the oldest job leaves the window,
+    /// as the returned [`RetryAfter`] says.
+    pub fn admit_job(&self, now: Instant, limit: u32) -> Result<(), RetryAfter> {
+        let limit = limit as usize;
+        if limit == 0 {
+            return Ok(());
+        }
+        let window_start = now.millis() - 60_000;
+        let mut data = self.data.lock();
+        while data.recent_jobs.front().is_some_and(|t| t.millis() <= window_start) {
+            data.recent_jobs.pop_front();
+        }
+        if data.recent_jobs.len() >= limit {
+            let oldest = data.recent_jobs.front().map_or(now.millis(), |t| t.millis());
+            let secs = u64::try_from((oldest + 60_000 - now.millis() + 999) / 1000)
+                .unwrap_or(1)
+                .max(1);
+            return Err(RetryAfter(secs));
+        }
+        data.recent_jobs.push_back(now);
+        Ok(())
+    }
 }
+
+/// A job refused by [`Tenant::admit_job`]: the window has room again in
+/// this many whole seconds (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub u64);
 
 /// An uploaded identity (the model).
 #[derive(Debug, Clone)]
@@ -272,4 +303,15 @@ mod tests {
             "{shown}"
         );
     }
+}
+
+/// What a ZIP download link gives access to.
+#[derive(Debug, Clone)]
+pub struct DownloadGrant {
+    /// The account the jobs belong to: only its jobs may be named.
+    pub owner: TenantId,
+    /// The jobs whose results the ZIP holds.
+    pub jobs: Vec<JobId>,
+    /// When the link stops working (injected clock).
+    pub expires_at: Instant,
 }

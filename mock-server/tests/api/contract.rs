@@ -10,7 +10,7 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn every_route_has_an_operation_and_every_operation_a_route() {
     let app = TestApp::spawn().await;
-    let routes: BTreeSet<_> = mock_server::api::routes(&app.state).table().into_iter().collect();
+    let routes: BTreeSet<_> = mock_server::app::routes(&app.state).table().into_iter().collect();
     let ops: BTreeSet<_> = Contract::global().operations().into_iter().collect();
     let missing_ops: Vec<_> = routes.difference(&ops).collect();
     let missing_routes: Vec<_> = ops.difference(&routes).collect();

@@ -255,7 +255,7 @@ impl TestApp {
     /// Moves the clock far enough for any job to finish and applies what fell due.
     pub fn finish_jobs(&self) {
         self.advance(Duration::from_secs(3600));
-        self.state.run_due();
+        mock_server::jobs::catch_up(&self.state);
     }
 
     /// `PUT /webhooks {url}` expecting 200; returns the registration.

@@ -52,7 +52,7 @@ async fn a_new_jobs_notifications_wait_until_its_202_body_is_taken() {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     // The body is not taken yet: whoever applies due events, nothing of the
     // job is published (at time scale 0 all of it is due).
-    app.state.run_due();
+    mock_server::jobs::catch_up(&app.state);
     assert_eq!(job_notifications(&app).await, Vec::<Value>::new());
 
     let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("the body");

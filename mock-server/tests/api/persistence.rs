@@ -52,13 +52,7 @@ pub async fn spawn_on(dir: &Path, adjust: impl FnOnce(&mut mock_server::Config))
 /// Commits what is queued and releases the data dir, as a clean shutdown
 /// does; the app stops storing anything.
 pub async fn close(app: &TestApp) {
-    app.state
-        .persist
-        .as_ref()
-        .expect("a data dir")
-        .close()
-        .await
-        .expect("everything queued is committed");
+    app.state.durable.close().await.expect("everything queued is committed");
 }
 
 /// `POST /__admin/clock {"advance": by}`: what falls due happens.
@@ -524,7 +518,7 @@ async fn a_reset_empties_the_data_dir_too() {
         .expect(503);
     assert!(refused.text().contains("could not be stored"), "{}", refused.text());
     first.get("/project").token(DEMO).send().await.expect(200);
-    let sizes = mock_server::storage::persist::table_sizes(&dir.path()).expect("readable");
+    let sizes = mock_server::persist::table_sizes(&dir.path()).expect("readable");
     assert_eq!(sizes["jobs"], 0);
     assert_eq!(sizes["identities"], 0);
     assert_eq!(sizes["blobs"], 0, "no bytes are left behind");
@@ -598,7 +592,7 @@ async fn a_job_on_a_gallery_identity_survives_a_restart_and_the_gallery_is_not_k
     let running = first.create_job(DEMO, body).await;
     let images = first.output_images(DEMO, &finished).await;
     close(&first).await;
-    let sizes = mock_server::storage::persist::table_sizes(&dir.path()).expect("readable");
+    let sizes = mock_server::persist::table_sizes(&dir.path()).expect("readable");
     assert_eq!(sizes["identities"], 1, "the account's own upload only");
 
     for restart in 1..=2 {
@@ -637,7 +631,7 @@ async fn eviction_removes_from_the_data_dir_too() {
         .await
         .expect(404);
     close(&first).await;
-    let sizes = mock_server::storage::persist::table_sizes(&dir.path()).expect("readable");
+    let sizes = mock_server::persist::table_sizes(&dir.path()).expect("readable");
     assert_eq!((sizes["jobs"], sizes["job_schedules"], sizes["job_applied"]), (0, 0, 0));
     assert_eq!(sizes["files"], 0);
     assert_eq!(sizes["notifications"], 0);

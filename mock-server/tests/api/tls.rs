@@ -61,7 +61,7 @@ async fn without_its_ca_an_https_attempt_fails_on_the_certificate_and_is_retried
     assert!(failed["next_attempt_at"].is_string(), "{failed}");
     // Retried on the usual schedule: 5 s later, failing the same way.
     app.advance(Duration::from_secs(5));
-    app.state.run_due();
+    mock_server::jobs::catch_up(&app.state);
     let again = app
         .delivery_where(|d| d["attempts"].as_array().is_some_and(|a| a.len() == 2))
         .await;

@@ -6,7 +6,6 @@
 //! announced; the rest of their schedule runs on the clock as usual.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use redb::{Database, ReadOnlyTable, ReadableTable};
@@ -16,9 +15,9 @@ use super::records::{
     JobRecord, NotificationRecord, ProjectRecord, RegistrationRecord, ScheduleRecord, decode,
 };
 use super::tables::{self, Table};
-use super::{Dirty, Op};
 use crate::domain::ids::TenantId;
 use crate::domain::job_request::parse;
+use crate::durable::{Dirty, Op};
 use crate::engine::job::{JobInput, NewJob};
 use crate::engine::schedule::Schedule;
 use crate::state::AppState;
@@ -179,7 +178,7 @@ fn restore_counters(state: &AppState, c: &Counters) {
     state.ids.restore(c.ids, c.epoch);
     state.signer.rekey(c.epoch);
     state.resets.send_replace(c.epoch);
-    state.notification_seq.store(c.notifications, Ordering::SeqCst);
+    state.publisher.resume_after(c.notifications);
     state.store.restore_seq(c.uploads);
     state.engine.restore_seq(c.jobs);
     state.webhooks.restore_last_id(c.deliveries);

@@ -20,8 +20,9 @@ use super::records::{
     JobRecord, NotificationRecord, ProjectRecord, RegistrationRecord, ScheduleRecord, decode, digest, encode,
 };
 use super::tables::{self, Table, number_key, position_key};
-use super::{Change, Dirty, Msg, Op, Progress};
+use super::{Change, Msg, Progress};
 use crate::domain::ids::TenantId;
+use crate::durable::{Dirty, Op};
 use crate::state::Shared;
 use crate::storage::records::TenantData;
 
@@ -68,7 +69,7 @@ pub(super) fn counters(state: &Shared) -> Counters {
     Counters {
         ids,
         epoch,
-        notifications: state.notification_seq.load(std::sync::atomic::Ordering::SeqCst),
+        notifications: state.publisher.last_id(),
         uploads: state.store.peek_seq(),
         jobs: state.engine.peek_seq(),
         deliveries: state.webhooks.last_id(),

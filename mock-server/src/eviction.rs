@@ -26,8 +26,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::Instant;
+use crate::durable::{Dirty, Op};
 use crate::state::Shared;
-use crate::storage::persist::{Dirty, Op};
 
 /// The ticker sweeps at most this often (injected-clock time): a sweep looks
 /// at every job, file and notification, so not on every 250 ms tick.
@@ -136,17 +136,15 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
         webhook_deliveries: deliveries.len(),
         download_links: links.len(),
     };
-    if let Some(p) = &state.persist
-        && out != Evicted::default()
-    {
+    if out != Evicted::default() {
         // The same goes from the data dir, then the bytes no one names.
         let collect = !(jobs.is_empty() && files.is_empty());
-        // Queued under the lock a reset holds: if one ran since the sweep
+        // Queued in the publisher section a reset holds: if one ran since the sweep
         // began, its `Clear` is queued already and removed what was swept
         // before it, while ids start over: a deletion by id could hit new
         // data, so those are dropped. (Marks are safe: each writes what
         // memory holds at commit.)
-        let _publishing = state.publish_lock.lock();
+        let _publishing = state.publisher.exclusive();
         let mut ops: Vec<Op> = Vec::new();
         if state.ids.epoch() == epoch {
             ops.extend(jobs.into_iter().map(Op::JobGone));
@@ -158,7 +156,7 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
         if collect {
             ops.push(Op::CollectBlobs);
         }
-        p.submit(ops, None);
+        state.durable.submit(ops, None);
     }
     if out != Evicted::default() {
         tracing::debug!(
@@ -207,7 +205,8 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::config::Config;
     use crate::domain::ids::{FileId, JobId};
-    use crate::state::{AppState, DownloadGrant};
+    use crate::state::AppState;
+    use crate::storage::records::DownloadGrant;
     use crate::storage::records::StoredFile;
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -274,7 +273,10 @@ mod tests {
         let t0 = state.now();
         for tenant in state.store.tenants() {
             for at in [t0, t0.plus(12 * HOUR)] {
-                let n = state.notification(tenant.id(), "test", serde_json::Value::Null, at);
+                let section = state.publisher.exclusive();
+                let n = state
+                    .publisher
+                    .number(&section, tenant.id(), "test", serde_json::Value::Null, at, at);
                 tenant.log.append(Arc::new(n));
             }
         }

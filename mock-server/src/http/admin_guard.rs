@@ -23,6 +23,9 @@ use crate::domain::auth::parse_bearer;
 use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
 
+/// The reserved prefix of every control route.
+pub const PREFIX: &str = "/__admin";
+
 /// Whether every `Origin` header of a request is one of `allowed` (the
 /// `--cors-origin` origins, compared as the CORS layer compares them). `*`
 /// opens the vendor API to any page, but never the control API: a page
@@ -39,7 +42,7 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 /// error envelope. A route layer of the control routes only (`api::routes`),
 /// so the vendor API never passes here.
 pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !origin_allowed(req.headers(), &state.settings.cors_origins) {
+    if !origin_allowed(req.headers(), &state.settings.cors_origin) {
         return ApiError::new(StatusCode::FORBIDDEN)
             .with_detail(FieldError::new(
                 "Origin",

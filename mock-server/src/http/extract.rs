@@ -10,9 +10,9 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::domain::auth::{BearerError, parse_bearer};
+use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position, S3Error};
 use crate::state::AppState;
-use crate::storage::persist::Dirty;
 use crate::storage::presign::SignedQuery;
 use crate::storage::records::Tenant;
 use crate::storage::tokens::AuthFailure;
@@ -176,7 +176,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// of the first error; an undecodable (non-UTF-8) value is refused rather
 /// than replaced. Public for the fuzz targets (`fuzz/`).
 pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
-    if let Some(e) = crate::api::utf8::query_error(q) {
+    if let Some(e) = crate::http::utf8::query_error(q) {
         return Err(ApiError::invalid(vec![e]));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));

@@ -26,9 +26,8 @@ use crate::engine::schedule::{Event, OutputSlot, Schedule, TimedEvent};
 use crate::events::log::Notification;
 use crate::events::webhook::{Attempt, Delivery, DeliveryStatus, Registration};
 use crate::scenarios::{Scenario, WebhookFault};
-use crate::state::DownloadGrant;
 use crate::storage::fixtures::SavedDesignValue;
-use crate::storage::records::{Account, ApiTokenRecord, Blob, Identity, Project, StoredFile};
+use crate::storage::records::{Account, ApiTokenRecord, Blob, DownloadGrant, Identity, Project, StoredFile};
 use crate::storage::tokens::{Grant, GrantKind};
 
 /// A record that could not be read back.

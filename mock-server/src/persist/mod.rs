@@ -12,14 +12,14 @@
 //!   and read only at start ([`load`]). `GET /jobs/{id}/status` never
 //!   touches it.
 //! - **Every change goes through one writer thread** ([`writer`]) as an
-//!   [`Op`], in the order the changes happened. The writer takes whatever
+//!   [`Op`](crate::durable::Op), in the order the changes happened. The writer takes whatever
 //!   has queued up, writes it in one transaction and commits once: a group
 //!   commit, so 1,000 concurrent job creations share a few fsyncs.
 //! - **A response is sent only after its changes are committed.** Each
 //!   request notes the last change it queued (a task-local), and the
 //!   [`durable`] middleware waits for that commit before the response goes
 //!   out. "Acknowledged" means committed.
-//! - **Most changes are marks** ([`Dirty`]): "file X changed". The writer
+//! - **Most changes are marks** ([`Dirty`](crate::durable::Dirty)): "file X changed". The writer
 //!   writes what memory holds for X at commit time (or deletes X if memory no
 //!   longer has it), so two changes racing on one object can never leave the
 //!   older one on disk.
@@ -27,7 +27,7 @@
 //!   notifications it causes and their webhook deliveries are one change;
 //!   the notifications are appended to the account's log and the deliveries
 //!   queued only after that change committed (the `after` step of
-//!   [`Persist::submit`]). So no client ever sees a notification that a
+//!   [`Durable::submit`]). So no client ever sees a notification that a
 //!   crash could take back, and after a restart the job continues from the
 //!   last committed event: nothing is announced twice or lost.
 //! - Counters (IDs, notification and delivery ids, upload and job order) and
@@ -56,79 +56,11 @@ use parking_lot::{Mutex, RwLock};
 use redb::{Database, DatabaseError, ReadableTable};
 use tokio::sync::watch;
 
-use crate::domain::ids::{FileId, IdentityCode, JobId, TenantId};
-use crate::engine::job::Job;
+use crate::durable::{After, Durable, Op, Pending, StoreError};
 use crate::error::{ApiError, FieldError, Position};
-use crate::events::log::Notification;
-use crate::events::webhook::Delivery;
 use crate::state::{AppState, Shared};
 use records::{MetaRecord, decode, encode};
 use tables::{FILE_NAME, FORMAT_VERSION, META};
-
-/// Something in memory that changed: the writer stores what memory holds
-/// for it when it commits (or removes it when memory no longer has it).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Dirty {
-    /// A tenant's account.
-    Tenant(TenantId),
-    /// A bearer token (login, long-lived, `--any-token`, fixture).
-    Bearer(String),
-    /// A refresh token (spent ones are removed).
-    Refresh(String),
-    /// An account's project at this position.
-    Project(TenantId, usize),
-    /// An account's long-lived API token listing entry at this position.
-    ApiToken(TenantId, usize),
-    /// An identity.
-    Identity(IdentityCode),
-    /// An uploaded file (record and bytes).
-    File(FileId),
-    /// A job's schedule (the control API finished or failed it early).
-    Schedule(JobId),
-    /// An account's webhook registration.
-    Registration(TenantId),
-    /// A webhook delivery (and its account's registration, whose last
-    /// response it may have changed).
-    Delivery(u64),
-    /// A ZIP download link, by its token's digest.
-    Download(crate::domain::secret::SecretDigest),
-    /// Only the counters and the clock (written with every commit anyway):
-    /// `POST /__admin/clock`.
-    Clock,
-}
-
-/// One change for the store, in the order changes happened.
-#[derive(Debug)]
-pub enum Op {
-    /// See [`Dirty`].
-    Dirty(Dirty),
-    /// A new job: what it is made of (with the request body it came as),
-    /// its inputs' bytes and its schedule.
-    Job {
-        /// The job.
-        job: Arc<Job>,
-        /// The request body.
-        source: serde_json::Value,
-    },
-    /// How many of the job's events are applied (and announced).
-    JobApplied(JobId, usize),
-    /// An evicted job.
-    JobGone(JobId),
-    /// A notification in its account's log.
-    Notification(Arc<Notification>),
-    /// A notification deleted, evicted or pushed out of its log.
-    NotificationGone(u64),
-    /// A new webhook delivery.
-    Delivery(Box<Delivery>),
-    /// `POST /__admin/reset`: everything goes.
-    Clear,
-    /// Removes blobs no record names any more (after an eviction).
-    CollectBlobs,
-}
-
-/// Runs once a change is committed, in commit order, before anyone waiting
-/// for it is told: makes notifications visible and queues webhooks.
-pub type After = Box<dyn FnOnce() + Send>;
 
 /// A change as queued.
 struct Change {
@@ -148,16 +80,6 @@ enum Msg {
 struct Progress {
     committed: u64,
     stopped: bool,
-}
-
-/// Why a change may not be durable.
-#[derive(Debug, Clone)]
-pub struct StoreError(pub String);
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 tokio::task_local! {
@@ -381,11 +303,6 @@ impl Persist {
         }
     }
 
-    /// Holds off the writer from taking a batch (see the field `gate`).
-    pub fn exclusive(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
-        self.gate.write()
-    }
-
     /// The database to load the state from, once.
     fn take_loader(&self) -> Option<Arc<Database>> {
         self.loader.lock().take()
@@ -397,12 +314,36 @@ impl Persist {
     }
 }
 
-/// Loads the state kept in the data dir into `state` (see [`load`]);
+impl Durable for Persist {
+    fn keeps(&self) -> bool {
+        true
+    }
+
+    fn submit(&self, ops: Vec<Op>, after: Option<After>) {
+        Persist::submit(self, ops, after);
+    }
+
+    fn flush(&self) -> Pending<'_> {
+        Box::pin(Persist::flush(self))
+    }
+
+    fn wait(&self, seq: u64) -> Pending<'_> {
+        Box::pin(Persist::wait(self, seq))
+    }
+
+    fn close(&self) -> Pending<'_> {
+        Box::pin(Persist::close(self))
+    }
+
+    /// Holds off the writer from taking a batch (see the field `gate`).
+    fn exclusive(&self) -> Option<parking_lot::RwLockWriteGuard<'_, ()>> {
+        Some(self.gate.write())
+    }
+}
+
+/// Loads the state kept in the data dir `p` into `state` (see [`load`]);
 /// `false` when the data dir holds nothing yet.
-pub fn load_into(state: &AppState) -> Result<bool, String> {
-    let Some(p) = state.persist.as_ref() else {
-        return Ok(false);
-    };
+pub fn load_into(p: &Persist, state: &AppState) -> Result<bool, String> {
     let Some(db) = p.take_loader() else {
         return Ok(false);
     };
@@ -413,9 +354,6 @@ pub fn load_into(state: &AppState) -> Result<bool, String> {
 /// that changed something goes out once that change is committed; if it
 /// cannot be, 503 instead, since nothing acknowledged may be lost.
 pub async fn durable(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(persist) = state.persist.as_ref() else {
-        return next.run(req).await;
-    };
     let (res, seq) = QUEUED
         .scope(Cell::new(0), async move {
             let res = next.run(req).await;
@@ -425,7 +363,7 @@ pub async fn durable(State(state): State<AppState>, req: Request, next: Next) ->
     if seq == 0 {
         return res;
     }
-    match persist.wait(seq).await {
+    match state.durable.wait(seq).await {
         Ok(()) => res,
         Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_detail(FieldError {

@@ -1,0 +1,122 @@
+//! Job orchestration, one way: the engine steps, each applied event becomes
+//! notifications ([`crate::events::notify`]), and those are published
+//! ([`crate::publish`]); the webhook sender then sends what fell due.
+//!
+//! Reads are exact on the manual clock because every read of a job, its
+//! notifications or its deliveries first calls [`catch_up`]: the engine is
+//! evaluated lazily, up to "now", by whoever looks. The background ticker
+//! calls the same function on a running clock.
+
+use std::sync::Arc;
+
+use crate::api::jobs::result_path;
+use crate::clock::Instant;
+use crate::deliver::deliver_due;
+use crate::durable::Op;
+use crate::engine::Applied;
+use crate::engine::job::{Job, NewJob};
+use crate::events::notify;
+use crate::publish::{outgoing, release};
+use crate::state::AppState;
+use crate::wire::JobHold;
+
+/// Schedules a new job, held until the returned hold is dropped (see
+/// [`crate::wire`]): its first event announces it (`batch_edit`, pending).
+/// `epoch` is the reset count ([`crate::domain::ids::IdGen::epoch`]) when
+/// its identity, project and files were looked up: if a reset came since,
+/// they are gone (and with `--data-dir` the store was emptied), so nothing
+/// is done and `None` comes back.
+pub fn submit(state: &AppState, mut n: NewJob, epoch: u64) -> Option<(Arc<Job>, JobHold)> {
+    let source = std::mem::take(&mut n.source);
+    let job = {
+        let _section = state.publisher.exclusive();
+        // In the section a reset takes too: either the job is queued for
+        // the store before the reset's `Clear` (which removes it), or it is
+        // refused here.
+        if state.ids.epoch() != epoch {
+            return None;
+        }
+        let job = state.engine.submit(n);
+        state.save(vec![Op::Job {
+            job: job.clone(),
+            source,
+        }]);
+        job
+    };
+    // Made after the section ends: dropping a hold enters it.
+    Some((job.clone(), JobHold::new(state.clone(), job)))
+}
+
+/// Lets a held job's events apply, and applies those due at once (and
+/// wakes the ticker for the rest). Outside the async runtime (a hold
+/// dropped there) the next step applies them.
+pub fn release_held(state: &AppState, job: &Arc<Job>) {
+    if !state.engine.release(job) {
+        return;
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        catch_up(state);
+    }
+    state.ticker.notify_one();
+}
+
+/// Brings every job up to now: applies each event due by now, publishes
+/// the notifications they cause, and sends the webhook deliveries that are
+/// due. Every read of jobs, notifications or deliveries calls it first.
+/// When nothing is due it takes no lock and allocates nothing: it runs on
+/// every `GET /jobs/{id}/status`.
+pub fn catch_up(state: &AppState) -> Vec<Applied> {
+    let now = state.now();
+    let mut applied = Vec::new();
+    if state.engine.next_due().is_some_and(|due| due <= now) {
+        // Stepping and publishing in one section: notifications get their
+        // ids, log places and webhook order in the order events happened.
+        let section = state.publisher.exclusive();
+        applied = state.engine.step(now);
+        let mut out = Vec::new();
+        let mut ops = Vec::new();
+        for a in &applied {
+            if state.durable.keeps() {
+                ops.push(Op::JobApplied(a.job.id.clone(), a.state.applied));
+            }
+            let urls = |k: usize| {
+                let exp = state.now().plus(state.settings.download_url_ttl);
+                let sign = |kind| {
+                    state.signer.url(
+                        &state.settings.public_url,
+                        "GET",
+                        &result_path(&a.job, k, kind),
+                        "",
+                        exp,
+                    )
+                };
+                (sign("full"), sign("thumbnail"))
+            };
+            for (name, data) in notify::for_event(a, urls) {
+                out.extend(outgoing(
+                    state,
+                    &section,
+                    &a.job.owner,
+                    name,
+                    data,
+                    a.event.at,
+                    a.job.webhook_fault(),
+                ));
+            }
+        }
+        if !applied.is_empty() {
+            release(state, &section, out, ops);
+        }
+    }
+    deliver_due(state);
+    applied
+}
+
+/// When the next job event or webhook attempt is due: the ticker sleeps
+/// until then.
+pub fn next_due(state: &AppState) -> Option<Instant> {
+    match (state.engine.next_due(), state.webhooks.next_due()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
