@@ -25,9 +25,7 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
-    let job = state
-        .engine
-        .get_any(&JobId::from_client(id))
+    let job = crate::jobs::named(state, None, &JobId::from_client(id))
         .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))?;
     let s = job.state();
     Ok(Json(json!({
@@ -43,7 +41,6 @@ fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
 }
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    catch_up(&state);
     internal_view(&state, &id)
 }
 
@@ -51,8 +48,9 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
 /// exclusive section, which every step of the engine holds: no event of the new schedule
 /// can be stored before the schedule it belongs to.
 async fn complete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    catch_up(&state);
     let job_id = JobId::from_client(&id);
+    // Named by its id: a job still held is let go first (see `jobs::named`).
+    crate::jobs::named(&state, None, &job_id);
     {
         let _stepping = state.publisher.exclusive();
         if !state.engine.pull_forward(&job_id, state.now()) {
@@ -80,11 +78,8 @@ async fn force(
     Path(id): Path<String>,
     crate::http::extract::ApiJson(req): crate::http::extract::ApiJson<ForceState>,
 ) -> Result<Json<Value>, ApiError> {
-    catch_up(&state);
     let job_id = JobId::from_client(&id);
-    let job = state
-        .engine
-        .get_any(&job_id)
+    let job = crate::jobs::named(&state, None, &job_id)
         .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))?;
     let ended = || {
         ApiError::new(axum::http::StatusCode::CONFLICT).with_detail(crate::error::FieldError::new(

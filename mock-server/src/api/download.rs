@@ -21,7 +21,6 @@ use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::http::Routes;
 use crate::http::extract::{ApiJson, Caller};
-use crate::jobs::catch_up;
 use crate::state::AppState;
 use crate::storage::records::DownloadGrant;
 
@@ -53,13 +52,10 @@ fn grant(
     tenant: &crate::storage::records::Tenant,
     ids: &[(String, String)],
 ) -> Result<Json<Value>, ApiError> {
-    catch_up(state);
     let mut jobs = Vec::new();
     let mut images = 0;
     for (field, id) in ids {
-        let job = state
-            .engine
-            .get(tenant.id(), &JobId::from_client(id))
+        let job = crate::jobs::named(state, Some(tenant.id()), &JobId::from_client(id))
             .ok_or_else(|| ApiError::not_found("job", Some((field, Position::Body))))?;
         // A job twice would put each of its entry names in the ZIP twice,
         // which a ZIP cannot hold: refused here rather than failing the GET.

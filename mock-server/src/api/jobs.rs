@@ -23,7 +23,6 @@ use crate::engine::state::{JobState, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::http::Routes;
 use crate::http::extract::{ApiJson, ApiQuery, Caller, Scenario};
-use crate::jobs::catch_up;
 use crate::state::AppState;
 use crate::storage::records::{Blob, RetryAfter, Tenant};
 use crate::views::status_view;
@@ -256,10 +255,7 @@ pub fn submit(state: &AppState, p: Prepared) -> Result<Response, ApiError> {
 
 /// The caller's job, with every event due by now applied first.
 fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Arc<Job>, ApiError> {
-    catch_up(state);
-    state
-        .engine
-        .get(tenant.id(), &JobId::from_client(id))
+    crate::jobs::named(state, Some(tenant.id()), &JobId::from_client(id))
         .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))
 }
 

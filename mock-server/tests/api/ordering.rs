@@ -156,3 +156,36 @@ async fn the_sse_stream_opened_first_gets_the_jobs_events_after_the_client_has_i
         }
     }
 }
+
+/// The bench smoke's flake: a client read its 202, asked for the job at
+/// once on another connection and found it `pending` at time scale 0,
+/// because the connection that wrote the 202 had not yet come back to
+/// flush (and so let go of) it. Naming a job by its id lets it go: the id
+/// comes from its 202, so nothing of the job can overtake that 202 any more.
+#[tokio::test]
+async fn a_job_named_by_its_id_before_its_connection_flushed_is_let_go() {
+    let app = TestApp::spawn_with(|c| c.time_scale = 0.0).await;
+    let inputs = app.job_inputs(DEMO, 1).await;
+    let router = mock_server::app(app.state.clone());
+    // In a connection's scope the taken body's hold waits for a flush that,
+    // here, never comes: as on a connection whose task has not run again.
+    mock_server::wire::scope(async {
+        let res = router
+            .clone()
+            .oneshot(create_request(&TestApp::job_body(&inputs, json!([{}]))))
+            .await
+            .expect("answered");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("the body");
+        let job = serde_json::from_slice::<Value>(&body).expect("JSON")["job_id"]
+            .as_str()
+            .expect("job_id")
+            .to_owned();
+        mock_server::jobs::catch_up(&app.state);
+        assert_eq!(job_notifications(&app).await, Vec::<Value>::new(), "held until named");
+        assert_eq!(app.status(DEMO, &job).await["status"], "completed");
+        let seen = job_notifications(&app).await;
+        assert_eq!(statuses(&seen).first(), Some(&"pending"));
+        assert_eq!(statuses(&seen).last(), Some(&"completed"));
+    })
+    .await;
+}
