@@ -1,5 +1,34 @@
 //! flat2model-mock: an offline, faithful fake of the PiktID v2 "flat lay on
 //! model" API. [`app`] builds the router that `main` serves and tests call.
+//!
+//! # Layout
+//!
+//! Top to bottom; a module imports only those below it (the few arrows
+//! still running up are listed in issue 16's notes). A request flows
+//! down: [`http`] extracts it, [`api`] or [`admin`] parses it into
+//! [`domain`] types, the services act, and [`views`] shape the answer.
+//!
+//! - **Serving**: [`app`] builds the router (merging [`api`] and [`admin`],
+//!   applying every layer) and serves it; [`shutdown`] drains it; [`wire`]
+//!   holds a new job until its 202 is on the wire.
+//! - **HTTP plumbing**: [`http`]: the route table, the extractors that own
+//!   their rejections, CORS, the control API's guard; [`journal`] records
+//!   every request, [`scenarios`] injects faults; [`redact`] decides what of
+//!   a request they may show.
+//! - **Handlers**: [`api`] (the vendor's endpoints, one file per resource)
+//!   and [`admin`] (the control API under `/__admin`), siblings.
+//! - **Services**: [`jobs`] (submitting, letting go of and catching jobs up
+//!   to now: the one door to the engine), [`publish`] (notifications to the
+//!   logs and the webhook book), [`deliver`] (sending webhooks),
+//!   [`eviction`] (what outlived its TTL), [`persist`] (the `--data-dir`
+//!   store, behind [`durable`]'s adapter).
+//! - **State**: [`state`]: the settings and the collaborators, nothing more.
+//! - **The model**: [`engine`] (the job state machine and its schedule),
+//!   [`events`] (the notification log, the publisher, SSE, webhook signing
+//!   and the delivery book), [`render`] (output images), [`storage`]
+//!   (tenants, records, tokens, fixtures, signed URLs).
+//! - **The bottom**: [`domain`] (parsed request types, IDs and rules; no
+//!   I/O), [`clock`], [`error`], [`config`], and the [`contract`] crate.
 
 pub mod admin;
 pub mod api;
