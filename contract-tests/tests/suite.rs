@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use contract_tests::report::{Format, render};
-use contract_tests::suite::{Config, run};
+use contract::profile::Profile;
+use contract_tests::report::{Format, RunReport, Status, render};
+use contract_tests::suite::{CHECKS, Config, Credentials, run};
 use serde_json::json;
 
 /// A running fake, killed on drop.
@@ -45,21 +46,12 @@ fn mock_server_binary() -> PathBuf {
     bin
 }
 
-/// The fake on the manual clock with instant jobs and no rate limit.
+/// The fake on the manual clock with instant jobs and the vendor's rate
+/// limit (the suite moves the clock rather than waiting).
 fn fake() -> Fake {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let mut child = Command::new(mock_server_binary())
-        .args([
-            "--port",
-            "0",
-            "--clock",
-            "manual",
-            "--time-scale",
-            "0",
-            "--job-rate-limit",
-            "0",
-            "--fixtures",
-        ])
+        .args(["--port", "0", "--clock", "manual", "--time-scale", "0", "--fixtures"])
         .arg(fixtures)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -77,45 +69,94 @@ fn fake() -> Fake {
     Fake { child, base }
 }
 
-fn config(base: &str, headers: Vec<(String, String)>) -> Config {
-    Config {
-        base_url: base.to_owned(),
-        token: "f2m_demo_token".into(),
-        headers,
-        job_timeout: Duration::from_secs(20),
-        poll_interval: Duration::from_millis(20),
-        webhook: None,
+fn config(base: &str, headers: Vec<(String, String)>, profile: Profile) -> Config {
+    let mut cfg = Config::new(base, Credentials::Token("f2m_demo_token".into()));
+    cfg.headers = headers;
+    cfg.profile = profile;
+    cfg.job_timeout = Duration::from_secs(20);
+    cfg
+}
+
+async fn run_ok(cfg: &Config) -> RunReport {
+    run(cfg, &|_| {})
+        .await
+        .expect("the fake is reachable and the token valid")
+}
+
+#[tokio::test]
+async fn the_suite_passes_against_the_fake_under_both_profiles_and_reports_every_check() {
+    for profile in [Profile::Vendor, Profile::Strict] {
+        let fake = fake();
+        let report = run_ok(&config(&fake.base, vec![], profile)).await;
+        let not_passed: Vec<_> = report.checks.iter().filter(|r| !r.passed()).collect();
+        assert!(not_passed.is_empty(), "{profile:?}: {not_passed:#?}");
+        let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, CHECKS, "every check, once, in order");
+        let junit = render(&report, Format::Junit);
+        for r in &report.checks {
+            assert!(
+                junit.contains(&format!("name=\"{}\"", r.name)),
+                "{} missing from JUnit",
+                r.name
+            );
+        }
+        assert!(junit.contains("failures=\"0\""));
     }
 }
 
 #[tokio::test]
-async fn the_suite_passes_against_the_fake_and_reports_every_check() {
+async fn an_account_without_custom_dimensions_skips_their_checks_with_the_reason() {
     let fake = fake();
-    let base = fake.base.clone();
-    let results = run(&config(&base, vec![]), &|_| {}).await;
-    let failed: Vec<_> = results.iter().filter(|r| !r.passed).collect();
-    assert!(failed.is_empty(), "{failed:#?}");
-    assert!(results.len() >= 35, "{} checks", results.len());
-    let junit = render(&results, Format::Junit);
-    for r in &results {
-        assert!(
-            junit.contains(&format!("name=\"{}\"", r.name)),
-            "{} missing from JUnit",
-            r.name
-        );
-    }
-    assert!(junit.contains("failures=\"0\""));
+    let mut cfg = config(&fake.base, vec![], Profile::Vendor);
+    cfg.account = Credentials::Token("f2m_other_token".into());
+    cfg.other = Some(Credentials::Login(
+        "demo@flat2model.test".into(),
+        "demo-password".into(),
+    ));
+    let report = run_ok(&cfg).await;
+    assert_eq!(report.checks.len(), CHECKS.len());
+    let skipped: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Skipped)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        skipped.contains(&"rules.ratio_5_to_1") && skipped.contains(&"images.custom_size"),
+        "{skipped:?}"
+    );
+    assert_eq!(report.failed(), 0, "{:#?}", report.checks);
+    assert!(
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == "isolation.job_status")
+            .is_some_and(|c| c.passed())
+    );
 }
 
 #[tokio::test]
 async fn the_suite_fails_against_the_contract_violation_scenario_naming_the_field() {
     let fake = fake();
-    let base = fake.base.clone();
     let headers = vec![("X-Mock-Scenario".to_owned(), "contract-violation".to_owned())];
-    let results = run(&config(&base, headers), &|_| {}).await;
-    let status = results.iter().find(|r| r.name == "job.status").expect("job.status ran");
-    assert!(!status.passed);
+    let report = run_ok(&config(&fake.base, headers, Profile::Vendor)).await;
+    let status = report
+        .checks
+        .iter()
+        .find(|r| r.name == "job.status")
+        .expect("job.status ran");
+    assert_eq!(status.status, Status::Failed);
     assert!(status.message.contains("progress"), "{}", status.message);
+    // What needs the finished job is skipped, with the reason; the rest runs.
+    let results = report.checks.iter().find(|r| r.name == "job.results").expect("listed");
+    assert_eq!(results.status, Status::Skipped);
+    assert!(
+        report
+            .checks
+            .iter()
+            .find(|r| r.name == "rules.size_8k")
+            .is_some_and(|c| c.passed())
+    );
 }
 
 #[tokio::test]
@@ -163,42 +204,54 @@ async fn validate_names_the_fields_the_server_names_for_the_same_bad_payload() {
 }
 
 #[test]
-fn the_binary_writes_junit_and_exits_non_zero_on_failure() {
+fn the_binary_writes_junit_and_exits_by_the_documented_codes() {
     let fake = fake();
     let base = fake.base.clone();
     let out = std::env::temp_dir().join(format!("contract-{}.xml", std::process::id()));
-    let status = Command::new(env!("CARGO_BIN_EXE_contract-tests"))
-        .args([
-            "run",
-            "--base-url",
-            &base,
-            "--report",
-            "junit",
-            "--job-timeout-secs",
-            "20",
-            "--output",
-        ])
-        .arg(&out)
-        .status()
-        .expect("runs");
-    assert!(status.success());
+    let bin = env!("CARGO_BIN_EXE_contract-tests");
+    let run = |args: &[&str]| Command::new(bin).arg("run").args(args).output().expect("runs");
+    let ok = run(&[
+        "--base-url",
+        &base,
+        "--token",
+        "f2m_demo_token",
+        "--report",
+        "junit",
+        "--output",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
     let xml = std::fs::read_to_string(&out).expect("report");
     assert!(xml.contains("<testsuite name=\"contract-tests\"") && xml.contains("name=\"job.status\""));
-    let status = Command::new(env!("CARGO_BIN_EXE_contract-tests"))
-        .args([
-            "run",
-            "--base-url",
-            &base,
-            "--header",
-            "X-Mock-Scenario: contract-violation",
-            "--job-timeout-secs",
-            "20",
-        ])
-        .output()
-        .expect("runs");
-    assert!(!status.status.success());
-    assert!(String::from_utf8_lossy(&status.stdout).contains("FAIL job.status"));
     std::fs::remove_file(&out).ok();
+    let failed = run(&[
+        "--base-url",
+        &base,
+        "--token",
+        "f2m_demo_token",
+        "--header",
+        "X-Mock-Scenario: contract-violation",
+    ]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("FAIL job.status"));
+    // Usage errors: no credentials, refused credentials, a bad header.
+    assert_eq!(run(&["--base-url", &base]).status.code(), Some(2));
+    assert_eq!(run(&["--base-url", &base, "--token", "nope"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["--base-url", &base, "--token", "t", "--header", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        Command::new(bin).arg("run").output().expect("runs").status.code(),
+        Some(2)
+    );
+    // Nothing listens on port 1.
+    assert_eq!(
+        run(&["--base-url", "http://127.0.0.1:1", "--token", "t"]).status.code(),
+        Some(3)
+    );
 }
 
 #[test]
@@ -221,24 +274,4 @@ fn validate_reads_a_file_and_exits_by_validity() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stdout).starts_with("filename: "));
     std::fs::remove_file(&good).ok();
-}
-
-#[tokio::test]
-async fn webhook_deliveries_are_checked_with_their_signatures() {
-    let fake = fake();
-    let base = fake.base.clone();
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr");
-    let mut cfg = config(&base, vec![]);
-    cfg.webhook = Some((addr, format!("http://{addr}/hook")));
-    let results = run(&cfg, &|_| {}).await;
-    for name in ["webhook.register", "webhook.deliveries"] {
-        let r = results
-            .iter()
-            .find(|r| r.name == name)
-            .unwrap_or_else(|| panic!("{name} ran"));
-        assert!(r.passed, "{name}: {}", r.message);
-    }
 }
