@@ -1581,8 +1581,8 @@ async fn image_checks(s: &mut Suite<'_>, job: &Job, r: &Value) {
     let list: Vec<Value> = r["results"].as_array().cloned().unwrap_or_default();
     let fetched = s
         .check("images.download", async |s| {
-            let mut out = Vec::new();
-            for x in list.iter().filter(|x| x["status"] == "completed") {
+            // All at once: a server may render each image on first request.
+            let fetches = list.iter().filter(|x| x["status"] == "completed").map(async |x| {
                 let i = x["image_index"].as_u64().unwrap_or(u64::MAX) as usize;
                 let order = job
                     .orders
@@ -1597,11 +1597,18 @@ async fn image_checks(s: &mut Suite<'_>, job: &Job, r: &Value) {
                     expect_status(&format!("GET {at} {k}"), &a, &[200])?;
                     Ok(a)
                 };
-                let full = get("full_size").await?;
-                let thumb = get("thumbnail").await?;
-                out.push(Fetched { order, at, full, thumb });
-            }
-            Ok(out)
+                let (full, thumb) = futures_util::join!(get("full_size"), get("thumbnail"));
+                Ok::<_, String>(Fetched {
+                    order,
+                    at: at.clone(),
+                    full: full?,
+                    thumb: thumb?,
+                })
+            });
+            futures_util::future::join_all(fetches)
+                .await
+                .into_iter()
+                .collect::<Outcome<Vec<_>>>()
         })
         .await;
     let Some(fetched) = fetched else {
@@ -1943,10 +1950,11 @@ async fn webhook_finish_deliveries(s: &mut Suite<'_>, hook: Option<&Hook>, job: 
             break;
         }
         // Deliveries run in the server's own time: on the fake, move its
-        // clock past the first retry (5 s); elsewhere wait for them.
+        // clock past the next retry (the fake's come 5 s, 30 s, 2 min
+        // after a failure); elsewhere wait for them.
         if tokio::time::timeout(Duration::from_millis(300), arrived).await.is_err() {
             let step = if s.control {
-                Duration::from_secs(5)
+                Duration::from_secs(30)
             } else {
                 Duration::from_secs(1)
             };

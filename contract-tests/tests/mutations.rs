@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 
 const DEMO: &str = "f2m_demo_token";
 const OTHER: &str = "f2m_other_token";
+/// The fake's and the harness's upload limit here (2 MiB).
+const MAX_UPLOAD: &str = "2097152";
 
 /// What a mutation is.
 #[derive(Debug, Clone, Copy)]
@@ -48,15 +50,27 @@ struct Mutation {
 }
 
 const fn brk(name: &'static str, caught_by: &'static [&'static str]) -> Mutation {
-    Mutation { name, kind: Kind::Break(caught_by), strict: false }
+    Mutation {
+        name,
+        kind: Kind::Break(caught_by),
+        strict: false,
+    }
 }
 
 const fn strict(name: &'static str, caught_by: &'static [&'static str]) -> Mutation {
-    Mutation { name, kind: Kind::Break(caught_by), strict: true }
+    Mutation {
+        name,
+        kind: Kind::Break(caught_by),
+        strict: true,
+    }
 }
 
 const fn control(name: &'static str) -> Mutation {
-    Mutation { name, kind: Kind::Control, strict: false }
+    Mutation {
+        name,
+        kind: Kind::Control,
+        strict: false,
+    }
 }
 
 const MUTATIONS: &[Mutation] = &[
@@ -67,14 +81,33 @@ const MUTATIONS: &[Mutation] = &[
     brk("identity_readable_by_another_account", &["isolation.identity"]),
     brk("notifications_leak_to_another_account", &["isolation.notifications"]),
     brk("foreign_inputs_accepted", &["isolation.foreign_inputs"]),
+    brk("project_list_leaks", &["isolation.project_list"]),
+    brk(
+        "notification_delete_by_another_account",
+        &["isolation.notification_delete"],
+    ),
     brk("unknown_token_accepted", &["auth.unknown_token"]),
     brk("malformed_token_accepted", &["auth.malformed_token"]),
     brk("missing_token_accepted", &["auth.missing_token"]),
     brk("expired_tokens_accepted", &["auth.expired_token"]),
     strict("401_without_www_authenticate", &["auth."]),
     strict("401_with_empty_body", &["auth."]),
+    // The flow's own answers.
+    brk("identity_upload_without_code", &["identity.upload"]),
+    brk("identity_get_other_identity", &["identity.get"]),
+    brk("identity_conflict_without_code", &["identity.conflict"]),
+    brk("project_duplicate_created", &["project.conflict"]),
+    brk("project_list_missing", &["project.list"]),
+    brk("upload_without_file_id", &["upload.presign"]),
+    brk("put_answers_204", &["upload.put"]),
+    brk("job_create_200", &["job.create"]),
+    brk("webhook_register_without_secret", &["webhook.register"]),
     // The images.
-    brk("full_size_and_thumbnail_swapped", &["images.size_table", "images.thumbnail"]),
+    brk("image_links_need_auth", &["images.download"]),
+    brk(
+        "full_size_and_thumbnail_swapped",
+        &["images.size_table", "images.thumbnail"],
+    ),
     brk("thumbnail_is_full_size", &["images.thumbnail"]),
     brk("png_served_as_jpeg", &["images.format"]),
     brk("format_ignored", &["images.format"]),
@@ -87,6 +120,9 @@ const MUTATIONS: &[Mutation] = &[
     brk("image_corrupt", &["images."]),
     // Result bookkeeping.
     brk("duplicate_result_indices", &["results.unique_indices"]),
+    brk("variation_group_index_wrong", &["results.per_instruction"]),
+    brk("terminal_event_twice", &["notifications.poll"]),
+    brk("notifications_delete_ignored", &["notifications.delete"]),
     brk("total_outputs_ignores_variations", &["job.total_outputs"]),
     brk("progress_fraction", &["job.progress"]),
     brk("event_progress_fraction", &["events.progress"]),
@@ -112,6 +148,7 @@ const MUTATIONS: &[Mutation] = &[
     brk("sse_filter_ignored", &["sse.filter"]),
     brk("sse_backfill_renamed", &["sse.event_names"]),
     brk("sse_no_backfill_complete", &["sse.connect"]),
+    brk("sse_data_differs", &["sse.notifications"]),
     // Webhooks.
     brk("webhook_bad_signature", &["webhook.signatures"]),
     brk("webhook_signature_without_prefix", &["webhook.signatures"]),
@@ -127,7 +164,10 @@ const MUTATIONS: &[Mutation] = &[
     brk("rules_answer_429", &["rules."]),
     brk("rules_answer_500", &["rules."]),
     brk("num_variations_9_accepted", &["rules.num_variations_9"]),
-    brk("anchor_index_not_checked", &["rules.anchor_index_equal_to_instruction_count"]),
+    brk(
+        "anchor_index_not_checked",
+        &["rules.anchor_index_equal_to_instruction_count"],
+    ),
     brk("ratio_not_checked", &["rules.ratio_5_to_1"]),
     brk("control_characters_accepted", &["rules.control_character_in_prompt"]),
     // The rate limit.
@@ -184,7 +224,18 @@ fn mock_server_binary() -> PathBuf {
 fn fake(public: &str) -> Fake {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let mut child = Command::new(mock_server_binary())
-        .args(["--port", "0", "--clock", "manual", "--time-scale", "0", "--public-url", public, "--fixtures"])
+        .args([
+            "--port",
+            "0",
+            "--clock",
+            "manual",
+            "--time-scale",
+            "0",
+            "--public-url",
+            public,
+        ])
+        // A small upload limit: the oversize probe sends one byte more.
+        .args(["--max-upload-bytes", MAX_UPLOAD, "--fixtures"])
         .arg(fixtures)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -245,8 +296,10 @@ impl Req {
     }
 
     fn set_bearer(&mut self, token: &str) {
-        self.headers
-            .insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).expect("header"));
+        self.headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+        );
     }
 
     fn json(&self) -> Value {
@@ -280,11 +333,16 @@ impl Resp {
     }
 
     fn empty(status: u16) -> Self {
-        Self { status, headers: HeaderMap::new(), body: Vec::new() }
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
     }
 
     fn content_type(&mut self, ct: &str) {
-        self.headers.insert("content-type", HeaderValue::from_str(ct).expect("header"));
+        self.headers
+            .insert("content-type", HeaderValue::from_str(ct).expect("header"));
     }
 
     fn into_response(self) -> Response {
@@ -301,9 +359,17 @@ impl Resp {
 
 /// The API routes that take a bearer token.
 fn is_api(r: &Req) -> bool {
-    ["/project", "/identity", "/flat-2-model", "/jobs", "/notifications", "/webhooks", "/auth/token"]
-        .iter()
-        .any(|p| r.path.starts_with(p))
+    [
+        "/project",
+        "/identity",
+        "/flat-2-model",
+        "/jobs",
+        "/notifications",
+        "/webhooks",
+        "/auth/token",
+    ]
+    .iter()
+    .any(|p| r.path.starts_with(p))
         || (r.method == Method::POST && ["/upload", "/download"].contains(&r.path.as_str()))
 }
 
@@ -311,8 +377,16 @@ fn is_api(r: &Req) -> bool {
 fn reimage(bytes: &[u8], format: &str, f: impl FnOnce(image::DynamicImage) -> image::DynamicImage) -> Vec<u8> {
     let img = f(image::load_from_memory(bytes).expect("the fake's image decodes"));
     let mut out = std::io::Cursor::new(Vec::new());
-    let fmt = if format == "png" { image::ImageFormat::Png } else { image::ImageFormat::Jpeg };
-    let img = if fmt == image::ImageFormat::Jpeg { image::DynamicImage::ImageRgb8(img.to_rgb8()) } else { img };
+    let fmt = if format == "png" {
+        image::ImageFormat::Png
+    } else {
+        image::ImageFormat::Jpeg
+    };
+    let img = if fmt == image::ImageFormat::Jpeg {
+        image::DynamicImage::ImageRgb8(img.to_rgb8())
+    } else {
+        img
+    };
     img.write_to(&mut out, fmt).expect("encodes");
     out.into_inner()
 }
@@ -375,6 +449,20 @@ impl Proxy {
             "identity_readable_by_another_account" if other && r.is(&get, "/identity/") => r.set_bearer(DEMO),
             "notifications_leak_to_another_account" if other && r.is(&post, "/notifications") => r.set_bearer(DEMO),
             "foreign_inputs_accepted" if other && r.is(&post, "/flat-2-model") => r.set_bearer(DEMO),
+            "project_list_leaks" if other && r.is(&get, "/project") => r.set_bearer(DEMO),
+            "notification_delete_by_another_account" if other && r.is(&Method::DELETE, "/notifications/") => {
+                r.set_bearer(DEMO);
+            }
+            "notifications_delete_ignored" if r.is(&Method::DELETE, "/notifications/") => {
+                let id: u64 = r.path.rsplit('/').next().and_then(|i| i.parse().ok()).unwrap_or(0);
+                let mut a = Resp::empty(200);
+                a.set_json(&json!({"success": true, "id": id}));
+                a.content_type("application/json");
+                return Some(a);
+            }
+            "image_links_need_auth" if r.is(&get, "/blobs/results/") && !r.headers.contains_key("authorization") => {
+                return Some(Resp::empty(401));
+            }
             "unknown_token_accepted" => {
                 if let Some(t) = r.bearer()
                     && ![DEMO, OTHER].contains(&t)
@@ -395,7 +483,10 @@ impl Proxy {
                 r.headers.insert("content-type", HeaderValue::from_static("image/jpeg"));
             }
             "sse_filter_ignored" if r.is(&get, "/notifications/events") => r.query = None,
-            "num_variations_9_accepted" | "anchor_index_not_checked" | "ratio_not_checked" | "control_characters_accepted"
+            "num_variations_9_accepted"
+            | "anchor_index_not_checked"
+            | "ratio_not_checked"
+            | "control_characters_accepted"
                 if r.is(&post, "/flat-2-model") =>
             {
                 let mut v = r.json();
@@ -428,8 +519,12 @@ impl Proxy {
                 r.set_json(&v);
             }
             "webhook_not_removed" if r.is(&Method::DELETE, "/webhooks") => return Some(Resp::empty(204)),
-            "per_output_refusal" if r.is(&post, "/flat-2-model") && r.json()["instructions"].as_array().is_some_and(|l| l.len() >= 3) => {
-                r.headers.insert("x-mock-fault-plan", HeaderValue::from_static(r#"{"fail_outputs":[1]}"#));
+            "per_output_refusal"
+                if r.is(&post, "/flat-2-model")
+                    && r.json()["instructions"].as_array().is_some_and(|l| l.len() >= 3) =>
+            {
+                r.headers
+                    .insert("x-mock-fault-plan", HeaderValue::from_static(r#"{"fail_outputs":[1]}"#));
             }
             "status_404_first_poll" if r.is(&get, "/jobs/") && r.path.ends_with("/status") => {
                 if self.memory().polled.insert(r.path.clone()) {
@@ -480,7 +575,11 @@ impl Proxy {
         let put = r.is(&Method::PUT, "/upload/");
         let zip = r.is(&get, "/download/") && !r.path.starts_with("/download/bulk");
         let text = String::from_utf8_lossy(&a.body).into_owned();
-        let dims = || image::load_from_memory(&a.body).map(|i| (i.width(), i.height())).expect("decodes");
+        let dims = || {
+            image::load_from_memory(&a.body)
+                .map(|i| (i.width(), i.height()))
+                .expect("decodes")
+        };
         let fmt = if r.path.contains(".png") { "png" } else { "jpg" };
         match self.m {
             "401_without_www_authenticate" if a.status == 401 => {
@@ -496,8 +595,12 @@ impl Proxy {
                 a.headers.remove("www-authenticate");
             }
             "not_yours_403" if a.status == 404 && r.bearer() == Some(OTHER) => a.status = 403,
-            "full_size_and_thumbnail_swapped" | "thumbnail_is_full_size" | "duplicate_result_indices" | "result_missing"
-            | "completed_output_without_link" | "failed_without_error_message"
+            "full_size_and_thumbnail_swapped"
+            | "thumbnail_is_full_size"
+            | "duplicate_result_indices"
+            | "result_missing"
+            | "completed_output_without_link"
+            | "failed_without_error_message"
                 if results =>
             {
                 let mut v = a.json();
@@ -528,6 +631,66 @@ impl Proxy {
                         list[0]["error_message"] = Value::Null;
                     }
                 }
+                a.set_json(&v);
+            }
+            "variation_group_index_wrong" if results => {
+                let mut v = a.json();
+                for x in v["results"]
+                    .as_array_mut()
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| x["group_index"] == 1)
+                {
+                    x["group_index"] = json!(2);
+                }
+                a.set_json(&v);
+            }
+            "terminal_event_twice" if notifications => {
+                let mut v = a.json();
+                let list = v.as_array_mut().expect("a list");
+                if let Some(t) = list
+                    .iter()
+                    .find(|n| n["name"] == "batch_edit" && n["data"]["status"] == "completed")
+                    .cloned()
+                {
+                    list.push(t);
+                }
+                a.set_json(&v);
+            }
+            "identity_upload_without_code" | "identity_conflict_without_code" if r.is(&post, "/identity/upload") => {
+                let mut v = a.json();
+                v.as_object_mut().map(|o| {
+                    o.remove(if a.status == 409 {
+                        "existing_identity_code"
+                    } else {
+                        "identity_code"
+                    })
+                });
+                if (a.status == 409) == (self.m == "identity_conflict_without_code") {
+                    a.set_json(&v);
+                }
+            }
+            "identity_get_other_identity" if r.is(&get, "/identity/") && a.status == 200 => {
+                let mut v = a.json();
+                v["identity_code"] = json!("id_someone_else");
+                a.set_json(&v);
+            }
+            "project_duplicate_created" if r.is(&post, "/project") && a.status == 409 => {
+                *a = Resp::empty(201);
+                a.set_json(&json!({"project_id": "p_duplicate", "project_name": r.json()["project_name"]}));
+                a.content_type("application/json");
+            }
+            "project_list_missing" if r.is(&get, "/project") && a.status == 200 => a.set_json(&json!({"projects": []})),
+            "upload_without_file_id" if r.is(&post, "/upload") && a.status == 200 => {
+                let mut v = a.json();
+                v.as_object_mut().map(|o| o.remove("file_id"));
+                a.set_json(&v);
+            }
+            "put_answers_204" if put && a.status == 200 => *a = Resp::empty(204),
+            "job_create_200" if job_post && a.status == 202 => a.status = 200,
+            "webhook_register_without_secret" if r.is(&Method::PUT, "/webhooks") && a.status < 300 => {
+                let mut v = a.json();
+                v.as_object_mut().map(|o| o.remove("secret"));
                 a.set_json(&v);
             }
             "png_served_as_jpeg" if output && a.headers.get("content-type").is_some_and(|c| c == "image/png") => {
@@ -617,7 +780,11 @@ impl Proxy {
             "rule_field_null" | "rule_field_parent" if job_post && a.status == 400 => {
                 let mut v = a.json();
                 for d in v["detail"].as_array_mut().into_iter().flatten() {
-                    d["field"] = if self.m == "rule_field_null" { Value::Null } else { json!("body") };
+                    d["field"] = if self.m == "rule_field_null" {
+                        Value::Null
+                    } else {
+                        json!("body")
+                    };
                 }
                 a.set_json(&v);
             }
@@ -661,7 +828,11 @@ impl Proxy {
                 a.content_type("text/plain");
                 text
             }
-            "sse_without_ids" => text.lines().filter(|l| !l.starts_with("id:")).map(|l| format!("{l}\n")).collect(),
+            "sse_without_ids" => text
+                .lines()
+                .filter(|l| !l.starts_with("id:"))
+                .map(|l| format!("{l}\n"))
+                .collect(),
             "sse_newest_first" => {
                 let (mut backfill, rest): (Vec<&str>, Vec<&str>) =
                     blocks.into_iter().partition(|b| b.contains("event: backfill\n"));
@@ -669,8 +840,28 @@ impl Proxy {
                 join(backfill.into_iter().chain(rest).collect())
             }
             "sse_backfill_renamed" => text.replace("event: backfill\n", "event: message\n"),
-            "sse_no_backfill_complete" => join(blocks.into_iter().filter(|b| !b.contains("backfill_complete")).collect()),
+            "sse_no_backfill_complete" => join(
+                blocks
+                    .into_iter()
+                    .filter(|b| !b.contains("backfill_complete"))
+                    .collect(),
+            ),
             "sse_crlf" => text.replace('\n', "\r\n"),
+            "sse_data_differs" => text
+                .lines()
+                .map(|l| {
+                    match l
+                        .strip_prefix("data: ")
+                        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                    {
+                        Some(mut v) if v.get("timestamp").is_some() => {
+                            v["timestamp"] = json!(v["timestamp"].as_f64().unwrap_or(0.0) + 1.0);
+                            format!("data: {v}\n")
+                        }
+                        _ => format!("{l}\n"),
+                    }
+                })
+                .collect(),
             _ => text,
         };
         a.body = out.into_bytes();
@@ -690,7 +881,12 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     if let Some(resp) = p.before(&mut r).await {
         return resp.into_response();
     }
-    let url = format!("{}{}{}", p.upstream, r.path, r.query.as_ref().map(|q| format!("?{q}")).unwrap_or_default());
+    let url = format!(
+        "{}{}{}",
+        p.upstream,
+        r.path,
+        r.query.as_ref().map(|q| format!("?{q}")).unwrap_or_default()
+    );
     let mut rb = p.http.request(r.method.clone(), url).body(r.body.clone());
     for (k, v) in &r.headers {
         if k != "host" && k != "content-length" {
@@ -740,15 +936,29 @@ async fn relay(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     };
     match p.m {
         "webhook_bad_signature" => {
-            let sig = headers.get("x-webhook-signature").and_then(|s| s.to_str().ok()).unwrap_or("").to_owned();
+            let sig = headers
+                .get("x-webhook-signature")
+                .and_then(|s| s.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
             let flipped: String = sig
                 .char_indices()
-                .map(|(i, c)| if i == sig.len() - 1 { if c == '0' { '1' } else { '0' } } else { c })
+                .map(|(i, c)| {
+                    if i == sig.len() - 1 {
+                        if c == '0' { '1' } else { '0' }
+                    } else {
+                        c
+                    }
+                })
                 .collect();
             headers.insert("x-webhook-signature", HeaderValue::from_str(&flipped).expect("header"));
         }
         "webhook_signature_without_prefix" => {
-            let sig = headers.get("x-webhook-signature").and_then(|s| s.to_str().ok()).unwrap_or("").to_owned();
+            let sig = headers
+                .get("x-webhook-signature")
+                .and_then(|s| s.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
             let bare = sig.trim_start_matches("sha256=").to_owned();
             headers.insert("x-webhook-signature", HeaderValue::from_str(&bare).expect("header"));
         }
@@ -775,7 +985,9 @@ async fn relay(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     if p.m == "webhook_no_retry" && status >= 300 {
         return StatusCode::OK.into_response();
     }
-    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY).into_response()
+    StatusCode::from_u16(status)
+        .unwrap_or(StatusCode::BAD_GATEWAY)
+        .into_response()
 }
 
 /// One run of the harness through the proxy applying `m`: the harness's
@@ -806,8 +1018,26 @@ async fn run_one(m: Mutation) -> (Option<i32>, Value, String) {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let relay_server = tokio::spawn(async move { axum::serve(relay_listener, relay_app).await });
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"));
-    cmd.args(["run", "--base-url", &public, "--token", DEMO, "--other-token", OTHER, "--report", "json"])
-        .args(["--poll-interval-secs", "1", "--job-timeout-secs", "120", "--webhook-wait-secs", "120"]);
+    cmd.args([
+        "run",
+        "--base-url",
+        &public,
+        "--token",
+        DEMO,
+        "--other-token",
+        OTHER,
+        "--report",
+        "json",
+    ])
+    .args([
+        "--poll-interval-secs",
+        "1",
+        "--job-timeout-secs",
+        "120",
+        "--webhook-wait-secs",
+        "120",
+    ])
+    .args(["--max-upload-bytes", MAX_UPLOAD]);
     if m.strict {
         cmd.args(["--profile", "strict"]);
     }
@@ -819,7 +1049,11 @@ async fn run_one(m: Mutation) -> (Option<i32>, Value, String) {
     relay_server.abort();
     drop(fake);
     let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code(), report, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// What went wrong with one mutation, if anything.
@@ -833,7 +1067,10 @@ fn judge(m: Mutation, code: Option<i32>, report: &Value, stderr: &str) -> Option
         .collect();
     match m.kind {
         Kind::Control if code == Some(0) => None,
-        Kind::Control => Some(format!("control {} failed the run (exit {code:?}): {failed:?} {stderr}", m.name)),
+        Kind::Control => Some(format!(
+            "control {} failed the run (exit {code:?}): {failed:?} {stderr}",
+            m.name
+        )),
         Kind::Break(_) if code == Some(0) => Some(format!("break {} survived (exit 0)", m.name)),
         Kind::Break(caught_by) => {
             let named = failed.iter().any(|(n, _)| caught_by.iter().any(|c| n.starts_with(c)));
@@ -855,8 +1092,13 @@ fn every_break_is_caught_and_every_vendor_variation_passes() {
     assert!(breaks >= 40, "{breaks} breaks");
     let started = Instant::now();
     // Each run is mostly waiting on the network: a few at once fit 2 cores.
-    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get() * 2).clamp(2, 8);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let parallel = std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(2, 8);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let problems: Vec<String> = rt.block_on(async {
         let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
         let mut tasks = Vec::new();
