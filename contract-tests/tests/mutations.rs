@@ -96,6 +96,7 @@ const MUTATIONS: &[Mutation] = &[
     brk("identity_upload_without_code", &["identity.upload"]),
     brk("identity_get_other_identity", &["identity.get"]),
     brk("identity_conflict_without_code", &["identity.conflict"]),
+    brk("project_create_without_id", &["project.create"]),
     brk("project_duplicate_created", &["project.conflict"]),
     brk("project_list_missing", &["project.list"]),
     brk("upload_without_file_id", &["upload.presign"]),
@@ -170,6 +171,10 @@ const MUTATIONS: &[Mutation] = &[
     ),
     brk("ratio_not_checked", &["rules.ratio_5_to_1"]),
     brk("control_characters_accepted", &["rules.control_character_in_prompt"]),
+    brk(
+        "unknown_references_accepted",
+        &["rules.unknown_file", "rules.unknown_identity", "rules.unknown_project"],
+    ),
     // The rate limit.
     brk("no_rate_limit", &["rate_limit.sixth_job_request"]),
     brk("rate_limit_of_3", &["rate_limit.sixth_job_request"]),
@@ -680,6 +685,11 @@ impl Proxy {
                 a.set_json(&json!({"project_id": "p_duplicate", "project_name": r.json()["project_name"]}));
                 a.content_type("application/json");
             }
+            "project_create_without_id" if r.is(&post, "/project") && a.status == 201 => {
+                let mut v = a.json();
+                v.as_object_mut().map(|o| o.remove("project_id"));
+                a.set_json(&v);
+            }
             "project_list_missing" if r.is(&get, "/project") && a.status == 200 => a.set_json(&json!({"projects": []})),
             "upload_without_file_id" if r.is(&post, "/upload") && a.status == 200 => {
                 let mut v = a.json();
@@ -793,6 +803,12 @@ impl Proxy {
                 a.headers.insert("retry-after", HeaderValue::from_static("1"));
             }
             "rules_answer_500" if job_post && a.status == 400 => a.status = 500,
+            "unknown_references_accepted" if job_post && a.status == 404 => {
+                *a = Resp::empty(202);
+                a.set_json(&json!({"job_id": "job_from_nothing", "status": "pending",
+                    "message": "Job created successfully", "total_outputs": 1}));
+                a.content_type("application/json");
+            }
             "no_rate_limit" if job_post && a.status == 429 => {
                 *a = Resp::empty(202);
                 a.set_json(&json!({"job_id": "job_not_limited", "status": "pending",
@@ -1056,6 +1072,17 @@ async fn run_one(m: Mutation) -> (Option<i32>, Value, String) {
     )
 }
 
+/// The checks a report failed.
+fn failed_checks(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "failed")
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// What went wrong with one mutation, if anything.
 fn judge(m: Mutation, code: Option<i32>, report: &Value, stderr: &str) -> Option<String> {
     let failed: Vec<(&str, &str)> = report["checks"]
@@ -1109,13 +1136,24 @@ fn every_break_is_caught_and_every_vendor_variation_passes() {
                 let t = Instant::now();
                 let (code, report, stderr) = run_one(*m).await;
                 eprintln!("{:<40} exit {code:?} in {:.1} s", m.name, t.elapsed().as_secs_f64());
-                judge(*m, code, &report, &stderr)
+                let caught = match m.kind {
+                    Kind::Break(_) => failed_checks(&report),
+                    Kind::Control => Vec::new(),
+                };
+                (judge(*m, code, &report, &stderr), caught)
             }));
         }
         let mut problems = Vec::new();
+        let mut caught = HashSet::new();
         for t in tasks {
-            if let Some(p) = t.await.expect("the task ends") {
-                problems.push(p);
+            let (problem, failed) = t.await.expect("the task ends");
+            problems.extend(problem);
+            caught.extend(failed);
+        }
+        // Honest checks: each one is failed by at least one break.
+        for name in contract_tests::suite::CHECKS {
+            if !caught.contains(*name) {
+                problems.push(format!("no break makes {name} fail"));
             }
         }
         problems

@@ -275,3 +275,19 @@ fn validate_reads_a_file_and_exits_by_validity() {
     assert!(String::from_utf8_lossy(&bad.stdout).starts_with("filename: "));
     std::fs::remove_file(&good).ok();
 }
+
+#[test]
+fn the_docs_list_every_tolerance_of_the_vendor_profile_with_its_source() {
+    let doc = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/contract-tests.md"))
+        .expect("docs/contract-tests.md");
+    for t in contract::profile::TOLERANCES {
+        let row = format!(
+            "| `{}` | {} | {} |",
+            t.id,
+            t.allows.replace('|', "\\|"),
+            t.source.replace('|', "\\|")
+        );
+        assert!(doc.contains(&row), "docs/contract-tests.md lacks the row\n{row}");
+    }
+    assert!(doc.contains(&format!("so the count ({}) is the same", CHECKS.len())));
+}

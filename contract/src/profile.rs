@@ -102,7 +102,7 @@ pub const TOLERANCES: &[Tolerance] = &[
     },
     Tolerance {
         id: "storage-refusals-any-4xx",
-        allows: "a refused pre-signed PUT (wrong Content-Type, forged or expired signature, too large) answers any 4xx (strict: 403, 403, 403, 400)",
+        allows: "a refused pre-signed PUT (wrong Content-Type, forged or expired signature, too large) answers a refusing 4xx: 400, 401, 403, 404, 405, 409, 410, 411, 412, 413, 415 or 422 (strict: 403, 403, 403, 400)",
         source: "reference line 19: \"The upload_url is only valid for a limited time\"; line 107-111: PUT with the returned Content-Type; no status is documented",
     },
     Tolerance {
