@@ -114,6 +114,12 @@ pub const CHECKS: &[&str] = &[
     "webhook.restored",
 ];
 
+/// The checks of [`CHECKS`] from `first` to `last`, both included.
+fn checks_between(first: &str, last: &str) -> &'static [&'static str] {
+    let at = |n: &str| CHECKS.iter().position(|c| *c == n).unwrap_or_default();
+    &CHECKS[at(first)..=at(last)]
+}
+
 /// The rule probes that need custom output dimensions.
 const CUSTOM_SIZE_PROBES: &[&str] = &[
     "rules.width_without_height",
@@ -1284,30 +1290,8 @@ struct Job {
 }
 
 async fn job_checks(s: &mut Suite<'_>, base: &Value) -> Option<Job> {
-    let job_names = [
-        "job.total_outputs",
-        "job.status",
-        "job.progress",
-        "job.results",
-        "results.unique_indices",
-        "results.per_instruction",
-        "results.outputs",
-        "images.download",
-        "images.size_table",
-        "images.custom_size",
-        "images.format",
-        "images.thumbnail",
-        "notifications.poll",
-        "events.progress",
-        "events.image_results",
-        "sse.connect",
-        "sse.content_type",
-        "sse.event_names",
-        "sse.ids",
-        "sse.order",
-        "sse.filter",
-        "sse.notifications",
-    ];
+    // What needs the main job: the checks after job.create up to the SSE ones.
+    let job_names = checks_between("job.total_outputs", "sse.notifications");
     if !s.budget_allows(1) {
         s.skip("job.create", "--max-jobs allows no billed job");
         for n in job_names {

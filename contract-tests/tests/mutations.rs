@@ -11,10 +11,9 @@
 //! webhook URL at its own public address), which forwards each delivery to
 //! the harness's listener, so deliveries can be broken as well.
 
+mod common;
+
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -190,73 +189,6 @@ const MUTATIONS: &[Mutation] = &[
     control("not_yours_403"),
     control("per_output_refusal"),
 ];
-
-/// A running fake, killed on drop.
-struct Fake {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn mock_server_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("MOCK_SERVER_BIN") {
-        return p.into();
-    }
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_contract-tests"))
-        .parent()
-        .expect("the binary has a folder")
-        .to_owned();
-    let bin = dir.join("mock-server");
-    if !bin.exists() {
-        let built = Command::new(env!("CARGO"))
-            .args(["build", "-p", "mock-server", "--bin", "mock-server"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(built.success(), "cargo build -p mock-server failed");
-    }
-    bin
-}
-
-/// The fake on the manual clock, instant jobs, the vendor's rate limit,
-/// handing out URLs under `public`.
-fn fake(public: &str) -> Fake {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let mut child = Command::new(mock_server_binary())
-        .args([
-            "--port",
-            "0",
-            "--clock",
-            "manual",
-            "--time-scale",
-            "0",
-            "--public-url",
-            public,
-        ])
-        // A small upload limit: the oversize probe sends one byte more.
-        .args(["--max-upload-bytes", MAX_UPLOAD, "--fixtures"])
-        .arg(fixtures)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the fake starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the fake says where it listens");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Fake { child, base }
-}
 
 /// What the proxy remembers across requests.
 #[derive(Debug, Default)]
@@ -479,10 +411,8 @@ impl Proxy {
             }
             "malformed_token_accepted" if r.bearer().is_some_and(|t| t.contains(' ')) => r.set_bearer(DEMO),
             "missing_token_accepted" if is_api(r) && !r.headers.contains_key("authorization") => r.set_bearer(DEMO),
-            "expired_tokens_accepted" => {
-                if r.bearer().is_some_and(|t| self.memory().issued.contains(t)) {
-                    r.set_bearer(DEMO);
-                }
+            "expired_tokens_accepted" if r.bearer().is_some_and(|t| self.memory().issued.contains(t)) => {
+                r.set_bearer(DEMO);
             }
             "put_ignores_content_type" if r.is(&Method::PUT, "/upload/") => {
                 r.headers.insert("content-type", HeaderValue::from_static("image/jpeg"));
@@ -531,10 +461,13 @@ impl Proxy {
                 r.headers
                     .insert("x-mock-fault-plan", HeaderValue::from_static(r#"{"fail_outputs":[1]}"#));
             }
-            "status_404_first_poll" if r.is(&get, "/jobs/") && r.path.ends_with("/status") => {
-                if self.memory().polled.insert(r.path.clone()) {
-                    return Some(Resp::empty(404));
-                }
+            // Side effect in the guard: only a status poll is remembered.
+            "status_404_first_poll"
+                if r.is(&get, "/jobs/")
+                    && r.path.ends_with("/status")
+                    && self.memory().polled.insert(r.path.clone()) =>
+            {
+                return Some(Resp::empty(404));
             }
             "rate_limit_counts_every_request" if r.is(&post, "/flat-2-model") => {
                 return self.own_rate_limit(r, 5, false).await;
@@ -1015,7 +948,8 @@ async fn run_one(m: Mutation) -> (Option<i32>, Value, String) {
     let relay_url = format!("http://{}/relay", relay_listener.local_addr().expect("addr"));
     let fake = tokio::task::spawn_blocking({
         let public = public.clone();
-        move || fake(&public)
+        // A small upload limit: the oversize probe sends one byte more.
+        move || common::fake(&["--public-url", &public, "--max-upload-bytes", MAX_UPLOAD])
     })
     .await
     .expect("the fake starts");

@@ -1,72 +1,32 @@
 //! The suite against the fake, started from its binary on 127.0.0.1 port 0
 //! (the harness does not link the fake: it must not trust its code).
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::Fake;
+
 use contract::profile::Profile;
-use contract_tests::report::{Format, RunReport, Status, render};
+use contract_tests::report::{CheckResult, Format, RunReport, Status, render};
 use contract_tests::suite::{CHECKS, Config, Credentials, run};
 use serde_json::json;
-
-/// A running fake, killed on drop.
-struct Fake {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-/// `mock-server`, built beside this package's own binary (a workspace test
-/// run builds it first; alone, this builds it), or `MOCK_SERVER_BIN`.
-fn mock_server_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("MOCK_SERVER_BIN") {
-        return p.into();
-    }
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_contract-tests"))
-        .parent()
-        .expect("the binary has a folder")
-        .to_owned();
-    let bin = dir.join("mock-server");
-    if !bin.exists() {
-        let built = Command::new(env!("CARGO"))
-            .args(["build", "-p", "mock-server", "--bin", "mock-server"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(built.success(), "cargo build -p mock-server failed");
-    }
-    bin
-}
 
 /// The fake on the manual clock with instant jobs and the vendor's rate
 /// limit (the suite moves the clock rather than waiting).
 fn fake() -> Fake {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let mut child = Command::new(mock_server_binary())
-        .args(["--port", "0", "--clock", "manual", "--time-scale", "0", "--fixtures"])
-        .arg(fixtures)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the fake starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the fake says where it listens");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Fake { child, base }
+    common::fake(&[])
+}
+
+/// One check of a report, by name.
+fn check<'a>(report: &'a RunReport, name: &str) -> &'a CheckResult {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{name} is reported"))
 }
 
 fn config(base: &str, headers: Vec<(String, String)>, profile: Profile) -> Config {
@@ -126,13 +86,7 @@ async fn an_account_without_custom_dimensions_skips_their_checks_with_the_reason
         "{skipped:?}"
     );
     assert_eq!(report.failed(), 0, "{:#?}", report.checks);
-    assert!(
-        report
-            .checks
-            .iter()
-            .find(|c| c.name == "isolation.job_status")
-            .is_some_and(|c| c.passed())
-    );
+    assert!(check(&report, "isolation.job_status").passed());
 }
 
 #[tokio::test]
@@ -140,23 +94,12 @@ async fn the_suite_fails_against_the_contract_violation_scenario_naming_the_fiel
     let fake = fake();
     let headers = vec![("X-Mock-Scenario".to_owned(), "contract-violation".to_owned())];
     let report = run_ok(&config(&fake.base, headers, Profile::Vendor)).await;
-    let status = report
-        .checks
-        .iter()
-        .find(|r| r.name == "job.status")
-        .expect("job.status ran");
+    let status = check(&report, "job.status");
     assert_eq!(status.status, Status::Failed);
     assert!(status.message.contains("progress"), "{}", status.message);
     // What needs the finished job is skipped, with the reason; the rest runs.
-    let results = report.checks.iter().find(|r| r.name == "job.results").expect("listed");
-    assert_eq!(results.status, Status::Skipped);
-    assert!(
-        report
-            .checks
-            .iter()
-            .find(|r| r.name == "rules.size_8k")
-            .is_some_and(|c| c.passed())
-    );
+    assert_eq!(check(&report, "job.results").status, Status::Skipped);
+    assert!(check(&report, "rules.size_8k").passed());
 }
 
 #[tokio::test]

@@ -163,6 +163,25 @@ pub enum Expect {
     RuleBroken,
 }
 
+impl Expect {
+    /// Every case.
+    pub const ALL: [Expect; 13] = [
+        Expect::ProjectCreated,
+        Expect::IdentityUploaded,
+        Expect::UploadPresigned,
+        Expect::PutAccepted,
+        Expect::JobCreated,
+        Expect::NotYours,
+        Expect::UnknownReference,
+        Expect::PutWrongType,
+        Expect::PutForged,
+        Expect::PutExpired,
+        Expect::PutTooLarge,
+        Expect::ZipExpired,
+        Expect::RuleBroken,
+    ];
+}
+
 impl Profile {
     /// The statuses accepted for `e` (the vendor profile's extra ones are in
     /// [`TOLERANCES`]).
@@ -396,22 +415,7 @@ mod tests {
 
     #[test]
     fn strict_is_never_looser_than_vendor() {
-        use Expect::*;
-        for e in [
-            ProjectCreated,
-            IdentityUploaded,
-            UploadPresigned,
-            PutAccepted,
-            JobCreated,
-            NotYours,
-            UnknownReference,
-            PutWrongType,
-            PutForged,
-            PutExpired,
-            PutTooLarge,
-            ZipExpired,
-            RuleBroken,
-        ] {
+        for e in Expect::ALL {
             let vendor = Profile::Vendor.statuses(e);
             for s in Profile::Strict.statuses(e) {
                 assert!(vendor.contains(s), "{e:?}: strict allows {s}, vendor does not");
