@@ -1063,13 +1063,38 @@ fn every_break_is_caught_and_every_vendor_variation_passes() {
     let problems: Vec<String> = rt.block_on(async {
         let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
         let mut tasks = Vec::new();
-        for m in MUTATIONS {
+        // `MUTATIONS=a,b cargo test -p contract-tests --test mutations --
+        // --nocapture` runs only those, showing what each run failed.
+        let only: Option<Vec<String>> = std::env::var("MUTATIONS")
+            .ok()
+            .map(|v| v.split(',').map(str::to_owned).collect());
+        for m in MUTATIONS
+            .iter()
+            .filter(|m| only.as_ref().is_none_or(|o| o.iter().any(|n| n == m.name)))
+        {
             let gate = gate.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await.expect("semaphore");
                 let t = Instant::now();
                 let (code, report, stderr) = run_one(*m).await;
-                eprintln!("{:<40} exit {code:?} in {:.1} s", m.name, t.elapsed().as_secs_f64());
+                let first = report["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["status"] == "failed")
+                    .map(|c| {
+                        format!(
+                            "FAIL {}: {}",
+                            c["name"].as_str().unwrap_or(""),
+                            c["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .unwrap_or_default();
+                eprintln!(
+                    "{:<40} exit {code:?} in {:.1} s {first:.200}",
+                    m.name,
+                    t.elapsed().as_secs_f64()
+                );
                 let caught = match m.kind {
                     Kind::Break(_) => failed_checks(&report),
                     Kind::Control => Vec::new(),
@@ -1085,7 +1110,7 @@ fn every_break_is_caught_and_every_vendor_variation_passes() {
             caught.extend(failed);
         }
         // Honest checks: each one is failed by at least one break.
-        for name in contract_tests::suite::CHECKS {
+        for name in contract_tests::suite::CHECKS.iter().filter(|_| only.is_none()) {
             if !caught.contains(*name) {
                 problems.push(format!("no break makes {name} fail"));
             }
