@@ -54,6 +54,7 @@ pub const CHECKS: &[&str] = &[
     "results.unique_indices",
     "results.per_instruction",
     "results.outputs",
+    "results.summary",
     "images.download",
     "images.size_table",
     "images.custom_size",
@@ -69,6 +70,7 @@ pub const CHECKS: &[&str] = &[
     "sse.order",
     "sse.filter",
     "sse.notifications",
+    "sse.name_list",
     "webhook.ping",
     "webhook.retry",
     "webhook.signatures",
@@ -84,6 +86,7 @@ pub const CHECKS: &[&str] = &[
     "isolation.notifications",
     "isolation.notification_delete",
     "isolation.foreign_inputs",
+    "isolation.sse",
     "rules.anchor_index_equal_to_instruction_count",
     "rules.width_without_height",
     "rules.width_not_a_multiple_of_8",
@@ -1291,7 +1294,7 @@ struct Job {
 
 async fn job_checks(s: &mut Suite<'_>, base: &Value) -> Option<Job> {
     // What needs the main job: the checks after job.create up to the SSE ones.
-    let job_names = checks_between("job.total_outputs", "sse.notifications");
+    let job_names = checks_between("job.total_outputs", "sse.name_list");
     if !s.budget_allows(1) {
         s.skip("job.create", "--max-jobs allows no billed job");
         for n in job_names {
@@ -1426,12 +1429,7 @@ async fn job_checks(s: &mut Suite<'_>, base: &Value) -> Option<Job> {
     if finished {
         job.results = result_checks(s, &job).await;
     } else {
-        for n in [
-            "job.results",
-            "results.unique_indices",
-            "results.per_instruction",
-            "results.outputs",
-        ] {
+        for n in checks_between("job.results", "results.summary") {
             s.skip(n, "job.status failed");
         }
     }
@@ -1506,7 +1504,7 @@ async fn result_checks(s: &mut Suite<'_>, job: &Job) -> Option<Value> {
         })
         .await;
     let Some(r) = r else {
-        for n in ["results.unique_indices", "results.per_instruction", "results.outputs"] {
+        for n in checks_between("results.unique_indices", "results.summary") {
             s.skip(n, "job.results failed");
         }
         return None;
@@ -1570,6 +1568,26 @@ async fn result_checks(s: &mut Suite<'_>, job: &Job) -> Option<Value> {
         })
         .await;
     s.outcomes.extend(refusals.into_iter().flatten());
+    // `summary` is "Job statistics" in the reference (lines 470-472); its
+    // counts, where given, agree with the results (vendor-facts.md names
+    // total_images, successful, failed).
+    let summary = r["summary"].clone();
+    s.check("results.summary", async |_| {
+        let count = |st: &str| list.iter().filter(|x| x["status"] == st).count() as u64;
+        for (field, want) in [
+            ("total_images", job.total),
+            ("successful", count("completed")),
+            ("failed", count("failed")),
+        ] {
+            if let Some(got) = summary.get(field).filter(|v| !v.is_null())
+                && got.as_u64() != Some(want)
+            {
+                return Err(format!("summary.{field} is {got}, the results say {want}"));
+            }
+        }
+        Ok(())
+    })
+    .await;
     Some(r)
 }
 
@@ -1774,13 +1792,14 @@ async fn event_checks(s: &mut Suite<'_>, job: &Job, finished: bool) {
     sse_checks(s, job, events.as_deref()).await;
 }
 
-/// Reads `GET /notifications/events?id_task=…` until `backfill_complete`.
-async fn sse_read(s: &Suite<'_>, job: &str) -> Outcome<Sse> {
+/// Reads `GET /notifications/events?QUERY` as `token` until
+/// `backfill_complete`.
+async fn sse_read(s: &Suite<'_>, token: &str, query: &str) -> Outcome<Sse> {
     let res = s
         .request(
             Method::GET,
-            &format!("/notifications/events?id_task={job}"),
-            Some(&format!("Bearer {}", s.token)),
+            &format!("/notifications/events?{query}"),
+            Some(&format!("Bearer {token}")),
         )
         .header("accept", "text/event-stream")
         .send()
@@ -1831,7 +1850,11 @@ async fn sse_read(s: &Suite<'_>, job: &str) -> Outcome<Sse> {
 }
 
 async fn sse_checks(s: &mut Suite<'_>, job: &Job, polled: Option<&[Value]>) {
-    let sse = s.check("sse.connect", async |s| sse_read(s, &job.id).await).await;
+    let sse = s
+        .check("sse.connect", async |s| {
+            sse_read(s, &s.token, &format!("id_task={}", job.id)).await
+        })
+        .await;
     let Some(sse) = sse else {
         for n in CHECKS.iter().filter(|n| n.starts_with("sse.") && **n != "sse.connect") {
             s.skip(n, "sse.connect failed");
@@ -1911,6 +1934,30 @@ async fn sse_checks(s: &mut Suite<'_>, job: &Job, polled: Option<&[Value]>) {
                     b.len()
                 ));
             }
+        }
+        Ok(())
+    })
+    .await;
+    // vendor-facts.md: the stream filters by `id_task`, `id_image` and
+    // `name_list`.
+    s.check("sse.name_list", async |s| {
+        let only = sse_read(s, &s.token, &format!("id_task={}&name_list=batch_edit", job.id)).await?;
+        let names: Vec<String> = only
+            .messages
+            .iter()
+            .filter(|m| m.event.as_deref() != Some("backfill_complete"))
+            .filter_map(|m| serde_json::from_str::<Value>(&m.data).ok())
+            .map(|v| v["name"].as_str().unwrap_or("").to_owned())
+            .collect();
+        if let Some(n) = names.iter().find(|n| *n != "batch_edit") {
+            return Err(format!("name_list=batch_edit backfilled a {n} notification"));
+        }
+        let want = parsed.iter().flatten().filter(|v| v["name"] == "batch_edit").count();
+        if names.len() != want {
+            return Err(format!(
+                "name_list=batch_edit backfilled {} notifications, not {want}",
+                names.len()
+            ));
         }
         Ok(())
     })
@@ -2243,6 +2290,28 @@ async fn isolation_checks(s: &mut Suite<'_>, job: Option<&Job>, code: &str, proj
         )
     })
     .await;
+    match job {
+        Some(job) => {
+            s.check("isolation.sse", async |s| {
+                let sse = sse_read(s, &other, &format!("id_task={}", job.id)).await?;
+                let leaked = sse
+                    .messages
+                    .iter()
+                    .filter(|m| m.event.as_deref() != Some("backfill_complete"))
+                    .count();
+                if leaked == 0 {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "another account's stream backfills {leaked} notifications of {}",
+                        job.id
+                    ))
+                }
+            })
+            .await;
+        }
+        None => s.skip("isolation.sse", "job.create failed"),
+    }
 }
 
 /// Every documented rule, broken once: the status (400, or 404 for an

@@ -81,6 +81,7 @@ const MUTATIONS: &[Mutation] = &[
     brk("notifications_leak_to_another_account", &["isolation.notifications"]),
     brk("foreign_inputs_accepted", &["isolation.foreign_inputs"]),
     brk("project_list_leaks", &["isolation.project_list"]),
+    brk("sse_not_tenant_scoped", &["isolation.sse"]),
     brk(
         "notification_delete_by_another_account",
         &["isolation.notification_delete"],
@@ -121,6 +122,7 @@ const MUTATIONS: &[Mutation] = &[
     // Result bookkeeping.
     brk("duplicate_result_indices", &["results.unique_indices"]),
     brk("variation_group_index_wrong", &["results.per_instruction"]),
+    brk("summary_miscounted", &["results.summary"]),
     brk("terminal_event_twice", &["notifications.poll"]),
     brk("notifications_delete_ignored", &["notifications.delete"]),
     brk("total_outputs_ignores_variations", &["job.total_outputs"]),
@@ -149,6 +151,7 @@ const MUTATIONS: &[Mutation] = &[
     brk("sse_backfill_renamed", &["sse.event_names"]),
     brk("sse_no_backfill_complete", &["sse.connect"]),
     brk("sse_data_differs", &["sse.notifications"]),
+    brk("sse_name_list_ignored", &["sse.name_list"]),
     // Webhooks.
     brk("webhook_bad_signature", &["webhook.signatures"]),
     brk("webhook_signature_without_prefix", &["webhook.signatures"]),
@@ -387,6 +390,17 @@ impl Proxy {
             "notifications_leak_to_another_account" if other && r.is(&post, "/notifications") => r.set_bearer(DEMO),
             "foreign_inputs_accepted" if other && r.is(&post, "/flat-2-model") => r.set_bearer(DEMO),
             "project_list_leaks" if other && r.is(&get, "/project") => r.set_bearer(DEMO),
+            "sse_not_tenant_scoped" if other && r.is(&get, "/notifications/events") => r.set_bearer(DEMO),
+            "sse_name_list_ignored" if r.is(&get, "/notifications/events") => {
+                let kept: Vec<&str> = r
+                    .query
+                    .as_deref()
+                    .unwrap_or("")
+                    .split('&')
+                    .filter(|p| !p.starts_with("name_list="))
+                    .collect();
+                r.query = Some(kept.join("&"));
+            }
             "notification_delete_by_another_account" if other && r.is(&Method::DELETE, "/notifications/") => {
                 r.set_bearer(DEMO);
             }
@@ -569,6 +583,11 @@ impl Proxy {
                         list[0]["error_message"] = Value::Null;
                     }
                 }
+                a.set_json(&v);
+            }
+            "summary_miscounted" if results => {
+                let mut v = a.json();
+                v["summary"]["successful"] = json!(v["summary"]["successful"].as_u64().unwrap_or(0) + 1);
                 a.set_json(&v);
             }
             "variation_group_index_wrong" if results => {
@@ -1027,6 +1046,18 @@ fn judge(m: Mutation, code: Option<i32>, report: &Value, stderr: &str) -> Option
         .map(|c| (c["name"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or("")))
         .collect();
     match m.kind {
+        // The refused output must be reported as an outcome, not lost.
+        Kind::Control
+            if m.name == "per_output_refusal"
+                && !report["outcomes"]
+                    .as_array()
+                    .is_some_and(|o| o.iter().any(|n| n.as_str().is_some_and(|n| n.contains("failed: ")))) =>
+        {
+            Some(format!(
+                "control {}: the refused output is not among the outcomes: {}",
+                m.name, report["outcomes"]
+            ))
+        }
         Kind::Control if code == Some(0) => None,
         Kind::Control => Some(format!(
             "control {} failed the run (exit {code:?}): {failed:?} {stderr}",
