@@ -90,6 +90,33 @@ async fn an_account_without_custom_dimensions_skips_their_checks_with_the_reason
 }
 
 #[tokio::test]
+async fn a_failed_upload_skips_only_what_needs_the_file() {
+    let fake = fake();
+    let headers = vec![("X-Mock-Scenario".to_owned(), "upload-url-expired".to_owned())];
+    let report = run_ok(&config(&fake.base, headers, Profile::Vendor)).await;
+    assert_eq!(report.checks.len(), CHECKS.len());
+    assert_eq!(check(&report, "upload.put").status, Status::Failed);
+    for name in [
+        "job.create",
+        "images.size_table",
+        "rules.size_8k",
+        "isolation.job_status",
+    ] {
+        let c = check(&report, name);
+        assert!(c.status == Status::Skipped && c.message.contains("upload.put"), "{c:?}");
+    }
+    for name in [
+        "auth.unknown_token",
+        "project.conflict",
+        "webhook.ping",
+        "webhook.retry",
+        "webhook.restored",
+    ] {
+        assert!(check(&report, name).passed(), "{:?}", check(&report, name));
+    }
+}
+
+#[tokio::test]
 async fn the_suite_fails_against_the_contract_violation_scenario_naming_the_field() {
     let fake = fake();
     let headers = vec![("X-Mock-Scenario".to_owned(), "contract-violation".to_owned())];
