@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use contract::profile::Profile;
 use contract_tests::report::{Format, render};
-use contract_tests::suite::{Config, run};
+use contract_tests::suite::{Config, Credentials, Image, RunError, run};
 
 /// Contract tests for the PiktID v2 flat-lay-on-model API.
 #[derive(Debug, Parser)]
@@ -20,35 +21,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the documented flow against a server and probe every rule.
-    Run {
-        /// Base URL of the server.
-        #[arg(long, env = "CONTRACT_BASE_URL", default_value = "http://127.0.0.1:8080")]
-        base_url: String,
-        /// Bearer token.
-        #[arg(long, env = "CONTRACT_TOKEN", default_value = "f2m_demo_token")]
-        token: String,
-        /// Extra header on every API request, `Name: value` (repeatable).
-        #[arg(long = "header", env = "CONTRACT_HEADERS", value_delimiter = '\n')]
-        headers: Vec<String>,
-        /// How long the job may take.
-        #[arg(long, env = "CONTRACT_JOB_TIMEOUT_SECS", default_value_t = 300)]
-        job_timeout_secs: u64,
-        /// Listen here for webhook deliveries and check every one (signature,
-        /// schema), e.g. 127.0.0.1:9099.
-        #[arg(long, env = "CONTRACT_WEBHOOK_LISTEN")]
-        webhook_listen: Option<std::net::SocketAddr>,
-        /// The URL the server should POST webhooks to (default
-        /// http://LISTEN-ADDRESS/hook).
-        #[arg(long, env = "CONTRACT_WEBHOOK_URL")]
-        webhook_url: Option<String>,
-        /// Report format.
-        #[arg(long, env = "CONTRACT_REPORT", value_enum, default_value_t = Format::Text)]
-        report: Format,
-        /// Write the report here instead of stdout.
-        #[arg(long, env = "CONTRACT_OUTPUT")]
-        output: Option<PathBuf>,
-    },
+    /// Run the documented flow against a server and probe every rule
+    /// (docs/contract-tests.md). Exit codes: 0 every check passed or was
+    /// skipped with its reason, 1 a contract failure, 2 a usage error
+    /// (bad flags, refused credentials), 3 the server is unreachable.
+    Run(Box<RunArgs>),
     /// List the schema names.
     Schemas,
     /// Validate a JSON payload against a schema.
@@ -61,8 +38,117 @@ enum Command {
     },
 }
 
+/// The profiles of `--profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ProfileArg {
+    /// What the vendor documents (tolerances in docs/contract-tests.md).
+    Vendor,
+    /// The vendor's promises plus this fake's own (schemas/, exact statuses).
+    Strict,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Base URL of the server (required: there is no default server).
+    #[arg(long, env = "CONTRACT_BASE_URL")]
+    base_url: String,
+    /// Bearer token of the account under test.
+    #[arg(long, env = "CONTRACT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// E-mail for `POST /auth/login` when no --token is given.
+    #[arg(long, env = "CONTRACT_EMAIL")]
+    email: Option<String>,
+    /// Password for `POST /auth/login`.
+    #[arg(long, env = "CONTRACT_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// A second account's token, for the isolation checks (against the fake
+    /// the second fixture account is used when none is given).
+    #[arg(long, env = "CONTRACT_OTHER_TOKEN", hide_env_values = true)]
+    other_token: Option<String>,
+    /// A second account's e-mail, logged in when no --other-token is given.
+    #[arg(long, env = "CONTRACT_OTHER_EMAIL")]
+    other_email: Option<String>,
+    /// The second account's password.
+    #[arg(long, env = "CONTRACT_OTHER_PASSWORD", hide_env_values = true)]
+    other_password: Option<String>,
+    /// Which promises the server is held to.
+    #[arg(long, env = "CONTRACT_PROFILE", value_enum, default_value_t = ProfileArg::Vendor)]
+    profile: ProfileArg,
+    /// Extra header on every API request, `Name: value` (repeatable).
+    #[arg(long = "header", env = "CONTRACT_HEADERS", value_delimiter = '\n')]
+    headers: Vec<String>,
+    /// How long the job may take, in seconds.
+    #[arg(long, env = "CONTRACT_JOB_TIMEOUT_SECS", default_value_t = 600)]
+    job_timeout_secs: u64,
+    /// Seconds between status polls (the fake's clock moves by as much).
+    #[arg(long, env = "CONTRACT_POLL_INTERVAL_SECS", default_value_t = 3.0)]
+    poll_interval_secs: f64,
+    /// Job requests per minute at most (the vendor allows 5).
+    #[arg(long, env = "CONTRACT_JOBS_PER_MINUTE", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=5))]
+    jobs_per_minute: u16,
+    /// Billed jobs the run may create: 1 for the main job, 5 more for the
+    /// rate-limit check (default: no limit).
+    #[arg(long, env = "CONTRACT_MAX_JOBS")]
+    max_jobs: Option<u32>,
+    /// Skip the rate-limit check (it creates 5 billed jobs).
+    #[arg(long, env = "CONTRACT_NO_RATE_LIMIT_CHECK")]
+    no_rate_limit_check: bool,
+    /// Where the webhook listener binds (default 127.0.0.1, any port).
+    #[arg(long, env = "CONTRACT_WEBHOOK_LISTEN", default_value = "127.0.0.1:0")]
+    webhook_listen: std::net::SocketAddr,
+    /// The URL registered for the listener, when the server must reach it
+    /// under another address (a tunnel, a public host).
+    #[arg(long, env = "CONTRACT_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// Skip every webhook check (the server cannot reach this machine).
+    #[arg(long, env = "CONTRACT_NO_WEBHOOKS")]
+    no_webhooks: bool,
+    /// Seconds to wait for webhook deliveries and their retry.
+    #[arg(long, env = "CONTRACT_WEBHOOK_WAIT_SECS", default_value_t = 120)]
+    webhook_wait_secs: u64,
+    /// The largest upload the server takes, in bytes: the oversize probe
+    /// sends one more (default: the fake's 25 MiB on the fake, else skipped).
+    #[arg(long, env = "CONTRACT_MAX_UPLOAD_BYTES")]
+    max_upload_bytes: Option<usize>,
+    /// Seconds the run may wait for a link or token to expire on a server
+    /// without the control API.
+    #[arg(long, env = "CONTRACT_MAX_EXPIRY_WAIT_SECS", default_value_t = 60)]
+    max_expiry_wait_secs: u64,
+    /// A real identity photo (default: the fixture's).
+    #[arg(long, env = "CONTRACT_IDENTITY_IMAGE")]
+    identity_image: Option<PathBuf>,
+    /// A real flat-lay photo, JPEG or PNG (default: the fixture's).
+    #[arg(long, env = "CONTRACT_SKU_IMAGE")]
+    sku_image: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, env = "CONTRACT_REPORT", value_enum, default_value_t = Format::Text)]
+    report: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, env = "CONTRACT_OUTPUT")]
+    output: Option<PathBuf>,
+}
+
+/// Exit code of a usage error.
+const USAGE: u8 = 2;
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("contract-tests: {msg}");
+    ExitCode::from(USAGE)
+}
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
         Command::Schemas => {
             for name in contract_tests::schema_names() {
                 println!("{name}");
@@ -70,66 +156,107 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Validate { schema, file } => validate(&schema, file),
-        Command::Run {
-            base_url,
-            token,
-            headers,
-            job_timeout_secs,
-            webhook_listen,
-            webhook_url,
-            report,
-            output,
-        } => {
-            let mut parsed = Vec::new();
-            for h in headers.iter().filter(|h| !h.trim().is_empty()) {
-                match h.split_once(':') {
-                    Some((k, v)) => parsed.push((k.trim().to_owned(), v.trim().to_owned())),
-                    None => {
-                        eprintln!("contract-tests: --header must be 'Name: value', got {h:?}");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            let cfg = Config {
-                base_url,
-                token,
-                headers: parsed,
-                job_timeout: Duration::from_secs(job_timeout_secs),
-                poll_interval: Duration::from_millis(500),
-                webhook: webhook_listen.map(|a| (a, webhook_url.unwrap_or_else(|| format!("http://{a}/hook")))),
-            };
-            let live = std::io::stderr().is_terminal();
-            let progress = move |name: &str| {
-                if live {
-                    eprint!("\r\x1b[2K… {name}");
-                }
-            };
-            let Ok(rt) = tokio::runtime::Runtime::new() else {
-                eprintln!("contract-tests: cannot start the runtime");
-                return ExitCode::from(2);
-            };
-            let results = rt.block_on(run(&cfg, &progress));
-            if live {
-                eprint!("\r\x1b[2K");
-            }
-            let text = render(&results, report);
-            match output {
-                Some(path) => {
-                    if let Err(e) = std::fs::write(&path, &text) {
-                        eprintln!("contract-tests: cannot write {}: {e}", path.display());
-                        return ExitCode::from(2);
-                    }
-                    print!("{}", render(&results, Format::Text));
-                }
-                None => print!("{text}"),
-            }
-            let _ = std::io::stdout().flush();
-            if results.iter().all(|r| r.passed) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+        Command::Run(args) => run_command(*args),
+    }
+}
+
+fn image(path: Option<&PathBuf>, default: Image) -> Result<Image, String> {
+    let Some(path) = path else { return Ok(default) };
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let filename = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| default.filename.clone());
+    Ok(Image { filename, bytes })
+}
+
+fn run_command(a: RunArgs) -> ExitCode {
+    let mut headers = Vec::new();
+    for h in a.headers.iter().filter(|h| !h.trim().is_empty()) {
+        match h.split_once(':') {
+            Some((k, v)) => headers.push((k.trim().to_owned(), v.trim().to_owned())),
+            None => return usage(&format!("--header must be 'Name: value', got {h:?}")),
         }
+    }
+    let account = match (a.token, a.email, a.password) {
+        (Some(t), _, _) => Credentials::Token(t),
+        (None, Some(e), Some(p)) => Credentials::Login(e, p),
+        _ => return usage("give --token, or --email and --password"),
+    };
+    let other = match (a.other_token, a.other_email, a.other_password) {
+        (Some(t), _, _) => Some(Credentials::Token(t)),
+        (None, Some(e), Some(p)) => Some(Credentials::Login(e, p)),
+        (None, None, None) => None,
+        _ => return usage("--other-email needs --other-password"),
+    };
+    if !(a.poll_interval_secs.is_finite() && a.poll_interval_secs > 0.0) {
+        return usage("--poll-interval-secs must be a positive number");
+    }
+    let mut cfg = Config::new(&a.base_url, account);
+    let images = (
+        image(a.identity_image.as_ref(), cfg.identity_image.clone()),
+        image(a.sku_image.as_ref(), cfg.sku_image.clone()),
+    );
+    match images {
+        (Ok(i), Ok(s)) => {
+            cfg.identity_image = i;
+            cfg.sku_image = s;
+        }
+        (Err(e), _) | (_, Err(e)) => return usage(&e),
+    }
+    cfg.other = other;
+    cfg.profile = match a.profile {
+        ProfileArg::Vendor => Profile::Vendor,
+        ProfileArg::Strict => Profile::Strict,
+    };
+    cfg.headers = headers;
+    cfg.job_timeout = Duration::from_secs(a.job_timeout_secs);
+    cfg.poll_interval = Duration::from_secs_f64(a.poll_interval_secs);
+    cfg.jobs_per_minute = usize::from(a.jobs_per_minute);
+    cfg.max_jobs = a.max_jobs;
+    cfg.rate_limit_check = !a.no_rate_limit_check;
+    cfg.webhook_listen = (!a.no_webhooks).then_some(a.webhook_listen);
+    cfg.webhook_url = a.webhook_url;
+    cfg.webhook_wait = Duration::from_secs(a.webhook_wait_secs);
+    cfg.max_upload_bytes = a.max_upload_bytes;
+    cfg.max_expiry_wait = Duration::from_secs(a.max_expiry_wait_secs);
+
+    let live = std::io::stderr().is_terminal();
+    let progress = move |name: &str| {
+        if live {
+            eprint!("\r\x1b[2K… {name}");
+        }
+    };
+    let Ok(rt) = tokio::runtime::Runtime::new() else {
+        return usage("cannot start the runtime");
+    };
+    let outcome = rt.block_on(run(&cfg, &progress));
+    if live {
+        eprint!("\r\x1b[2K");
+    }
+    let report = match outcome {
+        Ok(r) => r,
+        Err(RunError::Usage(m)) => return usage(&m),
+        Err(RunError::Unreachable(m)) => {
+            eprintln!("contract-tests: the server is unreachable: {m}");
+            return ExitCode::from(3);
+        }
+    };
+    let text = render(&report, a.report);
+    match a.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(&path, &text) {
+                return usage(&format!("cannot write {}: {e}", path.display()));
+            }
+            print!("{}", render(&report, Format::Text));
+        }
+        None => print!("{text}"),
+    }
+    let _ = std::io::stdout().flush();
+    if report.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

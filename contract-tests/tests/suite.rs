@@ -1,121 +1,132 @@
 //! The suite against the fake, started from its binary on 127.0.0.1 port 0
 //! (the harness does not link the fake: it must not trust its code).
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use contract_tests::report::{Format, render};
-use contract_tests::suite::{Config, run};
+use common::Fake;
+
+use contract::profile::Profile;
+use contract_tests::report::{CheckResult, Format, RunReport, Status, render};
+use contract_tests::suite::{CHECKS, Config, Credentials, run};
 use serde_json::json;
 
-/// A running fake, killed on drop.
-struct Fake {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-/// `mock-server`, built beside this package's own binary (a workspace test
-/// run builds it first; alone, this builds it), or `MOCK_SERVER_BIN`.
-fn mock_server_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("MOCK_SERVER_BIN") {
-        return p.into();
-    }
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_contract-tests"))
-        .parent()
-        .expect("the binary has a folder")
-        .to_owned();
-    let bin = dir.join("mock-server");
-    if !bin.exists() {
-        let built = Command::new(env!("CARGO"))
-            .args(["build", "-p", "mock-server", "--bin", "mock-server"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(built.success(), "cargo build -p mock-server failed");
-    }
-    bin
-}
-
-/// The fake on the manual clock with instant jobs and no rate limit.
+/// The fake on the manual clock with instant jobs and the vendor's rate
+/// limit (the suite moves the clock rather than waiting).
 fn fake() -> Fake {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let mut child = Command::new(mock_server_binary())
-        .args([
-            "--port",
-            "0",
-            "--clock",
-            "manual",
-            "--time-scale",
-            "0",
-            "--job-rate-limit",
-            "0",
-            "--fixtures",
-        ])
-        .arg(fixtures)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the fake starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the fake says where it listens");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Fake { child, base }
+    common::fake(&[])
 }
 
-fn config(base: &str, headers: Vec<(String, String)>) -> Config {
-    Config {
-        base_url: base.to_owned(),
-        token: "f2m_demo_token".into(),
-        headers,
-        job_timeout: Duration::from_secs(20),
-        poll_interval: Duration::from_millis(20),
-        webhook: None,
+/// One check of a report, by name.
+fn check<'a>(report: &'a RunReport, name: &str) -> &'a CheckResult {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{name} is reported"))
+}
+
+fn config(base: &str, headers: Vec<(String, String)>, profile: Profile) -> Config {
+    let mut cfg = Config::new(base, Credentials::Token("f2m_demo_token".into()));
+    cfg.headers = headers;
+    cfg.profile = profile;
+    cfg.job_timeout = Duration::from_secs(20);
+    cfg
+}
+
+async fn run_ok(cfg: &Config) -> RunReport {
+    run(cfg, &|_| {})
+        .await
+        .expect("the fake is reachable and the token valid")
+}
+
+#[tokio::test]
+async fn the_suite_passes_against_the_fake_under_both_profiles_and_reports_every_check() {
+    for profile in [Profile::Vendor, Profile::Strict] {
+        let fake = fake();
+        let report = run_ok(&config(&fake.base, vec![], profile)).await;
+        let not_passed: Vec<_> = report.checks.iter().filter(|r| !r.passed()).collect();
+        assert!(not_passed.is_empty(), "{profile:?}: {not_passed:#?}");
+        let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, CHECKS, "every check, once, in order");
+        let junit = render(&report, Format::Junit);
+        for r in &report.checks {
+            assert!(
+                junit.contains(&format!("name=\"{}\"", r.name)),
+                "{} missing from JUnit",
+                r.name
+            );
+        }
+        assert!(junit.contains("failures=\"0\""));
     }
 }
 
 #[tokio::test]
-async fn the_suite_passes_against_the_fake_and_reports_every_check() {
+async fn an_account_without_custom_dimensions_skips_their_checks_with_the_reason() {
     let fake = fake();
-    let base = fake.base.clone();
-    let results = run(&config(&base, vec![]), &|_| {}).await;
-    let failed: Vec<_> = results.iter().filter(|r| !r.passed).collect();
-    assert!(failed.is_empty(), "{failed:#?}");
-    assert!(results.len() >= 35, "{} checks", results.len());
-    let junit = render(&results, Format::Junit);
-    for r in &results {
-        assert!(
-            junit.contains(&format!("name=\"{}\"", r.name)),
-            "{} missing from JUnit",
-            r.name
-        );
+    let mut cfg = config(&fake.base, vec![], Profile::Vendor);
+    cfg.account = Credentials::Token("f2m_other_token".into());
+    cfg.other = Some(Credentials::Login(
+        "demo@flat2model.test".into(),
+        "demo-password".into(),
+    ));
+    let report = run_ok(&cfg).await;
+    assert_eq!(report.checks.len(), CHECKS.len());
+    let skipped: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Skipped)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        skipped.contains(&"rules.ratio_5_to_1") && skipped.contains(&"images.custom_size"),
+        "{skipped:?}"
+    );
+    assert_eq!(report.failed(), 0, "{:#?}", report.checks);
+    assert!(check(&report, "isolation.job_status").passed());
+}
+
+#[tokio::test]
+async fn a_failed_upload_skips_only_what_needs_the_file() {
+    let fake = fake();
+    let headers = vec![("X-Mock-Scenario".to_owned(), "upload-url-expired".to_owned())];
+    let report = run_ok(&config(&fake.base, headers, Profile::Vendor)).await;
+    assert_eq!(report.checks.len(), CHECKS.len());
+    assert_eq!(check(&report, "upload.put").status, Status::Failed);
+    for name in [
+        "job.create",
+        "images.size_table",
+        "rules.size_8k",
+        "isolation.job_status",
+    ] {
+        let c = check(&report, name);
+        assert!(c.status == Status::Skipped && c.message.contains("upload.put"), "{c:?}");
     }
-    assert!(junit.contains("failures=\"0\""));
+    for name in [
+        "auth.unknown_token",
+        "project.conflict",
+        "webhook.ping",
+        "webhook.retry",
+        "webhook.restored",
+    ] {
+        assert!(check(&report, name).passed(), "{:?}", check(&report, name));
+    }
 }
 
 #[tokio::test]
 async fn the_suite_fails_against_the_contract_violation_scenario_naming_the_field() {
     let fake = fake();
-    let base = fake.base.clone();
     let headers = vec![("X-Mock-Scenario".to_owned(), "contract-violation".to_owned())];
-    let results = run(&config(&base, headers), &|_| {}).await;
-    let status = results.iter().find(|r| r.name == "job.status").expect("job.status ran");
-    assert!(!status.passed);
+    let report = run_ok(&config(&fake.base, headers, Profile::Vendor)).await;
+    let status = check(&report, "job.status");
+    assert_eq!(status.status, Status::Failed);
     assert!(status.message.contains("progress"), "{}", status.message);
+    // What needs the finished job is skipped, with the reason; the rest runs.
+    assert_eq!(check(&report, "job.results").status, Status::Skipped);
+    assert!(check(&report, "rules.size_8k").passed());
 }
 
 #[tokio::test]
@@ -163,42 +174,54 @@ async fn validate_names_the_fields_the_server_names_for_the_same_bad_payload() {
 }
 
 #[test]
-fn the_binary_writes_junit_and_exits_non_zero_on_failure() {
+fn the_binary_writes_junit_and_exits_by_the_documented_codes() {
     let fake = fake();
     let base = fake.base.clone();
     let out = std::env::temp_dir().join(format!("contract-{}.xml", std::process::id()));
-    let status = Command::new(env!("CARGO_BIN_EXE_contract-tests"))
-        .args([
-            "run",
-            "--base-url",
-            &base,
-            "--report",
-            "junit",
-            "--job-timeout-secs",
-            "20",
-            "--output",
-        ])
-        .arg(&out)
-        .status()
-        .expect("runs");
-    assert!(status.success());
+    let bin = env!("CARGO_BIN_EXE_contract-tests");
+    let run = |args: &[&str]| Command::new(bin).arg("run").args(args).output().expect("runs");
+    let ok = run(&[
+        "--base-url",
+        &base,
+        "--token",
+        "f2m_demo_token",
+        "--report",
+        "junit",
+        "--output",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
     let xml = std::fs::read_to_string(&out).expect("report");
     assert!(xml.contains("<testsuite name=\"contract-tests\"") && xml.contains("name=\"job.status\""));
-    let status = Command::new(env!("CARGO_BIN_EXE_contract-tests"))
-        .args([
-            "run",
-            "--base-url",
-            &base,
-            "--header",
-            "X-Mock-Scenario: contract-violation",
-            "--job-timeout-secs",
-            "20",
-        ])
-        .output()
-        .expect("runs");
-    assert!(!status.status.success());
-    assert!(String::from_utf8_lossy(&status.stdout).contains("FAIL job.status"));
     std::fs::remove_file(&out).ok();
+    let failed = run(&[
+        "--base-url",
+        &base,
+        "--token",
+        "f2m_demo_token",
+        "--header",
+        "X-Mock-Scenario: contract-violation",
+    ]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("FAIL job.status"));
+    // Usage errors: no credentials, refused credentials, a bad header.
+    assert_eq!(run(&["--base-url", &base]).status.code(), Some(2));
+    assert_eq!(run(&["--base-url", &base, "--token", "nope"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["--base-url", &base, "--token", "t", "--header", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        Command::new(bin).arg("run").output().expect("runs").status.code(),
+        Some(2)
+    );
+    // Nothing listens on port 1.
+    assert_eq!(
+        run(&["--base-url", "http://127.0.0.1:1", "--token", "t"]).status.code(),
+        Some(3)
+    );
 }
 
 #[test]
@@ -223,22 +246,18 @@ fn validate_reads_a_file_and_exits_by_validity() {
     std::fs::remove_file(&good).ok();
 }
 
-#[tokio::test]
-async fn webhook_deliveries_are_checked_with_their_signatures() {
-    let fake = fake();
-    let base = fake.base.clone();
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr");
-    let mut cfg = config(&base, vec![]);
-    cfg.webhook = Some((addr, format!("http://{addr}/hook")));
-    let results = run(&cfg, &|_| {}).await;
-    for name in ["webhook.register", "webhook.deliveries"] {
-        let r = results
-            .iter()
-            .find(|r| r.name == name)
-            .unwrap_or_else(|| panic!("{name} ran"));
-        assert!(r.passed, "{name}: {}", r.message);
+#[test]
+fn the_docs_list_every_tolerance_of_the_vendor_profile_with_its_source() {
+    let doc = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/contract-tests.md"))
+        .expect("docs/contract-tests.md");
+    for t in contract::profile::TOLERANCES {
+        let row = format!(
+            "| `{}` | {} | {} |",
+            t.id,
+            t.allows.replace('|', "\\|"),
+            t.source.replace('|', "\\|")
+        );
+        assert!(doc.contains(&row), "docs/contract-tests.md lacks the row\n{row}");
     }
+    assert!(doc.contains(&format!("so the count ({}) is the same", CHECKS.len())));
 }

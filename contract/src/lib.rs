@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+pub mod profile;
 pub mod rules;
 
 use jsonschema::{Retrieve, Uri, Validator};
