@@ -21,7 +21,7 @@ PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)
 	fuzz fuzz-smoke cargo-fuzz
 
 run:
-	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080 --fixtures fixtures
+	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
 test: lint rust-test bench-smoke schemathesis python-test

@@ -119,8 +119,9 @@ pub struct Shared {
     pub scenarios: Catalogue,
     /// Endpoint-fault call counters.
     pub call_counters: CallCounters,
-    /// Where scenario files are read from (on start and reset).
-    pub scenario_dir: std::path::PathBuf,
+    /// The scenario catalogue as loaded at start (embedded and
+    /// `--fixtures`); a reset restores it.
+    pub loaded_scenarios: Vec<crate::scenarios::Scenario>,
     /// The request journal.
     pub journal: crate::journal::Journal,
     /// Held while notifications are numbered, logged and queued.
@@ -227,8 +228,10 @@ impl AppState {
             admin_loopback_only: cfg.admin_loopback_only,
             cors_origins: cfg.cors_origin.clone(),
         };
-        let fixtures = AccountsFile::load(&cfg.fixtures_dir())?;
-        let gallery = GalleryFile::load(&cfg.fixtures_dir())?;
+        let source = cfg.fixture_source()?;
+        let (fixtures, _) = AccountsFile::load(&source)?;
+        let gallery = GalleryFile::load(&source)?;
+        let loaded_scenarios = crate::scenarios::catalogue::load(&source)?;
         let http = crate::events::http::client(cfg)?;
         let opened = match &cfg.data_dir {
             Some(dir) => Some(crate::storage::persist::Opened::open(dir, cfg.seed)?),
@@ -255,7 +258,7 @@ impl AppState {
             )),
             scenarios: Catalogue::default(),
             call_counters: CallCounters::default(),
-            scenario_dir: cfg.fixtures_dir().join("scenarios"),
+            loaded_scenarios,
             journal: crate::journal::Journal::default(),
             publish_lock: parking_lot::Mutex::new(()),
             resets: tokio::sync::watch::Sender::new(0),
@@ -264,15 +267,16 @@ impl AppState {
             listen_addr: std::sync::OnceLock::new(),
             persist: opened.map(|o| o.start(shared.clone())),
         }));
-        state.scenarios.load_dir(&state.scenario_dir)?;
+        for s in &state.loaded_scenarios {
+            state.scenarios.insert(s.clone());
+        }
         for a in &state.fixtures.accounts {
             if let Some(name) = &a.scenario
                 && state.scenarios.get(name).is_none()
             {
                 return Err(format!(
-                    "accounts.json: {} names scenario {name:?}, which is not in {}",
-                    a.email,
-                    state.scenario_dir.display()
+                    "accounts.json: {} names scenario {name:?}, which is not in the scenario catalogue",
+                    a.email
                 ));
             }
         }
@@ -324,8 +328,8 @@ impl AppState {
         self.call_counters.clear();
         self.journal.clear();
         self.save(vec![Op::Clear]);
-        if let Err(e) = self.scenarios.load_dir(&self.scenario_dir) {
-            tracing::error!(error = %e, "scenario files could not be reloaded");
+        for s in &self.loaded_scenarios {
+            self.scenarios.insert(s.clone());
         }
         self.load_fixtures();
     }
