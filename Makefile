@@ -21,7 +21,7 @@ PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)
 	fuzz fuzz-smoke cargo-fuzz
 
 run:
-	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080 --fixtures fixtures
+	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
 test: lint rust-test bench-smoke schemathesis python-test
@@ -50,10 +50,11 @@ bench: bench-peers
 	target/release/f2m-bench run --out bench/report.md
 
 # The same bench with tiny sizes on the debug build, so its code cannot rot
-# (part of make test; its figures mean nothing).
-bench-smoke: bench-peers
+# (part of make test; its figures mean nothing). Without Prism and WireMock
+# (npm, Java, 187 npm packages): make test needs neither; make bench runs them.
+bench-smoke:
 	$(CARGO) build -p mock-server -p f2m-bench --locked
-	target/debug/f2m-bench run --smoke --server target/debug/mock-server --out target/bench-smoke.md
+	target/debug/f2m-bench run --smoke --skip-peers --server target/debug/mock-server --out target/bench-smoke.md
 
 # Prism and WireMock, pinned in bench/peers/package-lock.json.
 bench-peers: $(PEERS_STAMP)

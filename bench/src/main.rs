@@ -76,6 +76,10 @@ struct RunArgs {
     /// The fake's binary (a release build).
     #[arg(long, env = "BENCH_SERVER", default_value = "target/release/mock-server")]
     server: PathBuf,
+    /// Leave Prism and WireMock out (the bare hyper server still runs): the
+    /// smoke run in `make test` needs no npm or Java; `make bench` runs them.
+    #[arg(long, env = "BENCH_SKIP_PEERS")]
+    skip_peers: bool,
     /// Folder holding the pinned npm peers' `node_modules` (Prism, WireMock).
     #[arg(long, env = "BENCH_PEERS", default_value = "bench/peers")]
     peers: PathBuf,
@@ -272,6 +276,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         create: None,
         peers: Vec::new(),
         peer_errors: Vec::new(),
+        peers_skipped: args.skip_peers,
         fanouts: Vec::new(),
         jobs: None,
         render: None,
@@ -376,6 +381,9 @@ async fn peer_runs(args: &RunArgs, sizes: &Sizes, job: &str, body: &str, r: &mut
         ("WireMock", sizes.jvm_warmup),
     ];
     for (name, warmup) in starts {
+        if args.skip_peers && name != "bare hyper" {
+            continue;
+        }
         let server = match name {
             "bare hyper" => peers::hello(body).await,
             "Prism" => peers::prism(&found.prism, &openapi, &path).await,

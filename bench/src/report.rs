@@ -28,6 +28,8 @@ pub struct Results {
     pub peers: Vec<Series>,
     /// Peers that could not run, and why.
     pub peer_errors: Vec<String>,
+    /// Prism and WireMock left out on purpose (`--skip-peers`).
+    pub peers_skipped: bool,
     /// SSE fan-outs.
     pub fanouts: Vec<Fanout>,
     /// Job throughput.
@@ -199,6 +201,12 @@ impl Results {
         }
         for f in self.failures.iter().chain(&self.peer_errors) {
             let _ = writeln!(o, "\n- not measured: {f}");
+        }
+        if self.peers_skipped {
+            let _ = writeln!(
+                o,
+                "\n- not run: Prism and WireMock (`--skip-peers`; `make bench` runs them)"
+            );
         }
         self.throughput_tables(&mut o);
         self.other_tables(&mut o);

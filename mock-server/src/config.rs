@@ -4,10 +4,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::{Instant, parse_duration};
 use crate::domain::secret::SecretDigest;
+use crate::storage::fixtures::FixtureSource;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,10 +41,13 @@ pub struct Config {
     #[arg(long, env = "MOCK_PORT", default_value_t = 8080)]
     pub port: u16,
 
-    /// Folder holding `accounts.json` (the fixture accounts) and
-    /// `scenarios/`. Default: `fixtures` in the current folder, else
-    /// `../fixtures`.
-    #[arg(long, env = "MOCK_FIXTURES")]
+    /// A folder laid over the fixtures compiled into the binary, file by
+    /// file: its `accounts.json` replaces the embedded accounts, its
+    /// `gallery.json` the embedded gallery (images are looked up in the
+    /// folder first), and each `scenarios/NAME.json` adds scenario NAME or
+    /// replaces the embedded one. Default: only the embedded fixtures
+    /// (the repository's `fixtures/` when the binary was built).
+    #[arg(long, env = "MOCK_FIXTURES", value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
 
     /// Seed for every generated ID, token, timing and image: the same seed and
@@ -195,6 +199,34 @@ pub struct Config {
     /// nothing that was acknowledged. Without it everything stays in memory.
     #[arg(long, env = "MOCK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Without a command the fake serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `mock-server` does instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Exit 0 if a fake answers `GET /__admin/health` with 200, else 1: a
+    /// health check for containers (a `FROM scratch` image has no curl).
+    Health {
+        /// The fake's base URL. Default: `http://127.0.0.1:PORT`, PORT from
+        /// `--port` / `MOCK_PORT` (as the fake in the same container reads it).
+        #[arg(long, env = "MOCK_HEALTH_URL")]
+        url: Option<String>,
+        /// Give up after this long (`3s`, `500ms`).
+        #[arg(long, env = "MOCK_HEALTH_TIMEOUT", default_value = "3s", value_parser = parse_ttl_ms)]
+        timeout: Duration,
+    },
+    /// Write the fixtures compiled into this binary (accounts, gallery,
+    /// sample images, scenarios) into DIR, refusing to overwrite a file: a
+    /// start for your own `--fixtures DIR`, and the README walkthrough's
+    /// sample images.
+    ExportFixtures {
+        /// The folder to write (made if missing).
+        dir: PathBuf,
+    },
 }
 
 fn parse_instant(s: &str) -> Result<Instant, String> {
@@ -238,17 +270,14 @@ fn parse_ttl(s: &str) -> Result<Duration, String> {
 }
 
 impl Config {
-    /// The fixtures folder: `--fixtures`, else `./fixtures` (the repository
-    /// root, as `make run` starts it), else `../fixtures` (a crate folder).
-    pub fn fixtures_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.fixtures {
-            return dir.clone();
+    /// The fixtures: the embedded ones, with `--fixtures DIR` laid over
+    /// them. Never the current folder's `fixtures/` unasked: the binary
+    /// behaves the same wherever it is started.
+    pub fn fixture_source(&self) -> Result<FixtureSource, String> {
+        match &self.fixtures {
+            Some(dir) => FixtureSource::with_dir(dir),
+            None => Ok(FixtureSource::embedded()),
         }
-        ["fixtures", "../fixtures"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|d| d.join("accounts.json").is_file())
-            .unwrap_or_else(|| PathBuf::from("fixtures"))
     }
 
     /// The configuration tests start from: port 0, manual clock, no job rate

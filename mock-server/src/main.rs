@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use mock_server::Config;
-use mock_server::config::LogFormat;
+use mock_server::config::{Command, LogFormat};
 
 /// mimalloc: measured faster than glibc's malloc on the request path, and it
 /// returns freed pages to the system, so memory falls after eviction
@@ -13,6 +13,25 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cfg = Config::parse();
+    match &cfg.command {
+        Some(Command::Health { url, timeout }) => {
+            let url = url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", cfg.port));
+            return health(&url, *timeout).await;
+        }
+        Some(Command::ExportFixtures { dir }) => {
+            return match mock_server::storage::fixtures::FixtureSource::export_embedded(dir) {
+                Ok(n) => {
+                    println!("wrote {n} files to {}", dir.display());
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("mock-server export-fixtures: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+        None => {}
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("MOCK_LOG").unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -45,6 +64,38 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mock-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mock-server health`: GET `URL/__admin/health`; 0 on a 200, else 1 with
+/// the reason on stderr. Sends `MOCK_ADMIN_TOKEN` from the environment as a
+/// bearer token when set, as a guarded control API asks for it.
+async fn health(url: &str, timeout: std::time::Duration) -> std::process::ExitCode {
+    let target = format!("{}/__admin/health", url.trim_end_matches('/'));
+    let client = match reqwest::Client::builder().no_proxy().timeout(timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mock-server health: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let mut req = client.get(&target);
+    if let Ok(token) = std::env::var("MOCK_ADMIN_TOKEN") {
+        req = req.bearer_auth(token);
+    }
+    match req.send().await {
+        Ok(r) if r.status() == reqwest::StatusCode::OK => {
+            println!("healthy: {target}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            eprintln!("mock-server health: {target} answered {}", r.status());
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("mock-server health: {target}: {e}");
             std::process::ExitCode::FAILURE
         }
     }

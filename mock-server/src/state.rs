@@ -85,8 +85,9 @@ pub struct Shared {
     pub scenarios: Catalogue,
     /// Endpoint-fault call counters.
     pub call_counters: CallCounters,
-    /// Where scenario files are read from (on start and reset).
-    pub scenario_dir: std::path::PathBuf,
+    /// The scenario catalogue as loaded at start (embedded and
+    /// `--fixtures`); a reset restores it.
+    pub loaded_scenarios: Vec<crate::scenarios::Scenario>,
     /// The request journal.
     pub journal: crate::journal::Journal,
     /// Counts resets; open SSE streams end on a change.
@@ -132,8 +133,10 @@ impl AppState {
             return Err("--time-scale must be a number from 0 to 1000".into());
         }
         let settings = Settings::new(cfg, &public_url);
-        let fixtures = AccountsFile::load(&cfg.fixtures_dir())?;
-        let gallery = GalleryFile::load(&cfg.fixtures_dir())?;
+        let source = cfg.fixture_source()?;
+        let (fixtures, _) = AccountsFile::load(&source)?;
+        let gallery = GalleryFile::load(&source)?;
+        let loaded_scenarios = crate::scenarios::catalogue::load(&source)?;
         let http = crate::deliver::client::client(cfg)?;
         let mut durable = Some(durable);
         let mut opened = Ok(());
@@ -157,7 +160,7 @@ impl AppState {
             )),
             scenarios: Catalogue::default(),
             call_counters: CallCounters::default(),
-            scenario_dir: cfg.fixtures_dir().join("scenarios"),
+            loaded_scenarios,
             journal: crate::journal::Journal::default(),
             resets: tokio::sync::watch::Sender::new(0),
             sweeps: crate::eviction::SweepTimer::default(),
@@ -172,15 +175,16 @@ impl AppState {
                 }),
         }));
         opened?;
-        state.scenarios.load_dir(&state.scenario_dir)?;
+        for s in &state.loaded_scenarios {
+            state.scenarios.insert(s.clone());
+        }
         for a in &state.fixtures.accounts {
             if let Some(name) = &a.scenario
                 && state.scenarios.get(name).is_none()
             {
                 return Err(format!(
-                    "accounts.json: {} names scenario {name:?}, which is not in {}",
-                    a.email,
-                    state.scenario_dir.display()
+                    "accounts.json: {} names scenario {name:?}, which is not in the scenario catalogue",
+                    a.email
                 ));
             }
         }
@@ -238,8 +242,8 @@ impl AppState {
         self.call_counters.clear();
         self.journal.clear();
         self.save(vec![Op::Clear]);
-        if let Err(e) = self.scenarios.load_dir(&self.scenario_dir) {
-            tracing::error!(error = %e, "scenario files could not be reloaded");
+        for s in &self.loaded_scenarios {
+            self.scenarios.insert(s.clone());
         }
         self.load_fixtures();
     }

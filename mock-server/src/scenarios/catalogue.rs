@@ -1,7 +1,6 @@
 //! The loaded scenarios and which one is active for whom.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,6 +9,28 @@ use parking_lot::RwLock;
 
 use crate::domain::secret::SecretDigest;
 use crate::scenarios::Scenario;
+use crate::storage::fixtures::FixtureSource;
+
+/// The scenario catalogue of the fixtures: every embedded
+/// `scenarios/NAME.json`, with the `--fixtures` folder's `scenarios/*.json`
+/// added (a new name) or replacing the embedded one (the same name); sorted
+/// by name. Read once at start: a reset restores this list.
+pub fn load(src: &FixtureSource) -> Result<Vec<Scenario>, String> {
+    let mut out = Vec::new();
+    for name in src.json_names("scenarios")? {
+        let rel = format!("scenarios/{name}.json");
+        let Some((bytes, from)) = src.read(&rel)? else {
+            continue;
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|e| format!("{from}: {e}"))?;
+        let s = Scenario::parse(text).map_err(|e| format!("{from}: {e}"))?;
+        if s.name != name {
+            return Err(format!("{from}: name {:?} must equal the file name", s.name));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
 
 /// Every loaded scenario, the global choice and the per-token choices.
 #[derive(Debug, Default)]
@@ -27,29 +48,6 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    /// Loads every `*.json` of `dir` (a missing folder loads nothing).
-    pub fn load_dir(&self, dir: &Path) -> Result<usize, String> {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Ok(0);
-        };
-        let mut paths: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        paths.sort();
-        for p in &paths {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let s = Scenario::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-            if s.name != stem {
-                return Err(format!("{}: name {:?} must equal the file name", p.display(), s.name));
-            }
-            self.insert(s);
-        }
-        Ok(paths.len())
-    }
-
     /// Adds or replaces a scenario.
     pub fn insert(&self, s: Scenario) {
         self.scenarios.write().insert(s.name.clone(), Arc::new(s));
@@ -153,6 +151,31 @@ impl Catalogue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folders_scenarios_add_to_and_replace_the_embedded_catalogue_by_name() {
+        let embedded = load(&FixtureSource::embedded()).expect("the shipped catalogue");
+        assert!(embedded.len() >= 15, "{}", embedded.len());
+        let dir = std::env::temp_dir().join(format!("f2m-catalogue-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("scenarios")).expect("dir");
+        std::fs::write(dir.join("scenarios/mine.json"), r#"{"name":"mine"}"#).expect("write");
+        std::fs::write(
+            dir.join("scenarios/rate-limited.json"),
+            r#"{"name":"rate-limited","description":"my own"}"#,
+        )
+        .expect("write");
+        let src = FixtureSource::with_dir(&dir).expect("a folder");
+        let loaded = load(&src).expect("loads");
+        assert_eq!(loaded.len(), embedded.len() + 1);
+        let mine = |n: &str| loaded.iter().find(|s| s.name == n).cloned();
+        assert!(mine("mine").is_some());
+        assert_eq!(mine("rate-limited").map(|s| s.description).as_deref(), Some("my own"));
+        std::fs::write(dir.join("scenarios/misnamed.json"), r#"{"name":"other"}"#).expect("write");
+        let err = load(&src).expect_err("a name unlike its file's");
+        assert!(err.contains("misnamed.json"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_token_choice_keeps_no_token() {

@@ -1,8 +1,16 @@
 //! The fixture accounts (`fixtures/accounts.json`): who can log in, with
 //! which static token, policies and saved Design Values; and the gallery
 //! (`fixtures/gallery.json`): stock identities every account can use.
+//!
+//! Every file of the repository's `fixtures/` is compiled in
+//! ([`FIXTURE_FILES`], by `build.rs`), so a copied or installed binary
+//! starts anywhere. `--fixtures DIR` is laid over them file by file
+//! ([`FixtureSource`]): a file of DIR replaces the embedded file of the same
+//! path (`accounts.json`, `gallery.json`, an image, `scenarios/NAME.json`);
+//! every other embedded file stays.
 
-use std::path::Path;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -97,11 +105,15 @@ pub struct AccountsFile {
 }
 
 impl AccountsFile {
-    /// Reads and checks `DIR/accounts.json`: e-mails and tokens unique.
-    pub fn load(dir: &Path) -> Result<Self, String> {
-        let path = dir.join("accounts.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    /// Reads and checks `accounts.json` (the folder's, else the embedded
+    /// one): e-mails and tokens unique. Also says where it came from.
+    pub fn load(src: &FixtureSource) -> Result<(Self, String), String> {
+        let (bytes, from) = src
+            .read("accounts.json")?
+            .ok_or_else(|| "accounts.json: not found in the fixtures".to_owned())?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| format!("{from}: {e}"))?;
+        let file = Self::parse(text).map_err(|e| format!("{from}: {e}"))?;
+        Ok((file, from))
     }
 
     /// Parses and checks the file's text.
@@ -123,6 +135,117 @@ impl AccountsFile {
             }
         }
         Ok(file)
+    }
+}
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
+}
+pub use embedded::FIXTURE_FILES;
+
+/// A fixture file's bytes and where they came from (a path, or
+/// `embedded fixtures/NAME`), for messages.
+pub type FixtureFile = (Cow<'static, [u8]>, String);
+
+/// Where the fake's fixtures come from: the embedded files, with a
+/// `--fixtures DIR` laid over them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixtureSource {
+    dir: Option<PathBuf>,
+}
+
+impl FixtureSource {
+    /// Only the embedded fixtures.
+    pub fn embedded() -> Self {
+        Self::default()
+    }
+
+    /// The embedded fixtures with the files of `dir` laid over them. A
+    /// folder that does not exist is an error: a typo in `--fixtures` would
+    /// otherwise start the fake on the embedded fixtures unnoticed.
+    pub fn with_dir(dir: &Path) -> Result<Self, String> {
+        if !dir.is_dir() {
+            return Err(format!("--fixtures {}: no such folder", dir.display()));
+        }
+        Ok(Self {
+            dir: Some(dir.to_path_buf()),
+        })
+    }
+
+    /// The folder laid over the embedded files, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The file at `rel` (`/`-separated, relative to the fixtures folder):
+    /// the folder's if it has one, else the embedded one; with where it came
+    /// from (for messages). `None` if neither has it.
+    pub fn read(&self, rel: &str) -> Result<Option<FixtureFile>, String> {
+        if let Some(dir) = &self.dir {
+            let path = dir.join(rel);
+            match std::fs::read(&path) {
+                Ok(bytes) => return Ok(Some((Cow::Owned(bytes), path.display().to_string()))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+        Ok(FIXTURE_FILES
+            .iter()
+            .find(|(name, _)| *name == rel)
+            .map(|(name, bytes)| (Cow::Borrowed(*bytes), format!("embedded fixtures/{name}"))))
+    }
+
+    /// The names of the `*.json` files directly in folder `rel` (no
+    /// extension), embedded and the folder's together, sorted, each once.
+    pub fn json_names(&self, rel: &str) -> Result<Vec<String>, String> {
+        let prefix = format!("{rel}/");
+        let mut names: std::collections::BTreeSet<String> = FIXTURE_FILES
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix(&prefix))
+            .filter(|n| !n.contains('/'))
+            .filter_map(|n| n.strip_suffix(".json"))
+            .map(str::to_owned)
+            .collect();
+        if let Some(dir) = &self.dir {
+            let path = dir.join(rel);
+            match std::fs::read_dir(&path) {
+                Ok(entries) => {
+                    for e in entries {
+                        let p = e.map_err(|e| format!("{}: {e}", path.display()))?.path();
+                        if p.extension().is_some_and(|e| e == "json")
+                            && p.is_file()
+                            && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+                        {
+                            names.insert(stem.to_owned());
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Writes every embedded file under `dest` (made if missing), refusing to
+    /// overwrite a file that is there: a folder to start one's own fixtures
+    /// from, and the sample images of the README's walkthrough. Returns the
+    /// number of files written.
+    pub fn export_embedded(dest: &Path) -> Result<usize, String> {
+        for (name, _) in FIXTURE_FILES {
+            let path = dest.join(name);
+            if path.exists() {
+                return Err(format!("{}: already exists; nothing was written", path.display()));
+            }
+        }
+        for (name, bytes) in FIXTURE_FILES {
+            let path = dest.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(FIXTURE_FILES.len())
     }
 }
 
@@ -160,24 +283,25 @@ pub struct GalleryFile {
 const MAX_GALLERY_CODE_LEN: usize = 64;
 
 impl GalleryFile {
-    /// The gallery of `DIR/gallery.json` with its images read and checked:
-    /// empty when the folder has no `gallery.json`; an error naming the
-    /// entry when one is invalid, so the fake does not start with half a
-    /// gallery.
-    pub fn load(dir: &Path) -> Result<Vec<Identity>, String> {
-        let path = dir.join("gallery.json");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+    /// The gallery of `gallery.json` (the folder's, else the embedded one)
+    /// with its images read and checked (each the folder's, else the
+    /// embedded one): empty when neither has a `gallery.json`; an error
+    /// naming the entry when one is invalid, so the fake does not start
+    /// with half a gallery.
+    pub fn load(src: &FixtureSource) -> Result<Vec<Identity>, String> {
+        let Some((text, from)) = src.read("gallery.json")? else {
+            return Ok(Vec::new());
         };
-        let at = |e: String| format!("{}: {e}", path.display());
-        let file = Self::parse(&text).map_err(at)?;
+        let at = |e: String| format!("{from}: {e}");
+        let text = std::str::from_utf8(&text).map_err(|e| at(e.to_string()))?;
+        let file = Self::parse(text).map_err(at)?;
         let mut gallery = Vec::with_capacity(file.identities.len());
         for (seq, f) in (0u64..).zip(file.identities) {
-            let image = dir.join(&f.image);
-            let bytes = std::fs::read(&image).map_err(|e| at(format!("{}: {}: {e}", f.code, image.display())))?;
-            let info = probe(&bytes).map_err(|e| at(format!("{}: {}: {e}", f.code, image.display())))?;
+            let (bytes, image) = src
+                .read(&f.image)?
+                .ok_or_else(|| at(format!("{}: {}: not found in the fixtures", f.code, f.image)))?;
+            let bytes = bytes.into_owned();
+            let info = probe(&bytes).map_err(|e| at(format!("{}: {image}: {e}", f.code)))?;
             let created_at = Instant::parse_rfc3339(&f.created_at)
                 .ok_or_else(|| at(format!("{}: created_at must be an RFC 3339 time", f.code)))?;
             let original_filename = Path::new(&f.image)
@@ -261,14 +385,91 @@ mod tests {
 
     #[test]
     fn the_shipped_fixtures_load() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-        let f = AccountsFile::load(&dir).expect("fixtures/accounts.json is valid");
+        let (f, from) = AccountsFile::load(&FixtureSource::embedded()).expect("fixtures/accounts.json is valid");
+        assert_eq!(from, "embedded fixtures/accounts.json");
         assert!(
             f.accounts
                 .iter()
                 .any(|a| a.policies.iter().any(|p| p == "OUTPUT_CUSTOM_DIMENSIONS"))
         );
         assert!(f.accounts.len() >= 2, "tenancy tests need two accounts");
+    }
+
+    #[test]
+    fn every_file_of_the_repositorys_fixtures_is_embedded_byte_for_byte() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+        for rel in [
+            "accounts.json",
+            "gallery.json",
+            "images/sku-shirt.jpg",
+            "scenarios/rate-limited.json",
+        ] {
+            let embedded = FIXTURE_FILES.iter().find(|(n, _)| *n == rel).map(|(_, b)| *b);
+            assert_eq!(
+                embedded,
+                Some(std::fs::read(root.join(rel)).expect("read").as_slice()),
+                "{rel}"
+            );
+        }
+        let scenarios = std::fs::read_dir(root.join("scenarios")).expect("dir").count();
+        let names = FixtureSource::embedded().json_names("scenarios").expect("names");
+        assert_eq!(names.len(), scenarios);
+    }
+
+    /// A fresh, empty folder under the system's temporary folder.
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("f2m-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[test]
+    fn a_folders_files_replace_the_embedded_ones_of_the_same_path_and_the_rest_stay() {
+        let dir = temp_dir("overlay");
+        std::fs::write(
+            dir.join("accounts.json"),
+            r#"{"accounts":[{"email":"solo@x.test","password":"p","api_token":"solo_token"}]}"#,
+        )
+        .expect("write");
+        std::fs::create_dir_all(dir.join("scenarios")).expect("dir");
+        std::fs::write(dir.join("scenarios/mine.json"), "{}").expect("write");
+        let src = FixtureSource::with_dir(&dir).expect("a folder");
+        let (accounts, from) = AccountsFile::load(&src).expect("valid");
+        assert_eq!(accounts.accounts.len(), 1);
+        assert_eq!(from, dir.join("accounts.json").display().to_string());
+        // No gallery.json in the folder: the embedded gallery stays.
+        assert_eq!(
+            GalleryFile::load(&src).map(|g| g.len()),
+            GalleryFile::load(&FixtureSource::embedded()).map(|g| g.len())
+        );
+        let names = src.json_names("scenarios").expect("names");
+        assert!(names.iter().any(|n| n == "mine") && names.iter().any(|n| n == "rate-limited"));
+        // An empty gallery.json in the folder: no gallery.
+        std::fs::write(dir.join("gallery.json"), r#"{"identities":[]}"#).expect("write");
+        assert_eq!(GalleryFile::load(&src).map(|g| g.len()), Ok(0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_missing_fixtures_folder_is_refused() {
+        let err = FixtureSource::with_dir(Path::new("/no/such/f2m/folder")).expect_err("refused");
+        assert!(err.contains("no such folder"), "{err}");
+    }
+
+    #[test]
+    fn the_embedded_files_export_to_a_folder_once() {
+        let dir = temp_dir("export");
+        let n = FixtureSource::export_embedded(&dir).expect("written");
+        assert_eq!(n, FIXTURE_FILES.len());
+        let src = FixtureSource::with_dir(&dir).expect("a folder");
+        assert_eq!(
+            src.read("images/sku-shirt.jpg").expect("read").map(|(_, from)| from),
+            Some(dir.join("images/sku-shirt.jpg").display().to_string())
+        );
+        let again = FixtureSource::export_embedded(&dir).expect_err("refused");
+        assert!(again.contains("already exists"), "{again}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -296,8 +497,7 @@ mod tests {
 
     #[test]
     fn the_shipped_gallery_loads_with_the_vendors_example_codes() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-        let gallery = GalleryFile::load(&dir).expect("fixtures/gallery.json is valid");
+        let gallery = GalleryFile::load(&FixtureSource::embedded()).expect("fixtures/gallery.json is valid");
         assert!((4..=6).contains(&gallery.len()), "{}", gallery.len());
         for code in ["PiktidPremium", "PiktidSummer"] {
             assert!(gallery.iter().any(|i| i.code.as_str() == code), "{code}");
@@ -306,14 +506,6 @@ mod tests {
             assert!(i.face_detected, "{}: a portrait", i.code);
             assert!(i.bytes.len() < 16 * 1024, "{}: a tiny image", i.code);
         }
-    }
-
-    #[test]
-    fn a_folder_without_a_gallery_has_none() {
-        let dir = std::env::temp_dir().join(format!("f2m-no-gallery-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        assert_eq!(GalleryFile::load(&dir).map(|g| g.len()), Ok(0));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

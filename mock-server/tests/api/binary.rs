@@ -30,11 +30,29 @@ impl Binary {
     /// Starts the binary with the repository's fixtures, port 0 and `args`,
     /// `envs` added to its environment; returns once it is listening.
     pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
-            .args(["--port", "0", "--log-format", "json"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock-server"));
+        cmd.args(["--port", "0", "--log-format", "json"])
             .args(args)
             .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
-            .envs(envs.iter().copied())
+            .envs(envs.iter().copied());
+        Self::spawn(cmd).await
+    }
+
+    /// Starts the binary as a user would after copying or installing it:
+    /// in folder `cwd`, with port 0 and `args` only (no `MOCK_FIXTURES`:
+    /// the compiled-in fixtures).
+    pub async fn start_in(cwd: &std::path::Path, args: &[&str]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock-server"));
+        cmd.args(["--port", "0", "--log-format", "json"])
+            .args(args)
+            .env_remove("MOCK_FIXTURES")
+            .current_dir(cwd);
+        Self::spawn(cmd).await
+    }
+
+    /// Spawns `cmd` and waits for its `listening on` line.
+    async fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

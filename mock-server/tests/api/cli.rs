@@ -75,7 +75,98 @@ fn a_missing_fixtures_folder_fails_with_a_message() {
         .output()
         .expect("runs");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("accounts.json"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--fixtures /nonexistent: no such folder"), "{stderr}");
+}
+
+/// A fresh, empty folder under the system's temporary folder.
+fn empty_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("f2m-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    dir
+}
+
+/// Issue 19: a copied or installed binary started away from the repository
+/// has the fixture accounts, the gallery and the whole scenario catalogue.
+#[tokio::test]
+async fn the_binary_runs_from_an_empty_folder_with_its_compiled_in_fixtures() {
+    let dir = empty_dir("anywhere");
+    let server = Binary::start_in(&dir, &["--job-rate-limit", "0", "--time-scale", "0"]).await;
+    let http = reqwest::Client::new();
+    let url = &server.url;
+    let auth = ("Authorization", "Bearer f2m_demo_token");
+    let r = http
+        .post(format!("{url}/project"))
+        .header(auth.0, auth.1)
+        .json(&serde_json::json!({"project_name": "anywhere"}))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 201, "the embedded demo account");
+    let r = http
+        .post(format!("{url}/upload"))
+        .header(auth.0, auth.1)
+        .json(&serde_json::json!({"filename": "sku-shirt.jpg", "project_name": "anywhere"}))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 200, "the embedded demo account");
+    let upload: serde_json::Value = r.json().await.expect("json");
+    let put = http
+        .put(upload["upload_url"].as_str().expect("url"))
+        .header("Content-Type", "image/jpeg")
+        .body(crate::helpers::jpeg(1))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(put.status(), 200);
+    let job = serde_json::json!({
+        "identity_code": "PiktidPremium",
+        "project_id": upload["project_id"],
+        "images": [upload["file_id"]],
+        "instructions": [{}],
+    });
+    // The embedded catalogue: the scenario answers 429 on the first call.
+    let limited = http
+        .post(format!("{url}/flat-2-model"))
+        .header(auth.0, auth.1)
+        .header("X-Mock-Scenario", "rate-limited")
+        .json(&job)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(limited.status(), 429, "{:?}", limited.text().await);
+    // A job with an embedded gallery identity.
+    let r = http
+        .post(format!("{url}/flat-2-model"))
+        .header(auth.0, auth.1)
+        .json(&job)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 202, "{:?}", r.text().await);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn export_fixtures_writes_the_compiled_in_files() {
+    let dir = empty_dir("export");
+    let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["export-fixtures"])
+        .arg(dir.join("mine"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    for rel in ["accounts.json", "images/sku-shirt.jpg", "scenarios/rate-limited.json"] {
+        assert_eq!(
+            std::fs::read(dir.join("mine").join(rel)).expect("written"),
+            std::fs::read(repo.join(rel)).expect("read"),
+            "{rel}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -113,4 +204,32 @@ fn help_never_shows_the_admin_token_from_the_environment() {
         "{help}"
     );
     assert!(!help.contains("adm_from_the_env_42"), "{help}");
+}
+
+#[tokio::test]
+async fn health_exits_0_on_a_serving_fake_and_1_otherwise() {
+    let server = Binary::start(&[], &[]).await;
+    let run = |url: String| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_mock-server"))
+            .args(["health", "--url", &url, "--timeout", "2s"])
+            .output()
+    };
+    let out = run(server.url.clone()).await.expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The port from MOCK_PORT, as in a container.
+    let port = server.addr().rsplit(':').next().expect("a port").to_owned();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .arg("health")
+        .env("MOCK_PORT", &port)
+        .output()
+        .await
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Nothing listening there: a free port, taken and let go.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", free.local_addr().expect("addr"));
+    drop(free);
+    let out = run(url).await.expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mock-server health:"));
 }
