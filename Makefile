@@ -34,9 +34,17 @@ lint:
 rust-test:
 	$(CARGO) test --workspace --locked
 
+# The debug binaries the later steps run, built exactly as `cargo test
+# --workspace` builds them: the same packages, targets and features (the
+# tests' dev-dependencies switch on features of shared crates), so after
+# rust-test this compiles nothing. `cargo build -p mock-server` alone would
+# resolve other features and rebuild reqwest, image and the fake (about
+# 3 minutes of a clean `make test` on 2 cores).
+BUILD_DEBUG := $(CARGO) build --workspace --all-targets --locked
+
 # The Python checks run the debug binary that rust-test built.
 python-test: venv
-	$(CARGO) build -p mock-server --locked
+	$(BUILD_DEBUG)
 	$(VENV)/bin/pytest -q tests/python
 
 # The property tests with many more cases than make test runs (64).
@@ -53,7 +61,7 @@ bench: bench-peers
 # (part of make test; its figures mean nothing). Without Prism and WireMock
 # (npm, Java, 187 npm packages): make test needs neither; make bench runs them.
 bench-smoke:
-	$(CARGO) build -p mock-server -p f2m-bench --locked
+	$(BUILD_DEBUG)
 	target/debug/f2m-bench run --smoke --skip-peers --server target/debug/mock-server --out target/bench-smoke.md
 
 # Prism and WireMock, pinned in bench/peers/package-lock.json.
@@ -66,7 +74,7 @@ $(PEERS_STAMP): $(PEERS_DIR)/package.json $(PEERS_DIR)/package-lock.json
 
 # Schemathesis against the fake's OpenAPI (pinned in tests/python/requirements.txt).
 schemathesis: $(ST_STAMP)
-	$(CARGO) build -p mock-server --locked
+	$(BUILD_DEBUG)
 	tests/schemathesis/run.sh
 
 $(ST_STAMP): tests/schemathesis/requirements.txt
