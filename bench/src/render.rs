@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use crate::client::{IDENTITY_JPG, SHIRT_JPG};
+use ::render::{Inputs, JPEG_QUALITY, OutputFormat, OutputSpec, render_inputs};
 use bytes::Bytes;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder};
-use mock_server::render::{Inputs, JPEG_QUALITY, OutputFormat, OutputSpec, render_inputs};
 
 const PANTS_PNG: &[u8] = include_bytes!("../../fixtures/images/sku-pants.png");
 

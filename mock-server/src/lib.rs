@@ -50,7 +50,7 @@ pub mod journal;
 pub mod persist;
 pub mod publish;
 pub mod redact;
-pub mod render;
+pub use ::render;
 pub mod scenarios;
 pub mod shutdown;
 pub mod state;
