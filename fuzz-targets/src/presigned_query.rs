@@ -6,10 +6,10 @@
 //! as S3's XML error.
 
 use axum::response::IntoResponse;
-use mock_server::api::upload::upload_path;
 use mock_server::clock::Instant;
 use mock_server::domain::ids::FileId;
 use mock_server::http::extract::parse_query;
+use mock_server::links::upload_path;
 use mock_server::storage::presign::{SignedQuery, Signer};
 
 const CONTENT_TYPE: &str = "image/jpeg";

@@ -1,5 +1,5 @@
 //! Job orchestration, one way: the engine steps, each applied event becomes
-//! notifications ([`crate::events::notify`]), and those are published
+//! notifications ([`crate::views::notifications`]), and those are published
 //! ([`crate::publish`]); the webhook sender then sends what fell due.
 //!
 //! Reads are exact on the manual clock because every read of a job, its
@@ -9,16 +9,15 @@
 
 use std::sync::Arc;
 
-use crate::api::jobs::result_path;
 use crate::clock::Instant;
 use crate::deliver::deliver_due;
 use crate::domain::ids::{JobId, TenantId};
 use crate::durable::Op;
 use crate::engine::Applied;
 use crate::engine::job::{Job, NewJob};
-use crate::events::notify;
 use crate::publish::{outgoing, release};
 use crate::state::AppState;
+use crate::views::notifications;
 use crate::wire::JobHold;
 
 /// Schedules a new job, held until the returned hold is dropped (see
@@ -101,20 +100,8 @@ pub fn catch_up(state: &AppState) -> Vec<Applied> {
             if state.durable.keeps() {
                 ops.push(Op::JobApplied(a.job.id.clone(), a.state.applied));
             }
-            let urls = |k: usize| {
-                let exp = state.now().plus(state.settings.download_url_ttl);
-                let sign = |kind| {
-                    state.signer.url(
-                        &state.settings.public_url,
-                        "GET",
-                        &result_path(&a.job, k, kind),
-                        "",
-                        exp,
-                    )
-                };
-                (sign("full"), sign("thumbnail"))
-            };
-            for (name, data) in notify::for_event(a, urls) {
+            let links = state.links();
+            for (name, data) in notifications::for_event(a, |k, kind| links.result(&a.job, k, kind)) {
                 out.extend(outgoing(
                     state,
                     &section,

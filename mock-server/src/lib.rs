@@ -23,10 +23,13 @@
 //!   [`eviction`] (what outlived its TTL), [`persist`] (the `--data-dir`
 //!   store, behind [`durable`]'s adapter).
 //! - **State**: [`state`]: the settings and the collaborators, nothing more.
+//! - **What the API emits**: [`views`] (typed bodies: status, results,
+//!   notifications), [`links`] (every link handed out, signed, and the
+//!   path templates their routes serve).
 //! - **The model**: [`engine`] (the job state machine and its schedule),
 //!   [`events`] (the notification log, the publisher, SSE, webhook signing
 //!   and the delivery book), [`render`] (output images), [`storage`]
-//!   (tenants, records, tokens, fixtures, signed URLs).
+//!   (tenants, records, tokens, fixtures, the URL signer).
 //! - **The bottom**: [`domain`] (parsed request types, IDs and rules; no
 //!   I/O), [`clock`], [`error`], [`config`], and the [`contract`] crate.
 
@@ -47,6 +50,7 @@ pub mod eviction;
 pub mod http;
 pub mod jobs;
 pub mod journal;
+pub mod links;
 pub mod persist;
 pub mod publish;
 pub mod redact;

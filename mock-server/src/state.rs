@@ -14,6 +14,7 @@ use crate::durable::{Dirty, Durable, Op};
 use crate::engine::Engine;
 use crate::events::publisher::Publisher;
 use crate::events::webhook::Webhooks;
+use crate::links::Links;
 use crate::scenarios::catalogue::Catalogue;
 use crate::scenarios::endpoint::CallCounters;
 use crate::storage::fixtures::{AccountFixture, AccountsFile, GalleryFile};
@@ -302,8 +303,14 @@ impl AppState {
         tenant
     }
 
-    /// An absolute URL under `--public-url`.
-    pub fn public(&self, path: &str) -> String {
-        format!("{}{path}", self.settings.public_url)
+    /// The links handed out now: under the public URL, signed with the
+    /// current key, download links valid for `--download-url-ttl`.
+    pub fn links(&self) -> Links<'_> {
+        Links::new(
+            &self.signer,
+            &self.settings.public_url,
+            self.now(),
+            self.settings.download_url_ttl,
+        )
     }
 }

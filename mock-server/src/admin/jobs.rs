@@ -15,7 +15,7 @@ use crate::error::{ApiError, Position};
 use crate::http::Routes;
 use crate::jobs::catch_up;
 use crate::state::AppState;
-use crate::views::status_view;
+use crate::views::JobStatusOut;
 
 /// Adds the job control routes.
 pub fn routes(r: Routes) -> Routes {
@@ -32,7 +32,7 @@ fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
         "job_id": job.id,
         "owner": job.owner,
         "created_at": job.created_at,
-        "status": status_view(&job, &s),
+        "status": JobStatusOut::new(&job, &s),
         "state": s,
         "schedule": *job.schedule(),
         "fault_plan": job.plan,

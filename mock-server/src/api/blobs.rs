@@ -7,24 +7,21 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 
-use crate::api::upload::download_path;
 use crate::domain::ids::{FileId, IdentityCode, JobId};
 use crate::engine::state::OutputStatus;
 use crate::error::S3Error;
 use crate::http::Routes;
 use crate::http::extract::SignedParams;
+use crate::links::{
+    FILE_ROUTE, IDENTITY_ROUTE, RESULT_ROUTE, ResultKind, file_path, identity_path, received_result_path, result_path,
+};
 use crate::state::AppState;
 
 /// Adds the blob routes.
 pub fn routes(r: Routes) -> Routes {
-    r.add(Method::GET, "/blobs/files/{file_id}", get(file))
-        .add(Method::GET, "/blobs/identities/{code}", get(identity))
-        .add(Method::GET, "/blobs/results/{job_id}/{output}/{file}", get(result))
-}
-
-/// The path an identity's image is read back from.
-pub fn identity_path(code: &IdentityCode) -> String {
-    format!("/blobs/identities/{code}")
+    r.add(Method::GET, FILE_ROUTE, get(file))
+        .add(Method::GET, IDENTITY_ROUTE, get(identity))
+        .add(Method::GET, RESULT_ROUTE, get(result))
 }
 
 fn bytes_response(bytes: Bytes, content_type: &'static str, etag: Option<&str>) -> Response {
@@ -41,7 +38,7 @@ async fn file(
     SignedParams(q): SignedParams,
 ) -> Result<Response, S3Error> {
     let id = FileId::from_client(&id);
-    let path = download_path(&id);
+    let path = file_path(&id);
     state.signer.verify("GET", &path, "", &q, state.now())?;
     let f = state.store.file_any(&id).ok_or_else(|| S3Error::no_such_key(&path))?;
     let blob = f.blob.ok_or_else(|| S3Error::no_such_key(&path))?;
@@ -70,7 +67,7 @@ async fn result(
     Path((job_id, output, file)): Path<(String, String, String)>,
     SignedParams(q): SignedParams,
 ) -> Result<Response, S3Error> {
-    let path = format!("/blobs/results/{job_id}/{output}/{file}");
+    let path = received_result_path(&job_id, &output, &file);
     state.signer.verify("GET", &path, "", &q, state.now())?;
     let job = state
         .engine
@@ -82,7 +79,8 @@ async fn result(
         .outputs
         .get(k)
         .is_some_and(|o| o.status == OutputStatus::Completed);
-    if !done || crate::api::jobs::result_path(&job, k, file.split('.').next().unwrap_or("")) != path {
+    let named = ResultKind::of_file(&file).is_some_and(|kind| result_path(&job, k, kind) == path);
+    if !done || !named {
         return Err(S3Error::no_such_key(&path));
     }
     let img = job.rendered(k, state.render_permits.clone()).await.map_err(|e| {

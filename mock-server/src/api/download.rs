@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::jobs::download_filename;
 use crate::domain::ids::JobId;
 use crate::domain::secret::SecretDigest;
 use crate::durable::Dirty;
@@ -21,6 +20,7 @@ use crate::engine::state::{JobStatus, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::http::Routes;
 use crate::http::extract::{ApiJson, Caller};
+use crate::links::ZIP_ROUTE;
 use crate::state::AppState;
 use crate::storage::records::DownloadGrant;
 
@@ -31,7 +31,7 @@ pub const MAX_ZIP_IMAGES: usize = 100;
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::POST, "/download", post(create))
         .add(Method::POST, "/download/bulk", post(create_bulk))
-        .add(Method::GET, "/download/{token}", get(fetch))
+        .add(Method::GET, ZIP_ROUTE, get(fetch))
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,7 +98,7 @@ fn grant(
     );
     state.mark(Dirty::Download(digest));
     Ok(Json(
-        json!({ "download_url": state.public(&format!("/download/{token}")), "expires": expires_at.rfc3339() }),
+        json!({ "download_url": state.links().zip(&token), "expires": expires_at.rfc3339() }),
     ))
 }
 
@@ -154,7 +154,7 @@ async fn fetch(State(state): State<AppState>, Path(token): Path<String>) -> Resu
             .ok_or_else(|| ApiError::not_found("job", Some(("token", Position::Path))))?;
         let s = job.state();
         for k in (0..s.outputs.len()).filter(|k| s.outputs[*k].status == OutputStatus::Completed) {
-            let name = download_filename(&job, k);
+            let name = job.download_filename(k);
             let name = if bulk { format!("{}/{name}", job.id) } else { name };
             wanted.push((job.clone(), k, name));
         }

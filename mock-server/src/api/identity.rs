@@ -45,14 +45,7 @@ pub fn routes(r: Routes, state: &AppState) -> Routes {
 /// `owner_name` is the caller's, shown as `created_by` of its own uploads;
 /// a gallery identity shows its own.
 pub fn identity_view(state: &AppState, i: &Identity, owner_name: &str) -> Value {
-    let path = crate::api::blobs::identity_path(&i.code);
-    let link = state.signer.url(
-        &state.settings.public_url,
-        "GET",
-        &path,
-        "",
-        state.now().plus(state.settings.download_url_ttl),
-    );
+    let link = state.links().identity(&i.code);
     let (visibility, groups, created_by, locked, tier) = match &i.stock {
         Some(s) => ("public", &s.groups[..], s.created_by.as_str(), true, s.tier.as_str()),
         None => ("private", &[][..], owner_name, false, "standard"),

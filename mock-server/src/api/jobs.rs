@@ -11,21 +11,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::api::upload::download_path;
 use crate::domain::ids::JobId;
 use crate::domain::job_request::parse;
 use crate::engine::job::{Job, JobInput, NewJob};
 use crate::engine::plan::FaultPlan;
-use crate::engine::schedule::OutputSlot;
-use crate::engine::state::{JobState, OutputStatus};
 use crate::error::{ApiError, FieldError, Position};
 use crate::http::Routes;
 use crate::http::extract::{ApiJson, ApiQuery, Caller, Scenario};
 use crate::state::AppState;
 use crate::storage::records::{Blob, RetryAfter, Tenant};
-use crate::views::status_view;
+use crate::views::{JobCreatedOut, JobResultsOut, JobStatusOut, VersionsOut};
 
 /// A header carrying a JSON fault plan for the job being created (QA's
 /// escape hatch; scenarios build on the same plan).
@@ -239,18 +236,16 @@ pub fn submit(state: &AppState, p: Prepared) -> Result<Response, ApiError> {
         }
         return Err(e);
     };
-    let (parts, body) = (
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "job_id": job.id,
-            "status": "pending",
-            "message": "Job created successfully",
-            "total_outputs": p.total,
-        })),
-    )
+    let (parts, body) = (StatusCode::ACCEPTED, Json(JobCreatedOut::new(&job.id, p.total)))
         .into_response()
         .into_parts();
     Ok(Response::from_parts(parts, crate::wire::held_body(body, hold)))
+}
+
+/// A body's bytes. The views hold strings, numbers and options only, so
+/// serialising one cannot fail.
+fn to_json(body: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
 }
 
 /// The caller's job, with every event due by now applied first.
@@ -265,7 +260,7 @@ async fn status(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let job = find(&state, &tenant, &id)?;
-    let body = job.status_body(|job, s| Bytes::from(status_view(job, s).to_string()));
+    let body = job.status_body(|job, s| Bytes::from(to_json(&JobStatusOut::new(job, s))));
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
@@ -273,147 +268,14 @@ async fn status(
         .into_response())
 }
 
-/// Every output has exactly one version, 0: the fake has no re-edit.
-const OUTPUT_VERSION: u32 = 0;
-
-/// What output `k`'s names are built from: its instruction
-/// (`image_index`), its variation (`group_index`) and its own format. Only
-/// indexes, never client input, so no name can escape a folder or a ZIP.
-struct OutputName {
-    image_index: usize,
-    group_index: u32,
-    ext: &'static str,
-}
-
-impl OutputName {
-    fn new(job: &Job, slot: &OutputSlot) -> Self {
-        Self {
-            image_index: slot.instruction,
-            group_index: slot.variation,
-            ext: job.request.instructions[slot.instruction].format.name(),
-        }
-    }
-
-    fn of(job: &Job, k: usize) -> Option<Self> {
-        job.schedule().outputs.get(k).map(|slot| Self::new(job, slot))
-    }
-
-    /// `output_{image_index}_{group_index}.{ext}`: unique per output, so a
-    /// client naming saved files after it (the vendor's `flat_to_model.py`
-    /// writes `{stem}_v{version}.{ext}`) keeps every output.
-    fn original(&self) -> String {
-        format!("output_{}_{}.{}", self.image_index, self.group_index, self.ext)
-    }
-
-    /// `output_{image_index}_{group_index}_v{version}.{ext}`.
-    fn download(&self) -> String {
-        format!(
-            "output_{}_{}_v{OUTPUT_VERSION}.{}",
-            self.image_index, self.group_index, self.ext
-        )
-    }
-}
-
-/// The path of output `k`'s image (`full` or `thumbnail`).
-pub fn result_path(job: &Job, k: usize, kind: &str) -> String {
-    let ext = OutputName::of(job, k).map_or("jpg", |n| n.ext);
-    format!("/blobs/results/{}/{k}/{kind}.{ext}", job.id)
-}
-
-/// The ZIP entry and `download_filename` of output `k`.
-pub fn download_filename(job: &Job, k: usize) -> String {
-    OutputName::of(job, k).map_or_else(|| format!("output_{k}.bin"), |n| n.download())
-}
-
-fn result_view(state: &AppState, job: &Job, s: &JobState, k: usize) -> Value {
-    let schedule = job.schedule();
-    let slot = &schedule.outputs[k];
-    let ins = &job.request.instructions[slot.instruction];
-    let out = &s.outputs[k];
-    let name = OutputName::new(job, slot);
-    let exp = state.now().plus(state.settings.download_url_ttl);
-    let sign = |path: String| state.signer.url(&state.settings.public_url, "GET", &path, "", exp);
-    let done = out.status == OutputStatus::Completed;
-    let url = |kind: &str| {
-        if done {
-            Value::String(sign(result_path(job, k, kind)))
-        } else {
-            Value::Null
-        }
-    };
-    let processing_time = match (out.started_at, out.finished_at) {
-        (Some(a), Some(b)) => json!(((b.millis() - a.millis()) as f64) / 1000.0),
-        _ => Value::Null,
-    };
-    let inputs: Vec<Value> = job
-        .inputs
-        .iter()
-        .map(|i| {
-            let u = sign(download_path(&i.file_id));
-            json!({ "full_size": u, "thumbnail": u, "file_id": i.file_id, "note": i.note })
-        })
-        .collect();
-    json!({
-        "job_id": job.id,
-        "image_index": slot.instruction,
-        "group_index": slot.variation,
-        "version": OUTPUT_VERSION,
-        "original_filename": name.original(),
-        "download_filename": name.download(),
-        "inputs": inputs,
-        "output": { "full_size": url("full"), "thumbnail": url("thumbnail") },
-        "width": slot.width,
-        "height": slot.height,
-        "format": ins.format.name(),
-        "input_description": ins.descriptor_texts().join("; "),
-        "status": out.status.name(),
-        "quality_score": if done { json!(slot.quality_score) } else { Value::Null },
-        "processing_time": processing_time,
-        "error_message": out.error_message,
-        "feedback": null,
-        "feedback_comment": null,
-        "created_at": out.finished_at.unwrap_or(job.created_at).rfc3339(),
-        "model_used": out.model_used.map(|m| m.name()),
-        "fallback_used": out.fell_back,
-        "preset_name": ins.preset_name,
-        "category_names": ins.category_names,
-    })
-}
-
 async fn results(
     State(state): State<AppState>,
     Caller(tenant): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let job = find(&state, &tenant, &id)?;
     let s = job.state();
-    let mut body = status_view(&job, &s);
-    let results: Vec<Value> = (0..s.outputs.len()).map(|k| result_view(&state, &job, &s, k)).collect();
-    let schedule = job.schedule();
-    let ok: Vec<f64> = s
-        .outputs
-        .iter()
-        .zip(&schedule.outputs)
-        .filter(|(o, _)| o.status == OutputStatus::Completed)
-        .map(|(_, slot)| slot.quality_score)
-        .collect();
-    let failed = s.outputs.iter().filter(|o| o.status == OutputStatus::Failed).count();
-    let total = s.outputs.len();
-    let average = if ok.is_empty() {
-        Value::Null
-    } else {
-        json!((ok.iter().sum::<f64>() / ok.len() as f64 * 1000.0).round() / 1000.0)
-    };
-    body["results"] = Value::Array(results);
-    body["summary"] = json!({
-        "total_images": total,
-        "successful": ok.len(),
-        "failed": failed,
-        "average_quality_score": average,
-        "success_rate": if total == 0 { 0.0 } else { (ok.len() as f64 / total as f64 * 1000.0).round() / 1000.0 },
-    });
-    body["credits_used"] = json!(ok.len());
-    Ok(Json(body))
+    Ok(Json(JobResultsOut::new(&job, &s, &state.links())).into_response())
 }
 
 /// `GET /jobs/{id}/versions/{image_index}?group_index=`.
@@ -431,7 +293,7 @@ async fn versions(
     Caller(tenant): Caller,
     Path((id, image_index)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<VersionsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let job = find(&state, &tenant, &id)?;
     let index: usize = image_index
         .parse()
@@ -446,10 +308,5 @@ async fn versions(
         .position(|slot| slot.instruction == index && slot.variation == group)
         .ok_or_else(|| ApiError::not_found("output", Some(("group_index", Position::Query))))?;
     let s = job.state();
-    Ok(Json(json!({
-        "job_id": job.id,
-        "image_index": index,
-        "group_index": group,
-        "versions": [result_view(&state, &job, &s, k)],
-    })))
+    Ok(Json(VersionsOut::new(&job, &s, k, &state.links())).into_response())
 }

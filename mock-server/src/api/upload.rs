@@ -19,6 +19,7 @@ use crate::durable::Dirty;
 use crate::error::{ApiError, Position, S3Error};
 use crate::http::Routes;
 use crate::http::extract::{ApiJson, Caller, Scenario, SignedParams};
+use crate::links::{UPLOAD_ROUTE, upload_path};
 use crate::state::AppState;
 use crate::storage::records::{Blob, StoredFile};
 
@@ -27,19 +28,9 @@ pub fn routes(r: Routes, state: &AppState) -> Routes {
     let limit = state.settings.max_upload_bytes;
     r.add(Method::POST, "/upload", post(create)).add(
         Method::PUT,
-        "/upload/{file_id}",
+        UPLOAD_ROUTE,
         put(put_bytes).layer(DefaultBodyLimit::max(limit)),
     )
-}
-
-/// The path a file's pre-signed PUT goes to.
-pub fn upload_path(id: &FileId) -> String {
-    format!("/upload/{id}")
-}
-
-/// The path a file's bytes are read back from.
-pub fn download_path(id: &FileId) -> String {
-    format!("/blobs/files/{id}")
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,17 +71,9 @@ async fn create(
         .and_then(|s| s.upload_url_ttl_seconds)
         .map_or(state.settings.upload_url_ttl, std::time::Duration::from_secs);
     let upload_expires_at = now.plus(ttl);
-    let base = &state.settings.public_url;
-    let upload_url = state
-        .signer
-        .url(base, "PUT", &upload_path(&id), name.content_type(), upload_expires_at);
-    let download_url = state.signer.url(
-        base,
-        "GET",
-        &download_path(&id),
-        "",
-        now.plus(state.settings.download_url_ttl),
-    );
+    let links = state.links();
+    let upload_url = links.upload(&id, name.content_type(), upload_expires_at);
+    let download_url = links.file(&id);
     let mut body = json!({
         "upload_url": upload_url,
         "download_url": download_url,

@@ -13,7 +13,7 @@ use crate::clock::Instant;
 use crate::domain::ids::{FileId, JobId, TenantId};
 use crate::domain::job_request::{Format, JobRequest};
 use crate::engine::plan::FaultPlan;
-use crate::engine::schedule::Schedule;
+use crate::engine::schedule::{OutputSlot, Schedule};
 use crate::engine::state::{JobState, PostStatus};
 use crate::render::{Inputs, OutputFormat, OutputSpec, RenderError, Rendered, render_inputs};
 use crate::scenarios::{Scenario, WebhookFault};
@@ -30,6 +30,38 @@ pub struct JobInput {
     pub note: Option<String>,
     /// Its bytes.
     pub bytes: Bytes,
+}
+
+/// Every output has exactly one version, 0: the fake has no re-edit.
+pub const OUTPUT_VERSION: u32 = 0;
+
+/// What output `k`'s names are built from: its instruction
+/// (`image_index`), its variation (`group_index`) and its own format. Only
+/// indexes, never client input, so no name can escape a folder or a ZIP.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputName {
+    image_index: usize,
+    group_index: u32,
+    /// The file extension of its format (`jpg`, `png`).
+    pub ext: &'static str,
+}
+
+impl OutputName {
+    /// `output_{image_index}_{group_index}.{ext}`: unique per output, so a
+    /// client naming saved files after it (the vendor's `flat_to_model.py`
+    /// writes `{stem}_v{version}.{ext}`) keeps every output.
+    pub fn original(&self) -> String {
+        format!("output_{}_{}.{}", self.image_index, self.group_index, self.ext)
+    }
+
+    /// `output_{image_index}_{group_index}_v{version}.{ext}`: the ZIP entry
+    /// and `download_filename`.
+    pub fn download(&self) -> String {
+        format!(
+            "output_{}_{}_v{OUTPUT_VERSION}.{}",
+            self.image_index, self.group_index, self.ext
+        )
+    }
 }
 
 /// A job.
@@ -171,6 +203,26 @@ impl Job {
     /// The schedule.
     pub fn schedule(&self) -> Arc<Schedule> {
         self.schedule.read().clone()
+    }
+
+    /// The names of the output in `slot` of this job's schedule.
+    pub fn output_name(&self, slot: &OutputSlot) -> OutputName {
+        OutputName {
+            image_index: slot.instruction,
+            group_index: slot.variation,
+            ext: self.request.instructions[slot.instruction].format.name(),
+        }
+    }
+
+    /// The names of output `k`, if the job has one.
+    pub fn output_name_of(&self, k: usize) -> Option<OutputName> {
+        self.schedule().outputs.get(k).map(|slot| self.output_name(slot))
+    }
+
+    /// The ZIP entry and `download_filename` of output `k`.
+    pub fn download_filename(&self, k: usize) -> String {
+        self.output_name_of(k)
+            .map_or_else(|| format!("output_{k}.bin"), |n| n.download())
     }
 
     /// The time of the job's last change once it can change no more —

@@ -1,9 +1,8 @@
-//! Events: the per-account notification log, the notifications job events
-//! cause, their numbering ([`publisher`]), the SSE stream and the webhook
-//! delivery book. Sending webhooks is [`crate::deliver`]'s.
+//! Events: the per-account notification log, the numbering of
+//! notifications ([`publisher`]), the SSE stream and the webhook delivery
+//! book (what job events say is [`crate::views::notifications`]). Sending webhooks is [`crate::deliver`]'s.
 
 pub mod log;
-pub mod notify;
 pub mod publisher;
 pub mod sse;
 pub mod webhook;

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
 use crate::error::{ApiError, FieldError, Position, S3Error};
+use crate::links::is_storage_route;
 
 /// Whether `s`, percent-decoded, is UTF-8.
 pub fn decodes_to_utf8(s: &str) -> bool {
@@ -37,12 +38,6 @@ pub fn query_error(q: &str) -> Option<FieldError> {
             None
         }
     })
-}
-
-/// Whether the matched route is a pre-signed storage URL, which answers as
-/// S3 does.
-pub fn is_storage_route(template: &str) -> bool {
-    template.starts_with("/blobs/") || template == "/upload/{file_id}"
 }
 
 /// Refuses a path that does not decode to UTF-8: no object has such a
