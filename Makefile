@@ -1,6 +1,7 @@
 # flat2model-mock: the README's commands.
 #   make run    serve the fake on 127.0.0.1:8080 with the fixture account
-#   make test   every check: format, clippy, Rust tests, the vendor's Python examples, Schemathesis
+#   make test   every check: format, clippy, Rust tests, the vendor's Python examples, Schemathesis,
+#               the CI example (docs/ci.md), the pytest plugin and the Node helper
 #   make lint   format and clippy only
 #   make proptest-long   the property tests with 20,000 cases each
 #   make bench  the benchmark (release build), written to bench/report.md
@@ -17,14 +18,14 @@ ST_STAMP := $(ST_VENV)/.installed-$(shell cksum < tests/schemathesis/requirement
 PEERS_DIR   := bench/peers
 PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)/package-lock.json | cut -d' ' -f1)
 
-.PHONY: run test lint rust-test python-test schemathesis proptest-long venv bench bench-smoke bench-peers \
+.PHONY: run test lint rust-test python-test ci-example schemathesis proptest-long venv bench bench-smoke bench-peers \
 	fuzz fuzz-smoke cargo-fuzz
 
 run:
 	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
-test: lint rust-test bench-smoke schemathesis python-test
+test: lint rust-test bench-smoke schemathesis ci-example python-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -41,6 +42,12 @@ rust-test:
 # resolve other features and rebuild reqwest, image and the fake (about
 # 3 minutes of a clean `make test` on 2 cores).
 BUILD_DEBUG := $(CARGO) build --workspace --all-targets --locked
+
+# docs/ci.md's shell variant (tests/ci/gate.sh) as written, against a good
+# client and three broken ones; the debug binaries that rust-test built.
+ci-example: venv
+	$(BUILD_DEBUG)
+	PYTHON=$(abspath $(VENV))/bin/python $(VENV)/bin/pytest -q tests/ci
 
 # The Python checks run the debug binary that rust-test built.
 python-test: venv
