@@ -8,18 +8,7 @@ use crate::helpers::{DEMO, OTHER, TestApp};
 #[tokio::test]
 async fn the_journal_shows_what_clients_sent_with_their_violations() {
     let app = TestApp::spawn().await;
-    app.post("/project")
-        .token(DEMO)
-        .json(json!({"project_name": 5}))
-        .send()
-        .await
-        .expect(400);
-    app.post("/project")
-        .token(DEMO)
-        .json(json!({"project_name": "ok"}))
-        .send()
-        .await
-        .expect(201);
+    broken_then_fine(&app).await;
     app.get("/project?per_page=5").token(DEMO).send().await.expect(200);
     let j = app
         .get("/__admin/journal?path=/project")
@@ -307,9 +296,9 @@ async fn the_journal_selects_one_caller_one_account_or_a_window() {
     assert_eq!(r.error_field().as_deref(), Some("account"));
 }
 
-#[tokio::test]
-async fn a_flagged_request_keeps_both_bodies_and_a_clean_one_none() {
-    let app = TestApp::spawn().await;
+/// Two projects of DEMO: one with a number for a name (400, a violation),
+/// then a fine one.
+async fn broken_then_fine(app: &TestApp) {
     app.post("/project")
         .token(DEMO)
         .json(json!({"project_name": 5}))
@@ -317,6 +306,12 @@ async fn a_flagged_request_keeps_both_bodies_and_a_clean_one_none() {
         .await
         .expect(400);
     app.create_project(DEMO, "fine").await;
+}
+
+#[tokio::test]
+async fn a_flagged_request_keeps_both_bodies_and_a_clean_one_none() {
+    let app = TestApp::spawn().await;
+    broken_then_fine(&app).await;
     let reqs = app.get("/__admin/journal").send().await.expect(200).json()["requests"].clone();
     assert_eq!(reqs[0]["request_body"]["text"], r#"{"project_name":5}"#);
     assert_eq!(reqs[0]["request_body"]["content_type"], "application/json");
@@ -362,13 +357,7 @@ async fn a_request_without_credentials_where_they_are_needed_is_a_violation() {
 #[tokio::test]
 async fn the_journal_exports_its_flagged_requests_as_har() {
     let app = TestApp::spawn().await;
-    app.post("/project")
-        .token(DEMO)
-        .json(json!({"project_name": 5}))
-        .send()
-        .await
-        .expect(400);
-    app.create_project(DEMO, "fine").await;
+    broken_then_fine(&app).await;
     let har = app
         .get("/__admin/journal.har?violations=true")
         .send()
