@@ -1,6 +1,7 @@
 # flat2model-mock: the README's commands.
 #   make run    serve the fake on 127.0.0.1:8080 with the fixture account
-#   make test   every check: format, clippy, Rust tests, the vendor's Python examples, Schemathesis
+#   make test   every check: format, clippy, Rust tests, the vendor's Python examples, Schemathesis,
+#               the CI example (docs/ci.md), the pytest plugin and the Node helper
 #   make lint   format and clippy only
 #   make proptest-long   the property tests with 20,000 cases each
 #   make bench  the benchmark (release build), written to bench/report.md
@@ -11,20 +12,21 @@ CARGO  ?= cargo
 PYTHON ?= python3
 VENV   := .venv
 VENV_STAMP := $(VENV)/.installed-$(shell cksum < tests/python/requirements.txt | cut -d' ' -f1)
+PLUGIN_STAMP := $(VENV)/.plugin-$(shell cat clients/python/pyproject.toml clients/python/flat2model_mock/*.py | cksum | cut -d' ' -f1)
 ST_VENV := .venv-st
 ST_STAMP := $(ST_VENV)/.installed-$(shell cksum < tests/schemathesis/requirements.txt | cut -d' ' -f1)
 
 PEERS_DIR   := bench/peers
 PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)/package-lock.json | cut -d' ' -f1)
 
-.PHONY: run test lint rust-test python-test schemathesis proptest-long venv bench bench-smoke bench-peers \
+.PHONY: run test lint rust-test python-test ci-example python-plugin node-helper schemathesis proptest-long venv bench bench-smoke bench-peers \
 	fuzz fuzz-smoke cargo-fuzz
 
 run:
 	$(CARGO) run --release -p mock-server -- --host 127.0.0.1 --port 8080
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
-test: lint rust-test bench-smoke schemathesis python-test
+test: lint rust-test bench-smoke schemathesis ci-example node-helper python-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -42,10 +44,36 @@ rust-test:
 # 3 minutes of a clean `make test` on 2 cores).
 BUILD_DEBUG := $(CARGO) build --workspace --all-targets --locked
 
-# The Python checks run the debug binary that rust-test built.
-python-test: venv
+# docs/ci.md's shell variant (tests/ci/gate.sh) as written, against a good
+# client and three broken ones; the debug binaries that rust-test built.
+ci-example: venv
+	$(BUILD_DEBUG)
+	PYTHON=$(abspath $(VENV))/bin/python $(VENV)/bin/pytest -q tests/ci
+
+# The Python checks run the debug binary that rust-test built: the vendor's
+# examples, then the pytest plugin's own tests (clients/python).
+python-test: venv python-plugin
 	$(BUILD_DEBUG)
 	$(VENV)/bin/pytest -q tests/python
+	F2M_MOCK_SERVER=$(abspath target/debug/mock-server) $(VENV)/bin/pytest -q clients/python/tests
+
+# The pytest plugin, installed into .venv (its pins are those of
+# tests/python/requirements.txt, already there: --no-deps).
+python-plugin: $(PLUGIN_STAMP)
+
+$(PLUGIN_STAMP): $(VENV_STAMP) clients/python/pyproject.toml
+	rm -f $(VENV)/.plugin-*
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps ./clients/python
+	touch $@
+
+# The Node helper's tests (node:test, Node 18+); without Node, skipped with a note.
+node-helper:
+	@if command -v node >/dev/null 2>&1 && node -e 'process.exit(parseInt(process.versions.node, 10) < 18 ? 1 : 0)'; then \
+		$(BUILD_DEBUG) && \
+		F2M_MOCK_SERVER=$(abspath target/debug/mock-server) node --test clients/node/test/; \
+	else \
+		echo "SKIP node-helper: Node 18 or later is not installed (clients/node needs its global fetch)"; \
+	fi
 
 # The property tests with many more cases than make test runs (64).
 proptest-long:

@@ -1,7 +1,9 @@
 //! contract-tests: checks servers and client payloads against the committed
 //! contract in `schemas/` — [`validate`] offline, [`suite`] against any base
-//! URL, [`report`] as text, JSON or JUnit.
+//! URL, [`gate`] judging a client by the fake's journal, [`report`] as
+//! text, JSON or JUnit.
 
+pub mod gate;
 pub mod report;
 pub mod suite;
 

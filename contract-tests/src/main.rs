@@ -1,5 +1,6 @@
-//! `contract-tests`: `run` checks a server end to end; `validate` checks a
-//! payload offline; `schemas` lists the schema names.
+//! `contract-tests`: `run` checks a server end to end; `verify-client`
+//! judges a client by the fake's journal of what it sent; `validate`
+//! checks a payload offline; `schemas` lists the schema names.
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use contract::profile::Profile;
-use contract_tests::report::{Format, render};
+use contract_tests::report::{Format, RunReport, render};
 use contract_tests::suite::{Config, Credentials, Image, RunError, run};
 
 /// Contract tests for the PiktID v2 flat-lay-on-model API.
@@ -26,6 +27,11 @@ enum Command {
     /// skipped with its reason, 1 a contract failure, 2 a usage error
     /// (bad flags, refused credentials), 3 the server is unreachable.
     Run(Box<RunArgs>),
+    /// Judge a client by what a running fake recorded of it
+    /// (docs/ci.md): each request that broke the contract or ignored a
+    /// `Retry-After`, and each expectation not met, is a failed test case.
+    /// Exit codes: 0 clean, 1 a finding, 2 a usage error, 3 unreachable.
+    VerifyClient(Box<VerifyArgs>),
     /// List the schema names.
     Schemas,
     /// Validate a JSON payload against a schema.
@@ -128,6 +134,52 @@ struct RunArgs {
     output: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// Base URL of the fake.
+    #[arg(long, env = "CONTRACT_BASE_URL")]
+    base_url: String,
+    /// The client's bearer token: only its requests are judged (the token
+    /// stays here; the journal is asked for its digest).
+    #[arg(long, env = "CONTRACT_TOKEN", hide_env_values = true, conflicts_with_all = ["caller", "account"])]
+    token: Option<String>,
+    /// The journal's 12-hex caller digest of the client's token.
+    #[arg(long, env = "CONTRACT_CALLER", conflicts_with = "account")]
+    caller: Option<String>,
+    /// An account (tenant id or e-mail): every token of it.
+    #[arg(long, env = "CONTRACT_ACCOUNT")]
+    account: Option<String>,
+    /// Only requests numbered above this journal `seq`.
+    #[arg(long, env = "CONTRACT_AFTER")]
+    after: Option<u64>,
+    /// Only requests at or after this RFC 3339 time (the fake's clock).
+    #[arg(long, env = "CONTRACT_SINCE")]
+    since: Option<String>,
+    /// Only requests before this RFC 3339 time.
+    #[arg(long, env = "CONTRACT_UNTIL")]
+    until: Option<String>,
+    /// An expectation file (`{"expect": [{"method", "path", "status",
+    /// "authenticated", "at_least", "at_most", "name"}]}`).
+    #[arg(long, env = "CONTRACT_EXPECT")]
+    expect: Option<PathBuf>,
+    /// The fake's `--admin-token`, if it has one.
+    #[arg(long, env = "MOCK_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Report format.
+    #[arg(long, env = "CONTRACT_REPORT", value_enum, default_value_t = Format::Text)]
+    report: Format,
+    /// Write the report here (the text report still goes to stdout).
+    #[arg(long, env = "CONTRACT_OUTPUT")]
+    output: Option<PathBuf>,
+    /// Write the flagged requests, with their bodies, as a HAR file here.
+    #[arg(long, env = "CONTRACT_HAR")]
+    har: Option<PathBuf>,
+    /// Put every selected request in the HAR, not only the flagged ones
+    /// (their bodies need the fake's `--journal-bodies all`).
+    #[arg(long, env = "CONTRACT_HAR_ALL", requires = "har")]
+    har_all: bool,
+}
+
 /// Exit code of a usage error.
 const USAGE: u8 = 2;
 
@@ -157,6 +209,7 @@ fn main() -> ExitCode {
         }
         Command::Validate { schema, file } => validate(&schema, file),
         Command::Run(args) => run_command(*args),
+        Command::VerifyClient(args) => verify_client(*args),
     }
 }
 
@@ -242,13 +295,19 @@ fn run_command(a: RunArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let text = render(&report, a.report);
-    match a.output {
+    emit(&report, a.report, a.output.as_ref())
+}
+
+/// Writes `report` as asked (a file gets `format`, stdout the text), and
+/// returns the exit code of its verdict.
+fn emit(report: &RunReport, format: Format, output: Option<&PathBuf>) -> ExitCode {
+    let text = render(report, format);
+    match output {
         Some(path) => {
-            if let Err(e) = std::fs::write(&path, &text) {
+            if let Err(e) = std::fs::write(path, &text) {
                 return usage(&format!("cannot write {}: {e}", path.display()));
             }
-            print!("{}", render(&report, Format::Text));
+            print!("{}", render(report, Format::Text));
         }
         None => print!("{text}"),
     }
@@ -258,6 +317,53 @@ fn run_command(a: RunArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn verify_client(a: VerifyArgs) -> ExitCode {
+    use contract_tests::gate::{Expectations, Fake, Selection, caller_of, judge};
+    let expectations = match &a.expect {
+        None => Vec::new(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Expectations::parse(&t))
+        {
+            Ok(x) => x.expect,
+            Err(e) => return usage(&format!("{}: {e}", path.display())),
+        },
+    };
+    let sel = Selection {
+        caller: a.caller.or_else(|| a.token.as_deref().map(caller_of)),
+        account: a.account,
+        after: a.after,
+        since: a.since,
+        until: a.until,
+    };
+    let Ok(rt) = tokio::runtime::Runtime::new() else {
+        return usage("cannot start the runtime");
+    };
+    let outcome = rt.block_on(async {
+        let fake = Fake::new(&a.base_url, a.admin_token)?;
+        let entries = fake.journal(&sel).await?;
+        let har = match &a.har {
+            Some(_) => Some(fake.har(&sel, a.har_all).await?),
+            None => None,
+        };
+        Ok::<_, RunError>((entries, har))
+    });
+    let (entries, har) = match outcome {
+        Ok(x) => x,
+        Err(RunError::Usage(m)) => return usage(&m),
+        Err(RunError::Unreachable(m)) => {
+            eprintln!("contract-tests: the fake is unreachable: {m}");
+            return ExitCode::from(3);
+        }
+    };
+    if let (Some(path), Some(har)) = (&a.har, har)
+        && let Err(e) = std::fs::write(path, har.to_string())
+    {
+        return usage(&format!("cannot write {}: {e}", path.display()));
+    }
+    emit(&judge(&entries, &expectations), a.report, a.output.as_ref())
 }
 
 fn validate(schema: &str, file: Option<PathBuf>) -> ExitCode {

@@ -31,6 +31,9 @@ pub struct Contract {
     /// METHOD → path template → the schema file of its JSON request body
     /// (nested, so a lookup borrows its keys).
     request_schemas: HashMap<String, HashMap<String, String>>,
+    /// METHOD → the path templates whose `security` asks for credentials
+    /// (the document's default unless the operation says `security: []`).
+    guarded: HashMap<String, std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Contract {
@@ -114,8 +117,13 @@ impl Contract {
         }
         let operations = operations_of(&openapi);
         let mut request_schemas: HashMap<String, HashMap<String, String>> = HashMap::new();
+        let mut guarded: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
         for (m, t) in &operations {
             let op = &openapi["paths"][t.as_str()][m.to_lowercase()];
+            let security = op.get("security").unwrap_or(&openapi["security"]);
+            if security.as_array().is_some_and(|s| !s.is_empty()) {
+                guarded.entry(m.clone()).or_default().insert(t.clone());
+            }
             let file = op
                 .pointer("/requestBody/content/application~1json/schema/$ref")
                 .and_then(Value::as_str)
@@ -133,6 +141,7 @@ impl Contract {
             bundled: OnceLock::new(),
             operations,
             request_schemas,
+            guarded,
         })
     }
 
@@ -242,6 +251,12 @@ impl Contract {
             .get(method)
             .and_then(|by_template| by_template.get(template))
             .map(String::as_str)
+    }
+
+    /// Whether the operation `method template` needs credentials (its
+    /// `security`): one hash lookup, for the per-request journal.
+    pub fn needs_credentials(&self, method: &str, template: &str) -> bool {
+        self.guarded.get(method).is_some_and(|t| t.contains(template))
     }
 
     /// Follows a local `$ref` (`#/components/responses/Error`) inside the
@@ -358,6 +373,18 @@ mod tests {
         let c = Contract::load().expect("every schema compiles");
         assert!(c.has_schema("error.json"));
         assert!(!c.operations().is_empty());
+    }
+
+    #[test]
+    fn operations_know_whether_they_need_credentials() {
+        let c = Contract::global();
+        assert!(c.needs_credentials("POST", "/flat-2-model"));
+        assert!(c.needs_credentials("GET", "/jobs/{id}/status"));
+        // Basic auth is credentials too.
+        assert!(c.needs_credentials("POST", "/auth/login"));
+        // Pre-signed and control routes say `security: []`.
+        assert!(!c.needs_credentials("GET", "/__admin/health"));
+        assert!(!c.needs_credentials("GET", "/nowhere"));
     }
 
     #[test]

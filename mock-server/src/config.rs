@@ -119,6 +119,13 @@ pub struct Config {
     )]
     pub rate_limit_retry_after: bool,
 
+    /// Which requests keep their request and response bodies in the journal
+    /// (`GET /__admin/journal`, its HAR export): `flagged` ones (a contract
+    /// violation or an ignored `Retry-After`), or `all` (costs a copy of
+    /// every body up to 64 KiB).
+    #[arg(long, env = "MOCK_JOURNAL_BODIES", value_enum, default_value_t = JournalBodies::Flagged)]
+    pub journal_bodies: JournalBodies,
+
     /// How long a `POST /download` ZIP link stays valid.
     #[arg(long, env = "MOCK_ZIP_LINK_TTL", default_value = "1h", value_parser = parse_ttl)]
     pub zip_link_ttl: Duration,
@@ -295,6 +302,16 @@ impl Config {
         cfg.fixtures = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures"));
         cfg
     }
+}
+
+/// Which requests keep their bodies in the journal (`--journal-bodies`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum JournalBodies {
+    /// Only flagged requests: a violation or an ignored `Retry-After`.
+    #[default]
+    Flagged,
+    /// Every request (for a HAR of everything).
+    All,
 }
 
 #[cfg(test)]

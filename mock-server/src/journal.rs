@@ -1,6 +1,9 @@
 //! The request journal: what clients actually sent (without credentials:
 //! see [`crate::redact`]; a digest of the body), what they got, how long it
 //! took, and where the request broke the contract. Kept in a bounded ring.
+//! A flagged request (a violation, an ignored `Retry-After`) also keeps
+//! both bodies, so a CI report can show them; `--journal-bodies all` keeps
+//! every request's. Filters run on the read side: recording stays cheap.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -21,6 +24,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Instant;
+use crate::config::JournalBodies;
 use crate::contract::Contract;
 use crate::domain::secret::SecretDigest;
 use crate::state::AppState;
@@ -58,6 +62,56 @@ pub struct Entry {
     pub violations: Vec<String>,
     /// The caller repeated a request that got 429 before its `Retry-After`.
     pub ignored_retry_after: bool,
+    /// The request body, when kept (see the module doc).
+    pub request_body: Option<KeptBody>,
+    /// The answer's body, when kept.
+    pub response_body: Option<KeptBody>,
+}
+
+/// Most bytes of one body the journal keeps; a longer one keeps its head.
+pub const MAX_KEPT_BODY: usize = 64 * 1024;
+
+/// A body the journal kept: `{content_type, size, text | base64,
+/// truncated}` in JSON (text when it is UTF-8).
+#[derive(Debug, Clone)]
+pub struct KeptBody {
+    /// Its `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// Its whole length in bytes.
+    pub size: usize,
+    /// Its first [`MAX_KEPT_BODY`] bytes.
+    pub bytes: Bytes,
+}
+
+impl KeptBody {
+    fn keep(content_type: Option<&axum::http::HeaderValue>, bytes: &Bytes) -> Self {
+        Self {
+            content_type: content_type.and_then(|v| v.to_str().ok()).map(str::to_owned),
+            size: bytes.len(),
+            bytes: bytes.slice(..bytes.len().min(MAX_KEPT_BODY)),
+        }
+    }
+
+    /// Whether only the head of the body was kept.
+    pub fn truncated(&self) -> bool {
+        self.bytes.len() < self.size
+    }
+}
+
+impl Serialize for KeptBody {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("content_type", &self.content_type)?;
+        m.serialize_entry("size", &self.size)?;
+        match std::str::from_utf8(&self.bytes) {
+            Ok(text) => m.serialize_entry("text", text)?,
+            Err(_) => m.serialize_entry("base64", &base64::engine::general_purpose::STANDARD.encode(&self.bytes))?,
+        }
+        m.serialize_entry("truncated", &self.truncated())?;
+        m.end()
+    }
 }
 
 /// A request's headers as `name: value` lines, one allocation per request;
@@ -116,6 +170,16 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Forgets the requests of `callers` (digests, as [`Entry::caller`])
+    /// and their `Retry-After` deadlines: a reset of one tenant.
+    pub fn forget_callers(&self, callers: &std::collections::HashSet<String>) {
+        self.entries
+            .lock()
+            .retain(|e| e.caller.as_ref().is_none_or(|c| !callers.contains(c)));
+        self.backoff
+            .retain(|k, _| k.split_once(' ').is_none_or(|(c, _)| !callers.contains(c)));
+    }
+
     /// Forgets everything.
     pub fn clear(&self) {
         self.entries.lock().clear();
@@ -164,29 +228,61 @@ impl Journal {
 pub struct Filter {
     /// HTTP method.
     pub method: Option<String>,
-    /// A path pattern: `*` matches within a segment, `**` across segments.
+    /// A path pattern: `*` (or a template's `{id}`) matches within a
+    /// segment, `**` across segments.
     pub path: Option<String>,
     /// Exact status.
     pub status: Option<u16>,
     /// Only requests with contract violations.
     pub violations: Option<bool>,
+    /// Only requests that ignored a `Retry-After` (or only those that did not).
+    pub ignored_retry_after: Option<bool>,
+    /// One caller: the 12-hex digest of its token ([`Entry::caller`]).
+    pub caller: Option<String>,
+    /// One account (tenant id or e-mail): every caller whose token is the
+    /// account's. Resolved by the control API into [`Filter::callers`].
+    pub account: Option<String>,
+    /// Only requests numbered above this `seq`.
+    pub after: Option<u64>,
+    /// Only requests that arrived at or after this time (RFC 3339, injected clock).
+    pub since: Option<String>,
+    /// Only requests that arrived before this time.
+    pub until: Option<String>,
+    /// The callers of `account`, as resolved.
+    #[serde(skip)]
+    pub callers: Option<std::collections::HashSet<String>>,
+    /// `since` and `until`, parsed.
+    #[serde(skip)]
+    pub window: (Option<Instant>, Option<Instant>),
 }
 
 impl Filter {
     /// Whether `e` is selected.
     pub fn matches(&self, e: &Entry) -> bool {
+        let caller = e.caller.as_deref();
         self.method
             .as_deref()
             .is_none_or(|m| m.eq_ignore_ascii_case(e.method.as_str()))
             && self.path.as_deref().is_none_or(|p| glob(p, &e.path))
             && self.status.is_none_or(|s| s == e.status)
             && self.violations.is_none_or(|v| v != e.violations.is_empty())
+            && self.ignored_retry_after.is_none_or(|v| v == e.ignored_retry_after)
+            && self.caller.as_deref().is_none_or(|c| caller == Some(c))
+            && self
+                .callers
+                .as_ref()
+                .is_none_or(|set| caller.is_some_and(|c| set.contains(c)))
+            && self.after.is_none_or(|a| e.seq > a)
+            && self.window.0.is_none_or(|t| e.at >= t)
+            && self.window.1.is_none_or(|t| e.at < t)
     }
 }
 
-/// `*` matches any run of characters but `/`; `**` any run at all. Linear
-/// in pattern × path: a set of reachable path positions, advanced per
-/// pattern token (no backtracking, so no pattern can stall the server).
+/// `*` matches any run of characters but `/`, and so does a path
+/// template's `{name}` (the scenario files' form: `/jobs/{id}/status`);
+/// `**` any run at all. Linear in pattern × path: a set of reachable path
+/// positions, advanced per pattern token (no backtracking, so no pattern
+/// can stall the server).
 pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let mut reach = vec![false; t.len() + 1];
@@ -194,12 +290,14 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     let mut i = 0;
     while i < p.len() {
         let mut next = vec![false; t.len() + 1];
-        if p[i] == b'*' {
-            let double = p.get(i + 1) == Some(&b'*');
+        // `{name}` up to its `}` is one `*` (an unclosed `{` is a letter).
+        let template = (p[i] == b'{').then(|| p[i..].iter().position(|&b| b == b'}')).flatten();
+        if p[i] == b'*' || template.is_some() {
+            let double = template.is_none() && p.get(i + 1) == Some(&b'*');
             for j in 0..=t.len() {
                 next[j] = reach[j] || (j > 0 && next[j - 1] && (double || t[j - 1] != b'/'));
             }
-            i += if double { 2 } else { 1 };
+            i += template.map_or(if double { 2 } else { 1 }, |end| end + 1);
         } else {
             for j in 0..t.len() {
                 next[j + 1] = reach[j] && t[j] == p[i];
@@ -241,10 +339,18 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let caller = caller_token(&parts.headers, parts.uri.query()).map(|t| SecretDigest::of(&t).caller_id());
     // The router matched the path already: its template names the schema.
     let template = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
-    let violations = request_violations(method.as_str(), template, &parts.headers, &bytes);
+    let mut violations = request_violations(method.as_str(), template, &parts.headers, &bytes);
+    if caller.is_none()
+        && let Some(v) = missing_credentials(method.as_str(), template, &parts.headers)
+    {
+        violations.push(v);
+    }
     let backoff_key = || format!("{} {method} {path}", caller.as_deref().unwrap_or(""));
     let ignored_retry_after =
         state.journal.any_backoff.load(Ordering::Relaxed) && state.journal.ignores_backoff(&backoff_key(), at);
+    let keep_bodies =
+        !violations.is_empty() || ignored_retry_after || state.settings.journal_bodies == JournalBodies::All;
+    let request_body = keep_bodies.then(|| KeptBody::keep(parts.headers.get(header::CONTENT_TYPE), &bytes));
     let body_sha256 = if bytes.is_empty() {
         Cow::Borrowed(EMPTY_SHA256)
     } else {
@@ -254,7 +360,14 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let headers = Headers::record(&parts.headers);
     // Numbered on arrival, recorded when answered.
     let seq = state.journal.seq.fetch_add(1, Ordering::SeqCst) + 1;
-    let res = next.run(Request::from_parts(parts, forwarded)).await;
+    let mut res = next.run(Request::from_parts(parts, forwarded)).await;
+    let response_body = if keep_bodies {
+        let (kept, whole) = keep_response(res).await;
+        res = whole;
+        kept
+    } else {
+        None
+    };
     if res.status().as_u16() == 429 {
         let wait = res
             .headers()
@@ -280,8 +393,47 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         violations,
         ignored_retry_after,
+        request_body,
+        response_body,
     });
     res
+}
+
+/// A copy of a response's body, and the response to send on. Only a body
+/// of known length within [`MAX_KEPT_BODY`] is read: a stream (SSE) or a
+/// large image or ZIP passes untouched, noted by its size alone.
+async fn keep_response(res: Response) -> (Option<KeptBody>, Response) {
+    let ct = res.headers().get(header::CONTENT_TYPE).cloned();
+    match axum::body::HttpBody::size_hint(res.body()).exact() {
+        Some(n) if usize::try_from(n).is_ok_and(|n| n <= MAX_KEPT_BODY) => {
+            let (parts, body) = res.into_parts();
+            match axum::body::to_bytes(body, MAX_KEPT_BODY).await {
+                Ok(bytes) => (
+                    Some(KeptBody::keep(ct.as_ref(), &bytes)),
+                    Response::from_parts(parts, Body::from(bytes)),
+                ),
+                Err(_) => (None, Response::from_parts(parts, Body::empty())),
+            }
+        }
+        Some(n) => {
+            let size = usize::try_from(n).unwrap_or(usize::MAX);
+            let kept = KeptBody {
+                content_type: ct.and_then(|v| v.to_str().ok().map(str::to_owned)),
+                size,
+                bytes: Bytes::new(),
+            };
+            (Some(kept), res)
+        }
+        None => (None, res),
+    }
+}
+
+/// A request without any credentials to an operation that needs them (its
+/// `security` in `openapi.yaml`): the client forgot its token.
+fn missing_credentials(method: &str, template: Option<&str>, headers: &HeaderMap) -> Option<String> {
+    let needs = template.is_some_and(|t| Contract::global().needs_credentials(method, t));
+    (needs && !headers.contains_key(header::AUTHORIZATION))
+        .then(|| "Authorization: missing: this operation needs credentials (its security in openapi.yaml)".to_owned())
 }
 
 /// A request body as the journal read it.
@@ -438,6 +590,14 @@ mod tests {
         assert!(glob("/flat-2-model", "/flat-2-model"));
         assert!(!glob("/flat-2-model", "/flat-2-models"));
         assert!(glob("/a*/*c", "/ab/xc") && !glob("/a*c", "/ab/c") && glob("**", ""));
+        // A path template's `{name}` is one segment, as in scenario files.
+        assert!(glob("/jobs/{id}/status", "/jobs/job_1/status"));
+        assert!(!glob("/jobs/{id}/status", "/jobs/a/b/status"));
+        assert!(glob("/jobs/{id}/versions/{image_index}", "/jobs/j/versions/0"));
+        assert!(
+            glob("/x{", "/x{") && !glob("/x{", "/xa"),
+            "an unclosed brace is a letter"
+        );
         // The pattern that made a backtracking matcher take forever.
         let evil = format!("{}/zz", "/**".repeat(40));
         assert!(!glob(&evil, &"/a".repeat(500)));

@@ -20,7 +20,8 @@
 //! - **Services**: [`jobs`] (submitting, letting go of and catching jobs up
 //!   to now: the one door to the engine), [`publish`] (notifications to the
 //!   logs and the webhook book), [`deliver`] (sending webhooks),
-//!   [`eviction`] (what outlived its TTL), [`persist`] (the `--data-dir`
+//!   [`eviction`] (what outlived its TTL), [`tenancy`] (one tenant's
+//!   creation, settings and reset, for a shared fake), [`persist`] (the `--data-dir`
 //!   store, behind [`durable`]'s adapter).
 //! - **State**: [`state`]: the settings and the collaborators, nothing more.
 //! - **What the API emits**: [`views`] (typed bodies: status, results,
@@ -59,6 +60,7 @@ pub mod scenarios;
 pub mod shutdown;
 pub mod state;
 pub mod storage;
+pub mod tenancy;
 pub mod views;
 pub mod wire;
 

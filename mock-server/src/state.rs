@@ -200,14 +200,17 @@ impl AppState {
             // Accounts added to the fixtures since the data dir was written
             // join; the others keep what the data dir holds.
             for f in &state.fixtures.accounts {
-                let kept = state.store.tenants().iter().any(|t| {
+                let kept = state.store.tenants().into_iter().find(|t| {
                     t.account
                         .email
                         .as_deref()
                         .is_some_and(|e| e.eq_ignore_ascii_case(&f.email))
                 });
-                if kept {
-                    state.scenarios.set_for_token(&f.api_token, f.scenario.clone());
+                if let Some(t) = kept {
+                    // A scenario set for the tenant through the control API wins.
+                    if t.data.lock().settings.scenario.is_none() {
+                        state.scenarios.set_for_token(&f.api_token, f.scenario.clone());
+                    }
                 } else {
                     state.add_fixture(f);
                 }

@@ -38,14 +38,8 @@ struct AccountQuery {
 
 /// Resolves `account` (tenant id or e-mail); unknown → 404.
 fn account(state: &AppState, q: Option<&str>) -> Result<Option<TenantId>, ApiError> {
-    let Some(q) = q else { return Ok(None) };
-    state
-        .store
-        .tenants()
-        .into_iter()
-        .find(|t| t.id().as_str() == q || t.account.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(q)))
-        .map(|t| Some(t.id().clone()))
-        .ok_or_else(|| ApiError::not_found("account", Some(("account", Position::Query))))
+    q.map(|q| super::tenant_named(state, q, "account", Position::Query).map(|t| t.id().clone()))
+        .transpose()
 }
 
 async fn notifications(

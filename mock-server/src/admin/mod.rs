@@ -1,30 +1,38 @@
 //! The control API under the reserved prefix `/__admin` (open unless
 //! `--admin-token` or `--admin-loopback-only`, and never to a web page of
 //! an origin not in `--cors-origin`: see [`crate::http::admin_guard`]): health,
-//! reset, the clock, jobs, events, scenarios and the journal.
+//! reset (of everything, or of one tenant), the clock, tenants, jobs,
+//! events, scenarios and the journal.
 
 pub mod events;
+pub mod har;
 pub mod jobs;
 pub mod journal;
 pub mod scenarios;
+pub mod tenants;
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::{get, post};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::clock::{Instant, parse_duration};
+use crate::domain::secret::SecretDigest;
 use crate::error::{ApiError, Position};
 use crate::http::Routes;
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, parse_json};
 use crate::jobs::catch_up;
 use crate::state::AppState;
+use crate::storage::records::Tenant;
 
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
-    let r = journal::routes(scenarios::routes(events::routes(jobs::routes(r))));
+    let r = tenants::routes(journal::routes(scenarios::routes(events::routes(jobs::routes(r)))));
     r.add(Method::GET, "/__admin/health", get(health))
         .add(Method::GET, "/__admin/openapi.json", get(openapi_json))
         .add(Method::GET, "/__admin/openapi.yaml", get(openapi_yaml))
@@ -55,9 +63,71 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-async fn reset(State(state): State<AppState>) -> Json<Value> {
-    state.reset();
-    Json(json!({ "status": "reset", "now": state.now().rfc3339_millis() }))
+/// The tenant named `q`: its id (`acct_…`) or its e-mail; unknown → 404
+/// naming `field`.
+pub fn tenant_named(state: &AppState, q: &str, field: &str, position: Position) -> Result<Arc<Tenant>, ApiError> {
+    state
+        .store
+        .tenants()
+        .into_iter()
+        .find(|t| t.id().as_str() == q || t.account.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(q)))
+        .ok_or_else(|| ApiError::not_found("account", Some((field, position))))
+}
+
+/// The tenant of bearer `token`; unknown → 404 naming `token`.
+pub fn tenant_of_token(state: &AppState, token: &str, position: Position) -> Result<Arc<Tenant>, ApiError> {
+    state
+        .tokens
+        .bearer_tenant(&SecretDigest::of(token))
+        .ok_or_else(|| ApiError::not_found("token", Some(("token", position))))
+}
+
+/// One tenant, by its token or its account: the body of a tenant-scoped
+/// control request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantScope {
+    /// A bearer token of the tenant.
+    pub token: Option<String>,
+    /// The tenant's id or e-mail.
+    pub account: Option<String>,
+}
+
+impl TenantScope {
+    /// The tenant named, `None` when neither is given; both → 400.
+    pub fn resolve(&self, state: &AppState) -> Result<Option<Arc<Tenant>>, ApiError> {
+        match (&self.token, &self.account) {
+            (Some(_), Some(_)) => Err(ApiError::invalid_field(
+                "account",
+                "give 'token' or 'account', not both",
+                Position::Body,
+            )),
+            (Some(t), None) => tenant_of_token(state, t, Position::Body).map(Some),
+            (None, Some(a)) => tenant_named(state, a, "account", Position::Body).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// Without a body (or `{}`), resets everything; with `{"token"}` or
+/// `{"account"}`, one tenant ([`crate::tenancy::reset`]).
+async fn reset(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let scope: TenantScope = if body.iter().all(u8::is_ascii_whitespace) {
+        TenantScope::default()
+    } else {
+        parse_json(&body)?
+    };
+    let now = || state.now().rfc3339_millis();
+    match scope.resolve(&state)? {
+        None => {
+            state.reset();
+            Ok(Json(json!({ "status": "reset", "now": now() })))
+        }
+        Some(tenant) => {
+            crate::tenancy::reset(&state, &tenant);
+            Ok(Json(json!({ "status": "reset", "now": now(), "account": tenant.id() })))
+        }
+    }
 }
 
 fn clock_view(state: &AppState) -> Json<Value> {

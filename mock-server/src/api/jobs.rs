@@ -126,7 +126,8 @@ fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
 }
 
 /// The caller of `POST /flat-2-model`, its request counted against the job
-/// rate limit ([`Tenant::admit_job`], `--job-rate-limit`; 429, with
+/// rate limit ([`Tenant::admit_job`], `--job-rate-limit` or the tenant's
+/// own setting; 429, with
 /// `Retry-After` unless `--rate-limit-retry-after false`). An extractor ordered before
 /// the body's ([`ApiJson`]), so every authenticated request counts, a
 /// broken one too, and the one over the limit is 429 whatever its body;
@@ -139,8 +140,7 @@ impl FromRequestParts<AppState> for RateLimited {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Caller(tenant) = Caller::from_request_parts(parts, state).await?;
-        let limit = state.settings.job_rate_limit;
-        if let Err(RetryAfter(retry)) = tenant.admit_job(state.now(), limit) {
+        if let Err(RetryAfter { secs: retry, limit }) = tenant.admit_job(state.now(), state.settings.job_rate_limit) {
             let e = ApiError::new(StatusCode::TOO_MANY_REQUESTS).with_detail(FieldError {
                 field: None,
                 message: format!(

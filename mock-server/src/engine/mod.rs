@@ -165,6 +165,21 @@ impl Engine {
         removed
     }
 
+    /// Removes every job of `owner`, running or not (a reset of that
+    /// tenant); returns their ids. Queue entries of a removed job are
+    /// skipped when they fall due.
+    pub fn remove_owned(&self, owner: &TenantId) -> Vec<JobId> {
+        let mut removed = Vec::new();
+        self.jobs.retain(|id, job| {
+            let mine = &job.owner == owner;
+            if mine {
+                removed.push(id.clone());
+            }
+            !mine
+        });
+        removed
+    }
+
     /// When the next event of any job is due.
     pub fn next_due(&self) -> Option<Instant> {
         let ms = self.next_due.load(Ordering::SeqCst);

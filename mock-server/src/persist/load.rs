@@ -73,8 +73,10 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
     restore_counters(state, &c);
 
     for (_, v) in entries(&txn, tables::TENANTS)? {
-        let account: Account = decode::<AccountRecord>(&v, "tenant").map_err(|e| e.to_string())?.into();
-        let t = Arc::new(Tenant::new(account));
+        let record = decode::<AccountRecord>(&v, "tenant").map_err(|e| e.to_string())?;
+        let settings = record.settings();
+        let t = Arc::new(Tenant::new(Account::from(record)));
+        t.data.lock().settings = settings;
         if let Some(email) = &t.account.email {
             state.tokens.add_login(email, t.clone());
         }
@@ -89,6 +91,15 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
                 state.tokens.add_refresh(token, grant);
             } else {
                 state.tokens.add_bearer(token, grant);
+            }
+        }
+    }
+    // A tenant's scenario is the choice of each of its tokens.
+    for t in state.store.tenants() {
+        let scenario = t.data.lock().settings.scenario.clone();
+        if scenario.is_some() {
+            for digest in state.tokens.bearers_of(t.id()) {
+                state.scenarios.set_for_digest(digest, scenario.clone());
             }
         }
     }

@@ -319,7 +319,7 @@ impl<'t> Tables<'t> {
     fn resolve(&mut self, d: &Dirty, state: &Shared) -> Result<(), WriteError> {
         match d {
             Dirty::Tenant(id) => {
-                let record = state.store.tenant(id).map(|t| encode(&AccountRecord::from(&t.account)));
+                let record = state.store.tenant(id).map(|t| encode(&AccountRecord::of(&t)));
                 put_or_remove(&mut self.tenants, id.as_str(), record)?;
             }
             Dirty::Bearer(token) => {
@@ -337,10 +337,8 @@ impl<'t> Tables<'t> {
                 let record = of_tenant(state, tenant, |d| {
                     d.projects.get(*pos).map(|p| encode(&ProjectRecord::new(tenant, p)))
                 });
-                if let Some(r) = record {
-                    self.projects
-                        .insert(position_key(tenant, *pos).as_str(), r.as_slice())?;
-                }
+                // None: the tenant was reset, its projects went.
+                put_or_remove(&mut self.projects, position_key(tenant, *pos).as_str(), record)?;
             }
             Dirty::ApiToken(tenant, pos) => {
                 let record = of_tenant(state, tenant, |d| {

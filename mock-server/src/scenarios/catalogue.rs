@@ -110,15 +110,26 @@ impl Catalogue {
 
     /// Sets (or clears) the scenario of a token.
     pub fn set_for_token(&self, token: &str, name: Option<String>) {
+        self.set_for_digest(SecretDigest::of(token), name);
+    }
+
+    /// Sets (or clears) the scenario of the token with digest `digest`: a
+    /// tenant's choice, made for each of its tokens.
+    pub fn set_for_digest(&self, digest: SecretDigest, name: Option<String>) {
         match name {
             Some(n) => {
-                self.by_token.insert(SecretDigest::of(token), n);
+                self.by_token.insert(digest, n);
             }
             None => {
-                self.by_token.remove(&SecretDigest::of(token));
+                self.by_token.remove(&digest);
             }
         }
         self.note_choices();
+    }
+
+    /// The scenario chosen for the token with digest `digest`, if any.
+    pub fn for_digest(&self, digest: &SecretDigest) -> Option<String> {
+        self.by_token.get(digest).map(|e| e.value().clone())
     }
 
     /// The per-token choices: each token's digest and its scenario's name,

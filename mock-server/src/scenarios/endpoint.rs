@@ -45,6 +45,11 @@ impl CallCounters {
         self.0.entry(key).or_default().fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// Forgets the counts of the callers `digests` (a reset of their tenant).
+    pub fn forget(&self, digests: &[SecretDigest]) {
+        self.0.retain(|(d, _, _), _| !digests.contains(d));
+    }
+
     /// Forgets every count.
     pub fn clear(&self) {
         self.0.clear();

@@ -145,6 +145,19 @@ pub struct TenantData {
     pub api_tokens: Vec<ApiTokenRecord>,
     /// When the jobs of the last minute were created (rate limit).
     pub recent_jobs: std::collections::VecDeque<Instant>,
+    /// Settings of this tenant alone, through the control API.
+    pub settings: TenantSettings,
+}
+
+/// What the control API set for one tenant (`PATCH /__admin/tenants/{account}`);
+/// `None` follows the flags. Kept with `--data-dir`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantSettings {
+    /// Jobs a minute on `POST /flat-2-model` (0: no limit) instead of
+    /// `--job-rate-limit`.
+    pub job_rate_limit: Option<u32>,
+    /// The scenario of every token of the tenant.
+    pub scenario: Option<String>,
 }
 
 /// A tenant: its account and its data.
@@ -173,37 +186,42 @@ impl Tenant {
         &self.account.id
     }
 
-    /// The vendor's limit on job creation: at most `limit` jobs in any 60 s
-    /// of the injected clock (0: no limit). Records the job when admitted,
+    /// The vendor's limit on job creation: at most `limit` jobs (the
+    /// tenant's own setting, else `default`) in any 60 s of the injected
+    /// clock (0: no limit). Records the job when admitted,
     /// whatever becomes of it; a refused one is not recorded, so a client
     /// that keeps knocking is let in once the oldest job leaves the window,
     /// as the returned [`RetryAfter`] says.
-    pub fn admit_job(&self, now: Instant, limit: u32) -> Result<(), RetryAfter> {
-        let limit = limit as usize;
+    pub fn admit_job(&self, now: Instant, default: u32) -> Result<(), RetryAfter> {
+        let mut data = self.data.lock();
+        let limit = data.settings.job_rate_limit.unwrap_or(default);
         if limit == 0 {
             return Ok(());
         }
         let window_start = now.millis() - 60_000;
-        let mut data = self.data.lock();
         while data.recent_jobs.front().is_some_and(|t| t.millis() <= window_start) {
             data.recent_jobs.pop_front();
         }
-        if data.recent_jobs.len() >= limit {
+        if data.recent_jobs.len() >= limit as usize {
             let oldest = data.recent_jobs.front().map_or(now.millis(), |t| t.millis());
             let secs = u64::try_from((oldest + 60_000 - now.millis() + 999) / 1000)
                 .unwrap_or(1)
                 .max(1);
-            return Err(RetryAfter(secs));
+            return Err(RetryAfter { secs, limit });
         }
         data.recent_jobs.push_back(now);
         Ok(())
     }
 }
 
-/// A job refused by [`Tenant::admit_job`]: the window has room again in
-/// this many whole seconds (at least 1).
+/// A job refused by [`Tenant::admit_job`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryAfter(pub u64);
+pub struct RetryAfter {
+    /// The window has room again in this many whole seconds (at least 1).
+    pub secs: u64,
+    /// The limit that refused it.
+    pub limit: u32,
+}
 
 /// An uploaded identity (the model).
 #[derive(Debug, Clone)]

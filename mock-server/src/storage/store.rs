@@ -139,6 +139,28 @@ impl Store {
             .collect()
     }
 
+    /// Removes every identity and file of `owner` (a reset of that tenant);
+    /// returns what went.
+    pub fn remove_owned(&self, owner: &TenantId) -> (Vec<IdentityCode>, Vec<FileId>) {
+        let mut identities = Vec::new();
+        self.identities.retain(|code, i| {
+            let mine = &i.owner == owner;
+            if mine {
+                identities.push(code.clone());
+            }
+            !mine
+        });
+        let mut files = Vec::new();
+        self.files.retain(|id, f| {
+            let mine = &f.owner == owner;
+            if mine {
+                files.push(id.clone());
+            }
+            !mine
+        });
+        (identities, files)
+    }
+
     /// Stores a file record.
     pub fn insert_file(&self, f: StoredFile) {
         self.files.insert(f.id.clone(), f);

@@ -80,6 +80,16 @@ impl Tokens {
         self.bearer.get(key).map(|g| g.tenant.clone())
     }
 
+    /// The digests of every bearer token of tenant `id` (a read-side scan:
+    /// the journal's account filter and a tenant reset, never a request).
+    pub fn bearers_of(&self, id: &crate::domain::ids::TenantId) -> Vec<SecretDigest> {
+        self.bearer
+            .iter()
+            .filter(|g| g.tenant.id() == id)
+            .map(|g| *g.key())
+            .collect()
+    }
+
     /// What refresh `token` grants, if it is unspent (`--data-dir` stores it).
     pub fn refresh_grant(&self, token: &str) -> Option<Grant> {
         self.refresh.get(&SecretDigest::of(token)).map(|g| g.clone())

@@ -3,23 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{DEMO, TestApp};
+use crate::helpers::{DEMO, OTHER, TestApp};
 
 #[tokio::test]
 async fn the_journal_shows_what_clients_sent_with_their_violations() {
     let app = TestApp::spawn().await;
-    app.post("/project")
-        .token(DEMO)
-        .json(json!({"project_name": 5}))
-        .send()
-        .await
-        .expect(400);
-    app.post("/project")
-        .token(DEMO)
-        .json(json!({"project_name": "ok"}))
-        .send()
-        .await
-        .expect(201);
+    broken_then_fine(&app).await;
     app.get("/project?per_page=5").token(DEMO).send().await.expect(200);
     let j = app
         .get("/__admin/journal?path=/project")
@@ -250,4 +239,150 @@ async fn two_seeded_servers_answer_byte_for_byte_the_same() {
     })
     .await;
     assert_ne!(flow(&c).await[0], x[0]);
+}
+
+#[tokio::test]
+async fn verify_takes_the_scenario_files_path_templates() {
+    let app = TestApp::spawn().await;
+    let inputs = app.job_inputs(DEMO, 1).await;
+    let job = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
+    app.status(DEMO, &job).await;
+    app.status(DEMO, &job).await;
+    // The form scenario files use matched nothing before (issue 18).
+    let v = app
+        .journal_verify(json!({"method": "GET", "path": "/jobs/{id}/status"}))
+        .await;
+    assert_eq!(v["count"], 2);
+    let v = app.journal_verify(json!({"path": "/jobs/{id}"})).await;
+    assert_eq!(v["count"], 0, "a template's segment stays one segment");
+}
+
+#[tokio::test]
+async fn the_journal_selects_one_caller_one_account_or_a_window() {
+    let app = TestApp::spawn().await;
+    app.create_project(DEMO, "a").await;
+    app.create_project(OTHER, "b").await;
+    let all = app.get("/__admin/journal").send().await.expect(200).json()["requests"].clone();
+    let demo_caller = all[0]["caller"].as_str().expect("caller").to_owned();
+    let first_seq = all[0]["seq"].as_u64().expect("seq");
+    app.advance(std::time::Duration::from_secs(60));
+    app.create_project(DEMO, "c").await;
+    let count = |q: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/__admin/journal?{q}"))
+                .send()
+                .await
+                .expect(200)
+                .json()["requests"]
+                .as_array()
+                .expect("requests")
+                .len()
+        }
+    };
+    assert_eq!(count(format!("caller={demo_caller}")).await, 2);
+    assert_eq!(count("account=demo@flat2model.test".into()).await, 2);
+    assert_eq!(count("account=other@flat2model.test".into()).await, 1);
+    assert_eq!(count(format!("after={first_seq}")).await, 2);
+    assert_eq!(count("since=2026-01-01T00:01:00Z".into()).await, 1);
+    assert_eq!(count("until=2026-01-01T00:01:00Z".into()).await, 2);
+    let r = app.get("/__admin/journal?since=yesterday").send().await.expect(400);
+    assert_eq!(r.error_field().as_deref(), Some("since"));
+    let r = app
+        .get("/__admin/journal?account=nobody@x.test")
+        .send()
+        .await
+        .expect(404);
+    assert_eq!(r.error_field().as_deref(), Some("account"));
+}
+
+/// Two projects of DEMO: one with a number for a name (400, a violation),
+/// then a fine one.
+async fn broken_then_fine(app: &TestApp) {
+    app.post("/project")
+        .token(DEMO)
+        .json(json!({"project_name": 5}))
+        .send()
+        .await
+        .expect(400);
+    app.create_project(DEMO, "fine").await;
+}
+
+#[tokio::test]
+async fn a_flagged_request_keeps_both_bodies_and_a_clean_one_none() {
+    let app = TestApp::spawn().await;
+    broken_then_fine(&app).await;
+    let reqs = app.get("/__admin/journal").send().await.expect(200).json()["requests"].clone();
+    assert_eq!(reqs[0]["request_body"]["text"], r#"{"project_name":5}"#);
+    assert_eq!(reqs[0]["request_body"]["content_type"], "application/json");
+    let answer: Value = serde_json::from_str(reqs[0]["response_body"]["text"].as_str().expect("text")).expect("json");
+    assert_eq!(answer["detail"][0]["field"], "project_name");
+    assert_eq!(
+        (&reqs[1]["request_body"], &reqs[1]["response_body"]),
+        (&Value::Null, &Value::Null)
+    );
+
+    // `--journal-bodies all`: every request's.
+    let all = TestApp::spawn_with(|c| c.journal_bodies = mock_server::config::JournalBodies::All).await;
+    all.create_project(DEMO, "fine").await;
+    let reqs = all.get("/__admin/journal").send().await.expect(200).json()["requests"].clone();
+    assert_eq!(reqs[0]["request_body"]["text"], r#"{"project_name":"fine"}"#);
+    assert!(
+        reqs[0]["response_body"]["text"]
+            .as_str()
+            .expect("text")
+            .contains("project_id")
+    );
+}
+
+#[tokio::test]
+async fn a_request_without_credentials_where_they_are_needed_is_a_violation() {
+    let app = TestApp::spawn().await;
+    app.get("/project").send().await.expect(401);
+    app.get("/__admin/health").send().await.expect(200);
+    app.get("/project").token(DEMO).send().await.expect(200);
+    let reqs = app.get("/__admin/journal").send().await.expect(200).json()["requests"].clone();
+    assert_eq!(
+        reqs.as_array().expect("r").len(),
+        2,
+        "control requests are not recorded"
+    );
+    assert_eq!(
+        reqs[0]["violations"],
+        json!(["Authorization: missing: this operation needs credentials (its security in openapi.yaml)"])
+    );
+    assert_eq!(reqs[1]["violations"], json!([]));
+}
+
+#[tokio::test]
+async fn the_journal_exports_its_flagged_requests_as_har() {
+    let app = TestApp::spawn().await;
+    broken_then_fine(&app).await;
+    let har = app
+        .get("/__admin/journal.har?violations=true")
+        .send()
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(har["log"]["version"], "1.2");
+    let entries = har["log"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e["request"]["method"], "POST");
+    assert_eq!(e["request"]["url"], format!("{}/project", app.base));
+    assert_eq!(e["request"]["postData"]["text"], r#"{"project_name":5}"#);
+    assert_eq!(e["response"]["status"], 400);
+    assert_eq!(e["response"]["statusText"], "Bad Request");
+    assert!(
+        e["response"]["content"]["text"]
+            .as_str()
+            .expect("t")
+            .contains("project_name")
+    );
+    assert!(e["_violations"][0].as_str().expect("v").starts_with("project_name: "));
+    assert!(e["comment"].as_str().expect("c").starts_with("project_name: "));
+    assert!(
+        !e["request"]["headers"].to_string().contains(DEMO),
+        "no credentials in the HAR"
+    );
 }

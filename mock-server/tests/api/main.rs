@@ -26,5 +26,6 @@ mod properties;
 mod scenarios;
 mod security;
 mod shutdown;
+mod tenants;
 mod tls;
 mod upload;

@@ -155,6 +155,26 @@ impl Webhooks {
         removed
     }
 
+    /// Forgets `owner`'s webhook and every delivery of it, pending or not
+    /// (a reset of that tenant); returns the deliveries' ids.
+    pub fn forget_account(&self, owner: &TenantId) -> Vec<u64> {
+        self.registrations.remove(owner);
+        let mut book = self.book.lock();
+        let ids: Vec<u64> = book
+            .deliveries
+            .values()
+            .filter(|d| &d.account == owner)
+            .map(|d| d.id)
+            .collect();
+        for id in &ids {
+            book.unschedule(*id);
+            book.leave_line(*id);
+            book.deliveries.remove(id);
+        }
+        self.publish_next_due(&book);
+        ids
+    }
+
     /// A delivery of `body` to `owner`'s webhook, with its id taken but not
     /// yet in the book ([`Webhooks::insert`] queues it; `--data-dir` first
     /// makes it durable). `None` when `owner` has no webhook.

@@ -22,6 +22,32 @@ pub struct AccountRecord {
     credits: i64,
     policies: Vec<String>,
     design_values: Vec<SavedDesignValue>,
+    /// The tenant's own job rate limit (added later: absent in older data dirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    job_rate_limit: Option<u32>,
+    /// The tenant's scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scenario: Option<String>,
+}
+
+impl AccountRecord {
+    /// The record of tenant `t`: its account and its settings.
+    pub fn of(t: &crate::storage::records::Tenant) -> Self {
+        let settings = t.data.lock().settings.clone();
+        Self {
+            job_rate_limit: settings.job_rate_limit,
+            scenario: settings.scenario,
+            ..Self::from(&t.account)
+        }
+    }
+
+    /// The tenant's settings it holds.
+    pub fn settings(&self) -> crate::storage::records::TenantSettings {
+        crate::storage::records::TenantSettings {
+            job_rate_limit: self.job_rate_limit,
+            scenario: self.scenario.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AccountRecord {
@@ -43,6 +69,8 @@ impl From<&Account> for AccountRecord {
             credits: a.credits,
             policies: a.policies.clone(),
             design_values: a.design_values.clone(),
+            job_rate_limit: None,
+            scenario: None,
         }
     }
 }
