@@ -67,12 +67,16 @@ $(PLUGIN_STAMP): $(VENV_STAMP) clients/python/pyproject.toml
 	touch $@
 
 # The Node helper's tests (node:test, Node 18+); without Node, skipped with a note.
+# Node comes from Debian (apt-get, as root) when it is missing.
 node-helper:
+	@command -v node >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		echo "node-helper: installing Debian's nodejs" && \
+		apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null 2>&1; } || true
 	@if command -v node >/dev/null 2>&1 && node -e 'process.exit(parseInt(process.versions.node, 10) < 18 ? 1 : 0)'; then \
 		$(BUILD_DEBUG) && \
 		F2M_MOCK_SERVER=$(abspath target/debug/mock-server) node --test clients/node/test/; \
 	else \
-		echo "SKIP node-helper: Node 18 or later is not installed (clients/node needs its global fetch)"; \
+		echo "SKIP node-helper: Node 18 or later is not installed and could not be installed with apt-get (clients/node needs its global fetch)"; \
 	fi
 
 # The property tests with many more cases than make test runs (64).
