@@ -25,6 +25,7 @@ mod project;
 mod properties;
 mod scenarios;
 mod security;
+mod text_rules;
 mod shutdown;
 mod tenants;
 mod tls;
