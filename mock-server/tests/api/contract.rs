@@ -77,8 +77,16 @@ async fn integral_floats_are_integers_wherever_an_integer_is_asked_for() {
     let app = TestApp::spawn().await;
     let c = Contract::global();
     let cases = [
-        ("/auth/token", json!({ "expiration": 3600.0 }), "auth-token-request.json"),
-        ("/__admin/journal/verify", json!({ "status": 202.0 }), "journal-filter.json"),
+        (
+            "/auth/token",
+            json!({ "expiration": 3600.0 }),
+            "auth-token-request.json",
+        ),
+        (
+            "/__admin/journal/verify",
+            json!({ "status": 202.0 }),
+            "journal-filter.json",
+        ),
         ("/__admin/clock", json!({ "advance": 60.0 }), "admin-clock-request.json"),
     ];
     for (path, body, schema) in cases {
@@ -92,5 +100,8 @@ async fn integral_floats_are_integers_wherever_an_integer_is_asked_for() {
     let job = app.create_job_with_plan(DEMO, body, &plan.to_string()).await;
     app.finish_jobs();
     let results = app.results(DEMO, &job).await;
-    assert_eq!(results["results"][0]["status"], "failed", "the plan's output 0.0 is output 0");
+    assert_eq!(
+        results["results"][0]["status"], "failed",
+        "the plan's output 0.0 is output 0"
+    );
 }

@@ -40,10 +40,54 @@ fn strings(file: &str, pointer: &str, limit: usize) -> impl Strategy<Value = Str
     let piece = prop_oneof![
         "[a-zA-Z0-9]{1,6}",
         prop::sample::select(vec![
-            " ", "\t", "\n", "\r", "\u{0}", "\u{1f}", "\u{7f}", "\u{85}", "\u{9f}", "\u{a0}", "\u{1680}", "\u{2000}",
-            "\u{2028}", "\u{3000}", "\u{feff}", "é", "😀", ".", ".jpg", ".JPEG", ".Png", ".webp", ".gif", "http://",
-            "HTTPS://", "ftp://", "example.com", "x.1a", "xn--", "a--b", "_", "-", ":", ":8080", ":65535", ":65536",
-            "/", "\\", "?q=1", "#f", "@", "[", "]", "[::1]", "[1:2::3]", "127.0.0.1", "256.1.1.1", "%41",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\u{0}",
+            "\u{1f}",
+            "\u{7f}",
+            "\u{85}",
+            "\u{9f}",
+            "\u{a0}",
+            "\u{1680}",
+            "\u{2000}",
+            "\u{2028}",
+            "\u{3000}",
+            "\u{feff}",
+            "é",
+            "😀",
+            ".",
+            ".jpg",
+            ".JPEG",
+            ".Png",
+            ".webp",
+            ".gif",
+            "http://",
+            "HTTPS://",
+            "ftp://",
+            "example.com",
+            "x.1a",
+            "xn--",
+            "a--b",
+            "_",
+            "-",
+            ":",
+            ":8080",
+            ":65535",
+            ":65536",
+            "/",
+            "\\",
+            "?q=1",
+            "#f",
+            "@",
+            "[",
+            "]",
+            "[::1]",
+            "[1:2::3]",
+            "127.0.0.1",
+            "256.1.1.1",
+            "%41",
         ])
         .prop_map(str::to_owned),
     ];
@@ -59,16 +103,48 @@ fn strings(file: &str, pointer: &str, limit: usize) -> impl Strategy<Value = Str
 fn url_like() -> impl Strategy<Value = String> {
     let pick = |v: Vec<&'static str>| prop::sample::select(v);
     (
-        pick(vec!["http://", "https://", "HTTP://", "hTtPs://", "ftp://", " http://", "http:", "http:/"]),
+        pick(vec![
+            "http://", "https://", "HTTP://", "hTtPs://", "ftp://", " http://", "http:", "http:/",
+        ]),
         pick(vec!["", "user@", "u:p@", "@", "a@b@"]),
         pick(vec![
-            "example.com", "example.com.", "Host_1.example", "localhost", "x.1a", "x.0x1", "2130706433",
-            "bücher.example", "a--b.example", "xn--bcher-kva.example", "xn--zz.example", "-a.example",
-            "a..b", "127.0.0.1", "256.1.1.1", "127.1", "[::1]", "[1:2::3]", "[::1::]", "[::ffff:1.2.3.4]",
-            "[::1.2.3.04]", "%41.example", "",
+            "example.com",
+            "example.com.",
+            "Host_1.example",
+            "localhost",
+            "x.1a",
+            "x.0x1",
+            "2130706433",
+            "bücher.example",
+            "a--b.example",
+            "xn--bcher-kva.example",
+            "xn--zz.example",
+            "-a.example",
+            "a..b",
+            "127.0.0.1",
+            "256.1.1.1",
+            "127.1",
+            "[::1]",
+            "[1:2::3]",
+            "[::1::]",
+            "[::ffff:1.2.3.4]",
+            "[::1.2.3.04]",
+            "%41.example",
+            "",
         ]),
         pick(vec!["", ":", ":0", ":080", ":65535", ":65536", ":99999", ":x"]),
-        pick(vec!["", "/", "/hook", "/a b", "/\u{7f}", "?q=1", "#f", "\\x", "/é", "/\u{2028}"]),
+        pick(vec![
+            "",
+            "/",
+            "/hook",
+            "/a b",
+            "/\u{7f}",
+            "?q=1",
+            "#f",
+            "\\x",
+            "/é",
+            "/\u{2028}",
+        ]),
     )
         .prop_map(|(a, b, c, d, e)| format!("{a}{b}{c}{d}{e}"))
 }
@@ -148,7 +224,11 @@ fn the_edges_agree() {
     ] {
         let by_server = check_url(url);
         assert_eq!(by_server.is_ok(), ok, "{url}: {:?}", by_server.err());
-        assert_eq!(schema_accepts("webhook-request.json", &json!({ "url": url })), ok, "{url}");
+        assert_eq!(
+            schema_accepts("webhook-request.json", &json!({ "url": url })),
+            ok,
+            "{url}"
+        );
     }
     let url = format!("http://example.com/{}", "é".repeat(2048 - 19));
     assert_eq!(url.chars().count(), 2048);
