@@ -581,6 +581,87 @@ mod tests {
         assert!(schemas(Document::Control)["job-create-request"].is_null());
     }
 
+    /// Every `example` next to a schema file, visited with its file.
+    fn examples<'a>(v: &'a Value, out: &mut Vec<(&'a str, &'a Value)>) {
+        match v {
+            Value::Object(map) => {
+                if let (Some(file), Some(example)) =
+                    (map.get("schema").and_then(|s| s["$ref"].as_str()), map.get("example"))
+                {
+                    out.push((file.trim_start_matches("./"), example));
+                }
+                map.values().for_each(|c| examples(c, out));
+            }
+            Value::Array(items) => items.iter().for_each(|c| examples(c, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_example_is_valid_and_every_link_reaches_an_operation_with_what_it_sets() {
+        let c = Contract::global();
+        let mut found = Vec::new();
+        for which in [Document::Vendor, Document::Control] {
+            examples(c.document(which), &mut found);
+        }
+        assert!(found.len() >= 10, "{} examples", found.len());
+        for (file, example) in found {
+            c.validate(file, example)
+                .unwrap_or_else(|e| panic!("the example of {file} breaks it: {e:?}"));
+        }
+        let doc = c.document(Document::Vendor);
+        let ops: HashMap<&str, &Value> = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .flat_map(|item| item.as_object().into_iter().flat_map(|m| m.values()))
+            .filter_map(|op| Some((op.get("operationId")?.as_str()?, op)))
+            .collect();
+        let mut links = 0;
+        for op in ops.values() {
+            for response in op["responses"].as_object().into_iter().flat_map(|r| r.values()) {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    let target = link["operationId"].as_str().expect("operationId");
+                    let target = ops
+                        .get(target)
+                        .unwrap_or_else(|| panic!("{name}: no operation {target}"));
+                    let declared: Vec<&str> = target["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| c.resolve(p)["name"].as_str().expect("name"))
+                        .collect();
+                    for parameter in link["parameters"].as_object().into_iter().flat_map(|p| p.keys()) {
+                        assert!(
+                            declared.contains(&parameter.as_str()),
+                            "{name}: the target has no {parameter}"
+                        );
+                    }
+                    if let Some(body) = link.get("requestBody").and_then(Value::as_object) {
+                        let file = target
+                            .pointer("/requestBody/content/application~1json/schema/$ref")
+                            .and_then(Value::as_str)
+                            .unwrap_or_else(|| panic!("{name}: the target takes no JSON body"))
+                            .trim_start_matches("./");
+                        let schema: Value =
+                            serde_json::from_str(SCHEMA_FILES.iter().find(|(n, _)| *n == file).expect("file").1)
+                                .expect("json");
+                        for key in body.keys() {
+                            assert!(schema["properties"].get(key).is_some(), "{name}: {file} has no {key}");
+                        }
+                    }
+                    links += 1;
+                }
+            }
+        }
+        assert!(links >= 15, "{links} links");
+        let hook = &doc["webhooks"]["notification"]["post"];
+        assert_eq!(
+            hook["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "./notification.json"
+        );
+    }
+
     #[test]
     fn documents_that_disagree_on_a_path_or_a_component_are_refused() {
         let c = Contract::global();
