@@ -18,6 +18,23 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 [ -n "$URL" ] || { echo "the fake did not start" >&2; exit 1; }
+# Seed one completed job's worth of data (a project, an uploaded image, a
+# job on a gallery identity) and hand its IDs to the dictionaries of
+# schemathesis.toml, so generated requests reach real objects, not only 404s.
+SEEDS=.schemathesis/seeds
+mkdir -p "$SEEDS"
+api() { curl -sf -H "Authorization: Bearer f2m_demo_token" -H "Content-Type: application/json" "$@"; }
+field() { .venv-st/bin/python -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+PROJECT=$(api -d '{"project_name":"schemathesis"}' "$URL/project" | field project_id)
+UPLOAD=$(api -d '{"project_name":"schemathesis","filename":"sku-shirt.jpg"}' "$URL/upload")
+curl -sf -X PUT -H "Content-Type: image/jpeg" --data-binary @fixtures/images/sku-shirt.jpg \
+  "$(field upload_url <<<"$UPLOAD")" >/dev/null
+FILE=$(field file_id <<<"$UPLOAD")
+JOB=$(api -d "{\"identity_code\":\"PiktidPremium\",\"project_id\":\"$PROJECT\",\"images\":[\"$FILE\"],\"instructions\":[{}]}" \
+  "$URL/flat-2-model" | field job_id)
+for pair in "projects:$PROJECT" "files:$FILE" "jobs:$JOB"; do
+  printf '"%s"\n' "${pair#*:}" >"$SEEDS/${pair%%:*}.dict"
+done
 st() {
   .venv-st/bin/schemathesis --config-file tests/schemathesis/schemathesis.toml --no-color run "$@" \
     ${SCHEMATHESIS_EXAMPLES:+--max-examples "$SCHEMATHESIS_EXAMPLES"} \
