@@ -150,8 +150,18 @@ impl Contract {
         let mut guarded: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
         for (m, t) in &operations {
             let op = &openapi["paths"][t.as_str()][m.to_lowercase()];
-            let security = op.get("security").unwrap_or(&openapi["security"]);
-            if security.as_array().is_some_and(|s| !s.is_empty()) {
+            // An operation without its own `security` has its document's;
+            // an alternative `{}` makes credentials optional (the control
+            // API's token, needed only with --admin-token).
+            let document = published
+                .iter()
+                .find(|d| d["paths"].get(t.as_str()).is_some())
+                .unwrap_or(&openapi);
+            let security = op.get("security").unwrap_or(&document["security"]);
+            if security
+                .as_array()
+                .is_some_and(|s| !s.is_empty() && s.iter().all(|alt| alt.as_object().is_some_and(|a| !a.is_empty())))
+            {
                 guarded.entry(m.clone()).or_default().insert(t.clone());
             }
             let file = op
@@ -506,8 +516,11 @@ mod tests {
         assert!(c.needs_credentials("GET", "/jobs/{id}/status"));
         // Basic auth is credentials too.
         assert!(c.needs_credentials("POST", "/auth/login"));
-        // Pre-signed and control routes say `security: []`.
+        // Pre-signed routes say `security: []`; the control document's
+        // token is optional.
+        assert!(!c.needs_credentials("PUT", "/upload/{file_id}"));
         assert!(!c.needs_credentials("GET", "/__admin/health"));
+        assert!(!c.needs_credentials("POST", "/__admin/tenants"));
         assert!(!c.needs_credentials("GET", "/nowhere"));
     }
 
