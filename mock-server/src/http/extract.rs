@@ -38,6 +38,14 @@ pub fn too_large(max: usize) -> ApiError {
 /// last value, as the vendor's Python stack does.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut value: Value = serde_json::from_slice(bytes).map_err(|e| json_error(bytes, String::new(), &e))?;
+    if !value.is_object() {
+        // serde would read a struct from an array (`[null, null]`) too.
+        return Err(ApiError::invalid(vec![FieldError {
+            field: None,
+            message: "the body must be a JSON object".into(),
+            position: Position::Body,
+        }]));
+    }
     integral_floats_as_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();

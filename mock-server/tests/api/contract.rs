@@ -105,3 +105,18 @@ async fn integral_floats_are_integers_wherever_an_integer_is_asked_for() {
         "the plan's output 0.0 is output 0"
     );
 }
+
+/// Found by Schemathesis: serde reads a struct from an array, so
+/// `POST /__admin/tenants` with `[null, null]` made a tenant.
+#[tokio::test]
+async fn a_json_body_that_is_not_an_object_is_refused() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post("/__admin/tenants")
+        .json(json!([null, null]))
+        .send()
+        .await
+        .expect(400);
+    assert_eq!(r.json()["detail"][0]["message"], "the body must be a JSON object");
+    assert_eq!(app.get("/__admin/health").send().await.expect(200).json()["tenants"], 2);
+}
