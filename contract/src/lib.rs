@@ -20,11 +20,29 @@ include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
 /// The base URI the schemas' relative `$ref`s resolve against.
 pub const SCHEMA_BASE: &str = "https://flat2model-mock.local/schemas/";
 
-/// The compiled schemas and the OpenAPI document.
+/// The file of the vendor API's OpenAPI document in `schemas/`.
+pub const VENDOR_DOCUMENT: &str = "openapi.yaml";
+/// The file of the control API's (`/__admin`) OpenAPI document.
+pub const CONTROL_DOCUMENT: &str = "control-openapi.yaml";
+
+/// One of the two published OpenAPI documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// The vendor's API as the fake serves it (`openapi.yaml`).
+    Vendor,
+    /// The fake's own control API under `/__admin` (`control-openapi.yaml`).
+    Control,
+}
+
+/// The compiled schemas and the OpenAPI documents.
 pub struct Contract {
     validators: HashMap<&'static str, Validator>,
+    /// Both documents' paths and components in one, for looking operations
+    /// up by method and path whichever document states them.
     openapi: Value,
-    bundled: OnceLock<Value>,
+    /// The vendor document and the control document, as committed.
+    documents: [Value; 2],
+    bundled: [OnceLock<Value>; 2],
     /// (METHOD, path template), sorted: read once, as every request's
     /// journal entry looks its operation up.
     operations: Vec<(String, String)>,
@@ -94,15 +112,27 @@ impl Contract {
     /// Compiles every schema; an error names the broken file.
     pub fn load() -> Result<Self, ContractError> {
         let mut documents = HashMap::new();
-        let mut openapi = Value::Null;
+        let mut yaml: HashMap<&str, Value> = HashMap::new();
         for (name, text) in SCHEMA_FILES {
             if name.ends_with(".yaml") {
-                openapi = serde_yaml_ng::from_str(text).map_err(|e| ContractError(format!("{name}: {e}")))?;
+                let doc = serde_yaml_ng::from_str(text).map_err(|e| ContractError(format!("{name}: {e}")))?;
+                yaml.insert(*name, doc);
             } else {
                 let v: Value = serde_json::from_str(text).map_err(|e| ContractError(format!("{name}: {e}")))?;
                 documents.insert(*name, v);
             }
         }
+        let mut take = |name: &str| {
+            yaml.remove(name)
+                .ok_or_else(|| ContractError(format!("{name} is missing")))
+        };
+        let published = [take(VENDOR_DOCUMENT)?, take(CONTROL_DOCUMENT)?];
+        if let Some(name) = yaml.keys().next() {
+            return Err(ContractError(format!(
+                "{name}: only {VENDOR_DOCUMENT} and {CONTROL_DOCUMENT} are documents"
+            )));
+        }
+        let openapi = merged(&published)?;
         let documents = Arc::new(documents);
         let mut validators = HashMap::new();
         for (name, schema) in documents.iter() {
@@ -120,8 +150,18 @@ impl Contract {
         let mut guarded: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
         for (m, t) in &operations {
             let op = &openapi["paths"][t.as_str()][m.to_lowercase()];
-            let security = op.get("security").unwrap_or(&openapi["security"]);
-            if security.as_array().is_some_and(|s| !s.is_empty()) {
+            // An operation without its own `security` has its document's;
+            // an alternative `{}` makes credentials optional (the control
+            // API's token, needed only with --admin-token).
+            let document = published
+                .iter()
+                .find(|d| d["paths"].get(t.as_str()).is_some())
+                .unwrap_or(&openapi);
+            let security = op.get("security").unwrap_or(&document["security"]);
+            if security
+                .as_array()
+                .is_some_and(|s| !s.is_empty() && s.iter().all(|alt| alt.as_object().is_some_and(|a| !a.is_empty())))
+            {
                 guarded.entry(m.clone()).or_default().insert(t.clone());
             }
             let file = op
@@ -138,7 +178,8 @@ impl Contract {
         Ok(Self {
             validators,
             openapi,
-            bundled: OnceLock::new(),
+            documents: published,
+            bundled: [OnceLock::new(), OnceLock::new()],
             operations,
             request_schemas,
             guarded,
@@ -190,36 +231,24 @@ impl Contract {
             .collect()
     }
 
-    /// The OpenAPI document with every schema file inlined under
+    /// A published document with every schema file it uses inlined under
     /// `components/schemas` and every `$ref` made local, so tools that want
     /// one self-contained document (Schemathesis, Prism) can load it from
-    /// `/__admin/openapi.json`.
-    pub fn bundled(&self) -> &Value {
-        self.bundled.get_or_init(|| {
-            let mut doc = self.openapi.clone();
-            rewrite_refs(&mut doc, None);
-            let mut schemas = serde_json::Map::new();
-            for (name, text) in SCHEMA_FILES {
-                let Some(stem) = name.strip_suffix(".json") else {
-                    continue;
-                };
-                let Ok(mut v) = serde_json::from_str::<Value>(text) else {
-                    continue;
-                };
-                rewrite_refs(&mut v, Some(stem));
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("$schema");
-                }
-                schemas.insert(stem.to_owned(), v);
-            }
-            if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
-                components.insert("schemas".into(), Value::Object(schemas));
-            }
-            doc
-        })
+    /// `/__admin/openapi.json` (the vendor API) or
+    /// `/__admin/control-openapi.json` (the control API).
+    pub fn bundled(&self, which: Document) -> &Value {
+        let i = which as usize;
+        self.bundled[i].get_or_init(|| bundle(&self.documents[i]))
     }
 
-    /// The OpenAPI document (`schemas/openapi.yaml`).
+    /// A published document as committed (`schemas/openapi.yaml` or
+    /// `schemas/control-openapi.yaml`).
+    pub fn document(&self, which: Document) -> &Value {
+        &self.documents[which as usize]
+    }
+
+    /// Both documents' operations in one document (paths and components):
+    /// what lookups by method and path read.
     pub fn openapi(&self) -> &Value {
         &self.openapi
     }
@@ -284,6 +313,111 @@ impl Contract {
         );
         let reference = response.pointer("/content/application~1json/schema/$ref")?.as_str()?;
         Some(reference.trim_start_matches("./").split('#').next()?.to_owned())
+    }
+}
+
+/// The two documents' paths and components in one. A path in both, or a
+/// component of one name that differs between them, is an error: lookups
+/// by path must not depend on which document is read.
+fn merged(documents: &[Value; 2]) -> Result<Value, ContractError> {
+    let mut merged = documents[0].clone();
+    for (section, value) in documents[1].as_object().into_iter().flatten() {
+        let (Some(theirs), Some(ours)) = (
+            value.as_object(),
+            merged.get_mut(section.as_str()).and_then(Value::as_object_mut),
+        ) else {
+            continue;
+        };
+        for (key, item) in theirs {
+            let nested = section == "components";
+            match ours.get_mut(key) {
+                None => {
+                    ours.insert(key.clone(), item.clone());
+                }
+                Some(Value::Object(mine)) if nested => {
+                    for (name, component) in item.as_object().into_iter().flatten() {
+                        match mine.get(name) {
+                            Some(existing) if existing != component => {
+                                return Err(ContractError(format!(
+                                    "components/{key}/{name} differs between {VENDOR_DOCUMENT} and {CONTROL_DOCUMENT}"
+                                )));
+                            }
+                            _ => {
+                                mine.insert(name.clone(), component.clone());
+                            }
+                        }
+                    }
+                }
+                Some(_) if section == "paths" => {
+                    return Err(ContractError(format!(
+                        "{key} is in both {VENDOR_DOCUMENT} and {CONTROL_DOCUMENT}"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// `doc` with the schema files it reaches (through its own `$ref`s and
+/// theirs) inlined under `components/schemas`, every `$ref` made local.
+fn bundle(doc: &Value) -> Value {
+    let files: HashMap<&str, &str> = SCHEMA_FILES.iter().copied().collect();
+    let mut reached = std::collections::BTreeSet::new();
+    let mut queue = Vec::new();
+    referenced_files(doc, &mut queue);
+    while let Some(file) = queue.pop() {
+        if !reached.insert(file.clone()) {
+            continue;
+        }
+        if let Some(v) = files
+            .get(file.as_str())
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        {
+            referenced_files(&v, &mut queue);
+        }
+    }
+    let mut doc = doc.clone();
+    rewrite_refs(&mut doc, None);
+    let mut schemas = serde_json::Map::new();
+    for name in &reached {
+        let (Some(stem), Some(text)) = (name.strip_suffix(".json"), files.get(name.as_str())) else {
+            continue;
+        };
+        let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+            continue;
+        };
+        rewrite_refs(&mut v, Some(stem));
+        if let Some(o) = v.as_object_mut() {
+            o.remove("$schema");
+        }
+        schemas.insert(stem.to_owned(), v);
+    }
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        components.insert("schemas".into(), Value::Object(schemas));
+    }
+    doc
+}
+
+/// Pushes the schema files `v`'s `$ref`s name (`./x.json#/p`, `x.json`).
+fn referenced_files(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                match (k.as_str(), child) {
+                    ("$ref", Value::String(r)) => {
+                        let file = r.trim_start_matches("./").split('#').next().unwrap_or("");
+                        if file.ends_with(".json") {
+                            out.push(file.to_owned());
+                        }
+                    }
+                    _ => referenced_files(child, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|c| referenced_files(c, out)),
+        _ => {}
     }
 }
 
@@ -382,8 +516,11 @@ mod tests {
         assert!(c.needs_credentials("GET", "/jobs/{id}/status"));
         // Basic auth is credentials too.
         assert!(c.needs_credentials("POST", "/auth/login"));
-        // Pre-signed and control routes say `security: []`.
+        // Pre-signed routes say `security: []`; the control document's
+        // token is optional.
+        assert!(!c.needs_credentials("PUT", "/upload/{file_id}"));
         assert!(!c.needs_credentials("GET", "/__admin/health"));
+        assert!(!c.needs_credentials("POST", "/__admin/tenants"));
         assert!(!c.needs_credentials("GET", "/nowhere"));
     }
 
@@ -406,26 +543,151 @@ mod tests {
     }
 
     #[test]
-    fn the_bundled_document_has_only_local_refs_that_resolve() {
+    fn the_bundled_documents_have_only_local_refs_that_resolve() {
         let c = Contract::global();
-        let doc = c.bundled();
-        let text = doc.to_string();
-        let mut refs = 0;
-        for part in text.split("\"$ref\":\"").skip(1) {
-            let r = part.split('"').next().expect("ref");
-            let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("non-local ref {r}"));
-            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
-            refs += 1;
+        for which in [Document::Vendor, Document::Control] {
+            let doc = c.bundled(which);
+            let text = doc.to_string();
+            let mut refs = 0;
+            for part in text.split("\"$ref\":\"").skip(1) {
+                let r = part.split('"').next().expect("ref");
+                let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("non-local ref {r}"));
+                assert!(doc.pointer(pointer).is_some(), "{which:?}: {r} does not resolve");
+                refs += 1;
+            }
+            assert!(refs > 50, "{which:?}: {refs} refs");
+            // Every inlined schema still compiles as a whole document.
+            for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
+                let mut root = doc.clone();
+                root["$ref"] = Value::String(format!("#/components/schemas/{name}"));
+                jsonschema::options()
+                    .build(&root)
+                    .unwrap_or_else(|e| panic!("{which:?} {name}: {e}"));
+                assert!(schema.is_object());
+            }
         }
-        assert!(refs > 100);
-        // Every inlined schema still compiles as a whole document.
-        for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
-            let mut root = doc.clone();
-            root["$ref"] = Value::String(format!("#/components/schemas/{name}"));
-            jsonschema::options()
-                .build(&root)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(schema.is_object());
+    }
+
+    #[test]
+    fn each_document_holds_its_own_api_and_only_the_schemas_it_uses() {
+        let c = Contract::global();
+        let paths = |which| {
+            c.bundled(which)["paths"]
+                .as_object()
+                .expect("paths")
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let (vendor, control) = (paths(Document::Vendor), paths(Document::Control));
+        assert!(vendor.iter().all(|p| !p.starts_with("/__admin")), "{vendor:?}");
+        assert!(control.iter().all(|p| p.starts_with("/__admin/")), "{control:?}");
+        assert!(vendor.contains(&"/flat-2-model".to_owned()));
+        assert!(control.contains(&"/__admin/control-openapi.json".to_owned()));
+        let both =
+            operations_of(c.document(Document::Vendor)).len() + operations_of(c.document(Document::Control)).len();
+        assert_eq!(c.operations().len(), both, "lookups see every operation of both");
+        let schemas = |which| c.bundled(which)["components"]["schemas"].clone();
+        assert!(schemas(Document::Vendor)["job-create-request"].is_object());
+        assert!(schemas(Document::Vendor)["admin-job-response"].is_null());
+        assert!(schemas(Document::Control)["admin-job-response"].is_object());
+        assert!(schemas(Document::Control)["job-create-request"].is_null());
+    }
+
+    /// Every `example` next to a schema file, visited with its file.
+    fn examples<'a>(v: &'a Value, out: &mut Vec<(&'a str, &'a Value)>) {
+        match v {
+            Value::Object(map) => {
+                if let (Some(file), Some(example)) =
+                    (map.get("schema").and_then(|s| s["$ref"].as_str()), map.get("example"))
+                {
+                    out.push((file.trim_start_matches("./"), example));
+                }
+                map.values().for_each(|c| examples(c, out));
+            }
+            Value::Array(items) => items.iter().for_each(|c| examples(c, out)),
+            _ => {}
         }
+    }
+
+    #[test]
+    fn every_example_is_valid_and_every_link_reaches_an_operation_with_what_it_sets() {
+        let c = Contract::global();
+        let mut found = Vec::new();
+        for which in [Document::Vendor, Document::Control] {
+            examples(c.document(which), &mut found);
+        }
+        assert!(found.len() >= 10, "{} examples", found.len());
+        for (file, example) in found {
+            c.validate(file, example)
+                .unwrap_or_else(|e| panic!("the example of {file} breaks it: {e:?}"));
+        }
+        let doc = c.document(Document::Vendor);
+        let ops: HashMap<&str, &Value> = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .flat_map(|item| item.as_object().into_iter().flat_map(|m| m.values()))
+            .filter_map(|op| Some((op.get("operationId")?.as_str()?, op)))
+            .collect();
+        let mut links = 0;
+        for op in ops.values() {
+            for response in op["responses"].as_object().into_iter().flat_map(|r| r.values()) {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    let target = link["operationId"].as_str().expect("operationId");
+                    let target = ops
+                        .get(target)
+                        .unwrap_or_else(|| panic!("{name}: no operation {target}"));
+                    let declared: Vec<&str> = target["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| c.resolve(p)["name"].as_str().expect("name"))
+                        .collect();
+                    for parameter in link["parameters"].as_object().into_iter().flat_map(|p| p.keys()) {
+                        assert!(
+                            declared.contains(&parameter.as_str()),
+                            "{name}: the target has no {parameter}"
+                        );
+                    }
+                    if let Some(body) = link.get("requestBody").and_then(Value::as_object) {
+                        let file = target
+                            .pointer("/requestBody/content/application~1json/schema/$ref")
+                            .and_then(Value::as_str)
+                            .unwrap_or_else(|| panic!("{name}: the target takes no JSON body"))
+                            .trim_start_matches("./");
+                        let schema: Value =
+                            serde_json::from_str(SCHEMA_FILES.iter().find(|(n, _)| *n == file).expect("file").1)
+                                .expect("json");
+                        for key in body.keys() {
+                            assert!(schema["properties"].get(key).is_some(), "{name}: {file} has no {key}");
+                        }
+                    }
+                    links += 1;
+                }
+            }
+        }
+        assert!(links >= 15, "{links} links");
+        let hook = &doc["webhooks"]["notification"]["post"];
+        assert_eq!(
+            hook["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "./notification.json"
+        );
+    }
+
+    #[test]
+    fn documents_that_disagree_on_a_path_or_a_component_are_refused() {
+        let c = Contract::global();
+        let [vendor, control] = [
+            c.document(Document::Vendor).clone(),
+            c.document(Document::Control).clone(),
+        ];
+        let mut twice = control.clone();
+        twice["paths"]["/flat-2-model"] = vendor["paths"]["/flat-2-model"].clone();
+        assert!(merged(&[vendor.clone(), twice]).is_err());
+        let mut other_error = control.clone();
+        other_error["components"]["responses"]["Error"]["description"] = "something else".into();
+        assert!(merged(&[vendor.clone(), other_error]).is_err());
+        assert!(merged(&[vendor, control]).is_ok());
     }
 }

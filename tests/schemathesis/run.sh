@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Runs Schemathesis against the fake's own OpenAPI document with the fixture
-# token: every check the issue names, a fixed seed, 0 failures expected.
-# The control operations that change the whole server's behaviour (reset,
-# clock, scenarios: a fuzzed global scenario delays or fails every later
-# request) are left out, and so is the SSE stream (it never ends, so every
-# case would wait for the request timeout); the Rust tests cover them.
+# Runs Schemathesis against both OpenAPI documents the fake serves (the
+# vendor API with the fixture token, then the control API), with every check
+# and phase; what is left out, and why, is in schemathesis.toml beside this
+# script. 0 failures expected. SCHEMATHESIS_EXAMPLES and SCHEMATHESIS_SEED
+# change the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${MOCK_SERVER_BIN:-${CARGO_TARGET_DIR:-target}/debug/mock-server}
@@ -19,11 +18,27 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 [ -n "$URL" ] || { echo "the fake did not start" >&2; exit 1; }
-.venv-st/bin/schemathesis run "$URL/__admin/openapi.json" \
-  -H "Authorization: Bearer f2m_demo_token" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection,ignored_auth,use_after_free,ensure_resource_availability \
-  --exclude-path-regex '^/__admin/(reset|clock|scenarios)|^/notifications/events$' \
-  --request-timeout 5 \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \
-  --seed "${SCHEMATHESIS_SEED:-1}" \
-  --no-color
+# Seed one completed job's worth of data (a project, an uploaded image, a
+# job on a gallery identity) and hand its IDs to the dictionaries of
+# schemathesis.toml, so generated requests reach real objects, not only 404s.
+SEEDS=.schemathesis/seeds
+mkdir -p "$SEEDS"
+api() { curl -sf -H "Authorization: Bearer f2m_demo_token" -H "Content-Type: application/json" "$@"; }
+field() { .venv-st/bin/python -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+PROJECT=$(api -d '{"project_name":"schemathesis"}' "$URL/project" | field project_id)
+UPLOAD=$(api -d '{"project_name":"schemathesis","filename":"sku-shirt.jpg"}' "$URL/upload")
+curl -sf -X PUT -H "Content-Type: image/jpeg" --data-binary @fixtures/images/sku-shirt.jpg \
+  "$(field upload_url <<<"$UPLOAD")" >/dev/null
+FILE=$(field file_id <<<"$UPLOAD")
+JOB=$(api -d "{\"identity_code\":\"PiktidPremium\",\"project_id\":\"$PROJECT\",\"images\":[\"$FILE\"],\"instructions\":[{}]}" \
+  "$URL/flat-2-model" | field job_id)
+for pair in "projects:$PROJECT" "files:$FILE" "jobs:$JOB"; do
+  printf '"%s"\n' "${pair#*:}" >"$SEEDS/${pair%%:*}.dict"
+done
+st() {
+  .venv-st/bin/schemathesis --config-file tests/schemathesis/schemathesis.toml --no-color run "$@" \
+    ${SCHEMATHESIS_EXAMPLES:+--max-examples "$SCHEMATHESIS_EXAMPLES"} \
+    ${SCHEMATHESIS_SEED:+--seed "$SCHEMATHESIS_SEED"}
+}
+st "$URL/__admin/openapi.json" -H "Authorization: Bearer f2m_demo_token"
+st "$URL/__admin/control-openapi.json"

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::clock::{Instant, parse_duration};
+use crate::contract::{Contract, Document};
 use crate::domain::secret::SecretDigest;
 use crate::error::{ApiError, Position};
 use crate::http::Routes;
@@ -34,20 +35,46 @@ use crate::storage::records::Tenant;
 pub fn routes(r: Routes) -> Routes {
     let r = tenants::routes(journal::routes(scenarios::routes(events::routes(jobs::routes(r)))));
     r.add(Method::GET, "/__admin/health", get(health))
-        .add(Method::GET, "/__admin/openapi.json", get(openapi_json))
-        .add(Method::GET, "/__admin/openapi.yaml", get(openapi_yaml))
+        .add(
+            Method::GET,
+            "/__admin/openapi.json",
+            get(|s| json_of(s, Document::Vendor)),
+        )
+        .add(
+            Method::GET,
+            "/__admin/openapi.yaml",
+            get(|s| yaml_of(s, Document::Vendor)),
+        )
+        .add(
+            Method::GET,
+            "/__admin/control-openapi.json",
+            get(|s| json_of(s, Document::Control)),
+        )
+        .add(
+            Method::GET,
+            "/__admin/control-openapi.yaml",
+            get(|s| yaml_of(s, Document::Control)),
+        )
         .add(Method::POST, "/__admin/reset", post(reset))
         .add(Method::GET, "/__admin/clock", get(clock))
         .add(Method::POST, "/__admin/clock", post(move_clock))
 }
 
-async fn openapi_json() -> Json<Value> {
-    Json(crate::contract::Contract::global().bundled().clone())
+/// A published document as served: bundled, its `servers` the fake's
+/// public URL, so a tool that loads it reaches this fake wherever it runs.
+pub fn served(state: &AppState, which: Document) -> Value {
+    let mut doc = Contract::global().bundled(which).clone();
+    doc["servers"] = json!([{ "url": state.settings.public_url }]);
+    doc
 }
 
-async fn openapi_yaml() -> axum::response::Response {
+async fn json_of(State(state): State<AppState>, which: Document) -> Json<Value> {
+    Json(served(&state, which))
+}
+
+async fn yaml_of(State(state): State<AppState>, which: Document) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match serde_yaml_ng::to_string(crate::contract::Contract::global().bundled()) {
+    match serde_yaml_ng::to_string(&served(&state, which)) {
         Ok(text) => ([(axum::http::header::CONTENT_TYPE, "application/yaml")], text).into_response(),
         Err(e) => ApiError::internal(e).into_response(),
     }

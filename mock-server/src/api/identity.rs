@@ -74,7 +74,9 @@ fn form_error(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(vec![FieldError::new(field, message, Position::Form)])
 }
 
-fn label(field: &str, value: String) -> Result<String, ApiError> {
+/// Checks the form's `name` or `tag`: at most 200 characters, no control
+/// characters (`identity-upload-request.json`); kept trimmed.
+pub fn label(field: &str, value: String) -> Result<String, ApiError> {
     if value.chars().count() > MAX_LABEL_LEN {
         return Err(form_error(field, format!("must be at most {MAX_LABEL_LEN} characters")));
     }

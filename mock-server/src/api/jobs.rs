@@ -120,7 +120,9 @@ fn injected_plan(headers: &HeaderMap) -> Result<Option<FaultPlan>, ApiError> {
     };
     let bad = |m: String| ApiError::invalid_field("X-Mock-Fault-Plan", m, Position::Header);
     let text = v.to_str().map_err(|_| bad("must be ASCII JSON".into()))?;
-    let plan: FaultPlan = serde_json::from_str(text).map_err(|e| bad(format!("not a fault plan: {e}")))?;
+    let mut value: Value = serde_json::from_str(text).map_err(|e| bad(format!("not a fault plan: {e}")))?;
+    crate::http::extract::integral_floats_as_integers(&mut value);
+    let plan: FaultPlan = serde_json::from_value(value).map_err(|e| bad(format!("not a fault plan: {e}")))?;
     plan.validate().map_err(bad)?;
     Ok(Some(plan))
 }

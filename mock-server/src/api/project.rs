@@ -30,19 +30,21 @@ struct CreateProject {
     project_name: String,
 }
 
-/// Checks a project name: 1–200 characters after trimming, no control
-/// characters. `POST /upload` checks the `project_name` it looks up too.
+/// Checks a project name as sent: at most 200 characters, no control
+/// characters, not only whitespace (`common.json#/$defs/projectName`); the
+/// project is named by the trimmed text. `POST /upload` checks the
+/// `project_name` it looks up too.
 pub fn parse_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
     let bad = |m: &str| ApiError::invalid_field("project_name", m, Position::Body);
-    if name.is_empty() {
-        return Err(bad("must not be empty"));
-    }
-    if name.chars().count() > MAX_PROJECT_NAME_LEN {
+    if raw.chars().count() > MAX_PROJECT_NAME_LEN {
         return Err(bad("must be at most 200 characters"));
     }
-    if name.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err(bad("must not contain control characters"));
+    }
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(bad("must not be empty"));
     }
     Ok(name.to_owned())
 }

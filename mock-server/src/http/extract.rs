@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::domain::auth::{BearerError, parse_bearer};
 use crate::durable::Dirty;
@@ -32,34 +33,71 @@ pub fn too_large(max: usize) -> ApiError {
 
 /// Parses JSON bytes into `T`, naming the field of the first error. A
 /// missing field is named itself (`images: is required`), not its parent.
+/// The body is read as JSON first and its integral floats made integers
+/// ([`integral_floats_as_integers`]), then typed; a repeated key keeps its
+/// last value, as the vendor's Python stack does.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let parent = if path == "." { String::new() } else { path };
-        let text = inner.to_string();
-        // serde_json appends " at line L column C"; the field path says where.
-        let text = text
-            .rsplit_once(" at line ")
-            .map_or(text.as_str(), |(m, _)| m)
-            .to_owned();
-        let (field, message) =
-            if let Some(name) = text.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
-                (Some(join_path(&parent, name)), "is required".to_owned())
-            } else if bytes.iter().all(u8::is_ascii_whitespace) {
-                (None, "a JSON body is required".to_owned())
-            } else if inner.is_syntax() || inner.is_eof() {
-                (None, format!("malformed JSON: {text}"))
-            } else {
-                (if parent.is_empty() { None } else { Some(parent) }, text)
-            };
-        ApiError::invalid(vec![FieldError {
-            field,
-            message,
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| json_error(bytes, String::new(), &e))?;
+    if !value.is_object() {
+        // serde would read a struct from an array (`[null, null]`) too.
+        return Err(ApiError::invalid(vec![FieldError {
+            field: None,
+            message: "the body must be a JSON object".into(),
             position: Position::Body,
-        }])
+        }]));
+    }
+    integral_floats_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let parent = if path == "." { String::new() } else { path };
+        json_error(bytes, parent, e.inner())
     })
+}
+
+/// The envelope for a body that is not JSON or not of the expected shape.
+fn json_error(bytes: &[u8], parent: String, inner: &serde_json::Error) -> ApiError {
+    let text = inner.to_string();
+    // serde_json appends " at line L column C"; the field path says where.
+    let text = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m)
+        .to_owned();
+    let (field, message) = if let Some(name) = text.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+        (Some(join_path(&parent, name)), "is required".to_owned())
+    } else if bytes.iter().all(u8::is_ascii_whitespace) {
+        (None, "a JSON body is required".to_owned())
+    } else if inner.is_syntax() || inner.is_eof() {
+        (None, format!("malformed JSON: {text}"))
+    } else {
+        (if parent.is_empty() { None } else { Some(parent) }, text)
+    };
+    ApiError::invalid(vec![FieldError {
+        field,
+        message,
+        position: Position::Body,
+    }])
+}
+
+/// Makes every integral float (`25.0`) in range an integer (`25`): JSON
+/// Schema counts it as one (draft 2020-12), so does the vendor's Python
+/// stack, and a field typed as an integer would refuse it otherwise. The
+/// depth is bounded by the parser's own limit.
+pub fn integral_floats_as_integers(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
+                // 2^63 and 2^64 are the first floats out of range.
+                if (-(2f64.powi(63))..2f64.powi(63)).contains(&f) {
+                    *v = Value::from(f as i64);
+                } else if (0.0..2f64.powi(64)).contains(&f) {
+                    *v = Value::from(f as u64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// `parent.name`, or `name` at the top level.

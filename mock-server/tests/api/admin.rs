@@ -1,3 +1,4 @@
+use mock_server::contract::Document;
 use serde_json::json;
 
 use crate::helpers::{DEMO, OTHER, TestApp};
@@ -148,15 +149,46 @@ async fn reset_forgets_data_and_sessions_but_keeps_fixture_tokens() {
 }
 
 #[tokio::test]
-async fn the_openapi_document_is_served_bundled_as_json_and_yaml() {
+async fn the_openapi_documents_are_served_bundled_as_json_and_yaml() {
     let app = TestApp::spawn().await;
-    let json = app.get("/__admin/openapi.json").send().await.expect(200).json();
-    assert_eq!(&json, mock_server::contract::Contract::global().bundled());
-    let yaml = app.get("/__admin/openapi.yaml").send().await.expect(200);
-    assert_eq!(yaml.content_type(), "application/yaml");
-    let parsed: serde_json::Value = serde_yaml_ng::from_str(&yaml.text()).expect("YAML");
-    assert_eq!(parsed, json);
-    assert!(json["components"]["schemas"]["job-create-request"].is_object());
+    let c = mock_server::contract::Contract::global();
+    for (path, which) in [
+        ("/__admin/openapi", Document::Vendor),
+        ("/__admin/control-openapi", Document::Control),
+    ] {
+        let json = app.get(&format!("{path}.json")).send().await.expect(200).json();
+        let mut expected = c.bundled(which).clone();
+        expected["servers"] = json!([{ "url": app.base }]);
+        assert_eq!(json, expected, "{path}.json");
+        let yaml = app.get(&format!("{path}.yaml")).send().await.expect(200);
+        assert_eq!(yaml.content_type(), "application/yaml");
+        let parsed: serde_json::Value = serde_yaml_ng::from_str(&yaml.text()).expect("YAML");
+        assert_eq!(parsed, json, "{path}.yaml");
+    }
+    let vendor = app.get("/__admin/openapi.json").send().await.expect(200).json();
+    assert!(vendor["components"]["schemas"]["job-create-request"].is_object());
+    assert!(
+        vendor["paths"]["/__admin/reset"].is_null(),
+        "the control API is its own document"
+    );
+    let control = app.get("/__admin/control-openapi.json").send().await.expect(200).json();
+    assert!(control["paths"]["/__admin/reset"].is_object());
+}
+
+/// Both documents name the fake's public URL as their server, so a tool
+/// that loads one reaches the fake the way its clients do.
+#[tokio::test]
+async fn the_documents_servers_follow_the_public_url() {
+    let app = TestApp::spawn_with(|c| c.public_url = Some("https://fake.example:9443/mock".into())).await;
+    for path in ["/__admin/openapi.json", "/__admin/control-openapi.yaml"] {
+        let text = app.get(path).send().await.expect(200).text();
+        let doc: serde_json::Value = serde_yaml_ng::from_str(&text).expect("JSON is YAML too");
+        assert_eq!(
+            doc["servers"],
+            json!([{ "url": "https://fake.example:9443/mock" }]),
+            "{path}"
+        );
+    }
 }
 
 /// Found by Schemathesis: a far-future clock made every later answer a 500.

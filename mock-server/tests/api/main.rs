@@ -27,5 +27,6 @@ mod scenarios;
 mod security;
 mod shutdown;
 mod tenants;
+mod text_rules;
 mod tls;
 mod upload;

@@ -16,7 +16,6 @@ async fn webhook_urls_at_the_fake_itself_or_off_http_are_refused() {
         format!("http://[::1]:{port}/hook"),
         format!("http://0.0.0.0:{port}/hook"),
         format!("http://127.0.0.2:{port}/hook"),
-        format!("http://2130706433:{port}/hook"),
         format!("https://127.0.0.1:{port}/hook"),
     ];
     for url in &own {
@@ -41,6 +40,8 @@ async fn webhook_urls_at_the_fake_itself_or_off_http_are_refused() {
         "example.com/hook",
         "http://",
         "",
+        // 127.0.0.1 written as one number: a host outside the schema's pattern.
+        "http://2130706433/hook",
     ] {
         w.refuse(
             &format!("not an http(s) URL: {url:?}"),
