@@ -276,27 +276,27 @@ fn flow(recorded: &[Recorded]) -> Value {
     }
     for job in &mut jobs {
         let id = job["job_id"].as_str().unwrap_or_default().to_owned();
-        let mut states: Vec<String> = Vec::new();
-        let mut note = |s: Option<&str>| {
-            if let Some(s) = s
-                && states.last().map(String::as_str) != Some(s)
-            {
-                states.push(s.to_owned());
-            }
-        };
+        // The states in order: from the job's batch_edit notifications
+        // when the client read any (they hold every change), else from its
+        // polls.
+        let (mut polled, mut notified): (Vec<String>, Vec<(i64, String)>) = (Vec::new(), Vec::new());
         for r in recorded {
             match r.operation.as_str() {
                 "GET /jobs/{id}/status" | "GET /jobs/{id}/results" if r.url.contains(&id) => {
                     let j = r.json.as_ref();
-                    note(j.and_then(|j| j["status"].as_str()));
+                    if let Some(s) = j.and_then(|j| j["status"].as_str()) {
+                        polled.push(s.to_owned());
+                    }
                     if r.operation.ends_with("results") && j.is_some_and(|j| j["results"].is_array()) {
                         job["outputs"] = j.map(|j| outputs(&j["results"])).unwrap_or_default();
-                        job["progress"] = j.map(|j| j["progress"].clone()).unwrap_or_default();
-                        job["error_message"] = j.map(|j| j["error_message"].clone()).unwrap_or_default();
-                        job["post_processing_status"] =
-                            j.map(|j| j["post_processing_status"].clone()).unwrap_or_default();
-                        job["post_processing_error"] =
-                            j.map(|j| j["post_processing_error"].clone()).unwrap_or_default();
+                        for key in [
+                            "progress",
+                            "error_message",
+                            "post_processing_status",
+                            "post_processing_error",
+                        ] {
+                            job[key] = j.map(|j| j[key].clone()).unwrap_or_default();
+                        }
                     }
                 }
                 "GET /notifications/events" | "POST /notifications" => {
@@ -305,14 +305,25 @@ fn flow(recorded: &[Recorded]) -> Value {
                         _ => r.sse.iter().filter_map(|(_, d)| serde_json::from_str(d).ok()).collect(),
                     };
                     for n in events {
-                        if n["name"] == "batch_edit" && n["data"]["id_task"].as_str() == Some(&id) {
-                            note(n["data"]["status"].as_str());
+                        if n["name"] == "batch_edit"
+                            && n["data"]["id_task"].as_str() == Some(&id)
+                            && let (Some(nid), Some(s)) = (n["id"].as_i64(), n["data"]["status"].as_str())
+                        {
+                            notified.push((nid, s.to_owned()));
                         }
                     }
                 }
                 _ => {}
             }
         }
+        notified.sort();
+        notified.dedup();
+        let mut states: Vec<String> = if notified.is_empty() {
+            polled
+        } else {
+            notified.into_iter().map(|(_, s)| s).collect()
+        };
+        states.dedup();
         job["states"] = json!(states);
         if let Some(at) = started.get(&id) {
             job["started"] = Value::String(rfc3339(*at));

@@ -99,7 +99,19 @@ pub fn generic_path(field: &str) -> String {
 fn drifts(kind: Kind, op: &Operation, prefix: &str, errs: Vec<Violation>) -> Vec<Drift> {
     errs.into_iter()
         .map(|v| {
-            let field = v.field.unwrap_or_default();
+            let mut field = v.field.unwrap_or_default();
+            // A missing field is named by the field itself, not its parent.
+            if let Some(name) = v
+                .message
+                .strip_suffix("\" is a required property")
+                .and_then(|m| m.strip_prefix('"'))
+            {
+                field = if field.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{field}.{name}")
+                };
+            }
             let field = match (prefix.is_empty(), field.is_empty()) {
                 (true, _) => field,
                 (false, true) => prefix.to_owned(),

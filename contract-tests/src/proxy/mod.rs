@@ -451,12 +451,19 @@ impl Sink for Exchange {
     }
 
     fn end(mut self: Box<Self>, complete: bool) {
-        self.response.complete = complete;
-        let request = self
+        // hyper stops reading a body once its Content-Length has passed,
+        // without waiting for the stream's end: that is complete too.
+        let declared = |h: &HeaderMap| {
+            h.get("content-length")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        };
+        self.response.complete = complete || declared(&self.response_headers) == Some(self.response.size);
+        let mut request = self
             .request
             .lock()
             .map(|c| c.clone())
             .unwrap_or_else(|_| Capture::new(0));
+        request.complete |= declared(&self.request_headers).unwrap_or(0) == request.size;
         let req_type = header_str(&self.request_headers, "content-type");
         let resp_type = header_str(&self.response_headers, "content-type");
         let mut drifts = Vec::new();
