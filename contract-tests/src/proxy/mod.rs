@@ -503,7 +503,11 @@ impl Sink for Exchange {
                 path: self.path.clone(),
                 query: self.query.clone(),
                 content_type: (!req_type.is_empty()).then(|| req_type.clone()),
-                authorized: self.request_headers.contains_key("authorization"),
+                authorization: self
+                    .request_headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
                 body: request.whole().then(|| Bytes::from(request.bytes.clone())),
                 status: self.status,
                 json: json.clone(),

@@ -53,8 +53,8 @@ pub struct Exchange {
     pub query: Option<String>,
     /// The request's Content-Type.
     pub content_type: Option<String>,
-    /// Whether the client sent credentials.
-    pub authorized: bool,
+    /// The client's `Authorization` header.
+    pub authorization: Option<String>,
     /// The whole request body (`None`: too large to copy).
     pub body: Option<Bytes>,
     /// The upstream's status.
@@ -108,8 +108,13 @@ impl Shadow {
             self.pending_uploads.retain(|_, (upload, _)| *upload != target);
         }
         let mut req = self.http.request(x.method.clone(), &target);
-        if x.authorized {
-            req = req.bearer_auth(&self.token);
+        // Credentials the upstream refused go as they are (the fake must
+        // refuse them too); accepted ones are the upstream's, never sent
+        // to the fake: it gets its own token.
+        match &x.authorization {
+            Some(refused) if x.status == 401 => req = req.header("authorization", refused),
+            Some(_) => req = req.bearer_auth(&self.token),
+            None => {}
         }
         if let Some(ct) = &x.content_type {
             req = req.header("content-type", ct);
@@ -343,7 +348,7 @@ mod tests {
             path: Some(path.into()),
             query: None,
             content_type: None,
-            authorized: true,
+            authorization: Some("Bearer up".into()),
             body: None,
             status,
             json: Some(json),
