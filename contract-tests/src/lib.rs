@@ -3,7 +3,9 @@
 //! URL, [`gate`] judging a client by the fake's journal, [`report`] as
 //! text, JSON or JUnit.
 
+pub mod cassette;
 pub mod gate;
+pub mod proxy;
 pub mod report;
 pub mod suite;
 

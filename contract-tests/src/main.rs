@@ -1,6 +1,8 @@
 //! `contract-tests`: `run` checks a server end to end; `verify-client`
 //! judges a client by the fake's journal of what it sent; `validate`
-//! checks a payload offline; `schemas` lists the schema names.
+//! checks a payload offline; `proxy` stands in front of the real API and
+//! reports its drift (`cassette to-scenario` replays a recorded session);
+//! `schemas` lists the schema names.
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
@@ -32,6 +34,14 @@ enum Command {
     /// `Retry-After`, and each expectation not met, is a failed test case.
     /// Exit codes: 0 clean, 1 a finding, 2 a usage error, 3 unreachable.
     VerifyClient(Box<VerifyArgs>),
+    /// A forwarding proxy in front of the real API that checks every
+    /// exchange against the vendor profile and writes a drift report and
+    /// a cassette on exit (docs/proxy.md). Exit codes: 0 no drift, 1 a
+    /// drift, 2 a usage error.
+    Proxy(Box<contract_tests::proxy::cli::ProxyArgs>),
+    /// Work with a recorded session (docs/proxy.md).
+    #[command(subcommand)]
+    Cassette(contract_tests::proxy::cli::CassetteCommand),
     /// List the schema names.
     Schemas,
     /// Validate a JSON payload against a schema.
@@ -208,6 +218,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Validate { schema, file } => validate(&schema, file),
+        Command::Proxy(args) => contract_tests::proxy::cli::proxy(*args),
+        Command::Cassette(c) => contract_tests::proxy::cli::cassette(c),
         Command::Run(args) => run_command(*args),
         Command::VerifyClient(args) => verify_client(*args),
     }

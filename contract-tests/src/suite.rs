@@ -728,15 +728,15 @@ fn dimensions(bytes: &[u8]) -> Outcome<(u32, u32)> {
 
 /// One blank-line-separated SSE message: its fields.
 #[derive(Debug, Default)]
-struct SseMessage {
-    id: Option<String>,
-    event: Option<String>,
-    data: String,
+pub(crate) struct SseMessage {
+    pub(crate) id: Option<String>,
+    pub(crate) event: Option<String>,
+    pub(crate) data: String,
 }
 
 /// Splits an SSE stream into messages; CRLF, CR and LF all end a line (the
 /// SSE format allows each). Comments are dropped.
-fn sse_messages(text: &str) -> Vec<SseMessage> {
+pub(crate) fn sse_messages(text: &str) -> Vec<SseMessage> {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let mut out = Vec::new();
     for block in text.split("\n\n") {
