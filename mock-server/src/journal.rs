@@ -26,7 +26,9 @@ use sha2::{Digest, Sha256};
 use crate::clock::Instant;
 use crate::config::JournalBodies;
 use crate::contract::Contract;
+use crate::domain::auth::request_token;
 use crate::domain::secret::SecretDigest;
+use crate::http::extract::authorization;
 use crate::state::AppState;
 
 /// Most entries kept; the oldest go first.
@@ -336,7 +338,9 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let method = parts.method.clone();
     let path = crate::redact::path(parts.uri.path()).into_owned();
     let query = parts.uri.query().map(crate::redact::query);
-    let caller = caller_token(&parts.headers, parts.uri.query()).map(|t| SecretDigest::of(&t).caller_id());
+    let caller = request_token(authorization(&parts.headers), parts.uri.query())
+        .ok()
+        .map(|t| SecretDigest::of(&t).caller_id());
     // The router matched the path already: its template names the schema.
     let template = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
     let mut violations = request_violations(method.as_str(), template, &parts.headers, &bytes);
@@ -479,20 +483,6 @@ async fn read_body(body: Body, limit: usize) -> Read {
     Read::Whole(first.unwrap_or_else(|| joined.freeze()))
 }
 
-/// The bearer token (header, else the SSE endpoint's `?token=`).
-fn caller_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Option<Cow<'a, str>> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| crate::domain::auth::parse_bearer(Some(h)).ok());
-    if let Some(t) = bearer {
-        return Some(Cow::Borrowed(t));
-    }
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| Cow::Owned(v.into_owned()))
-}
-
 /// The request's contract violations: a JSON body checked against the
 /// schema `openapi.yaml` names for its operation (by path template).
 fn request_violations(method: &str, template: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
@@ -547,7 +537,7 @@ fn long_array(v: &serde_json::Value, max: usize) -> Option<(String, usize)> {
             Value::Object(m) => stack.extend(
                 m.iter()
                     .filter(|(_, x)| x.is_array() || x.is_object())
-                    .map(|(k, x)| (crate::http::extract::join_path(&path, k), x)),
+                    .map(|(k, x)| (crate::domain::rule::join_path(&path, k), x)),
             ),
             _ => {}
         }

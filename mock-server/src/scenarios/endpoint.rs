@@ -4,6 +4,7 @@
 //! caller (bearer token), scenario and fault, so concurrent clients each see
 //! exactly their plan.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,8 +17,10 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 
 use crate::contract::template_matches;
+use crate::domain::auth::request_token;
 use crate::domain::secret::SecretDigest;
 use crate::error::{ApiError, FieldError, Position};
+use crate::http::extract::authorization;
 use crate::scenarios::{ContractViolation, EndpointFault, SCENARIO_HEADER, Scenario};
 use crate::state::AppState;
 
@@ -74,15 +77,11 @@ pub fn is_hit(f: &EndpointFault, seed: u64, caller: &str, scenario: &str, idx: u
     (x as f64 / u64::MAX as f64) < p
 }
 
-/// The bearer token of a request (header, else `?token=`), the caller key.
+/// The bearer token of a request ([`request_token`]), the caller key.
 pub fn caller_token(req: &Request) -> Option<String> {
-    if let Some(h) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return crate::domain::auth::parse_bearer(Some(h)).ok().map(str::to_owned);
-    }
-    let q = req.uri().query()?;
-    form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
+    request_token(authorization(req.headers()), req.uri().query())
+        .ok()
+        .map(Cow::into_owned)
 }
 
 /// Applies the scenario of the request (see the module doc).

@@ -171,11 +171,20 @@ impl ModelChoice {
     }
 }
 
-/// `0 <= anchor_index < len(instructions)`; only [`parse`] makes one.
+/// `0 <= anchor_index < len(instructions)`; only [`AnchorIndex::new`]
+/// makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnchorIndex(usize);
 
 impl AnchorIndex {
+    /// The first instruction, the anchor when the request names none.
+    pub const FIRST: Self = Self(0);
+
+    /// Index `i` of a request with `len` instructions, if it is one.
+    pub fn new(i: i64, len: usize) -> Option<Self> {
+        usize::try_from(i).ok().filter(|i| *i < len).map(Self)
+    }
+
     /// The instruction index.
     pub fn get(self) -> usize {
         self.0
