@@ -3,9 +3,9 @@
 //! range, half a custom size, eleven instructions. Every broken rule is
 //! reported with its field path, all of them at once.
 //!
-//! - [`design_value`]: the three shapes of a descriptor, `camera` and
+//! - `design_value`: the three shapes of a descriptor, `camera` and
 //!   `lighting`;
-//! - [`geometry`]: sizes, aspect ratios, formats and custom dimensions;
+//! - `geometry`: sizes, aspect ratios, formats and custom dimensions;
 //! - `parse`: the walker over the JSON body.
 
 mod design_value;
@@ -14,14 +14,13 @@ mod parse;
 
 use serde_json::Value;
 
-pub use design_value::{Camera, DesignValue, Lighting};
+pub use design_value::{Camera, DesignValue, Lighting, SavedDesignValue};
 pub use geometry::{
     AspectRatio, CustomDimensions, Format, Geometry, MAX_CUSTOM_SIDE, MIN_CUSTOM_SIDE, Size, table_dimensions,
 };
 pub use parse::parse;
 
 use crate::domain::ids::{FileId, IdentityCode, ProjectId};
-use crate::storage::fixtures::SavedDesignValue;
 
 /// Most input images of one job.
 pub const MAX_IMAGES: usize = 10;
