@@ -85,7 +85,7 @@ pub fn app(state: AppState) -> Router {
         // the journal records the status actually sent.
         router = router.layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::persist::durable,
+            http::middleware::durable::durable,
         ));
     }
     router = router
@@ -93,11 +93,11 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(http::utf8::refuse_undecodable_path))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::scenarios::endpoint::apply,
+            http::middleware::scenarios::apply,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::journal::record,
+            http::middleware::journal::record,
         ));
     // Outside the control API's guard (a route layer of its routes): a
     // preflight carries no credentials, and a browser can read a 401's body
@@ -153,7 +153,7 @@ pub async fn serve_on(state: AppState, listener: TcpListener) -> std::io::Result
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then shuts down
-/// gracefully ([`crate::shutdown::drain`]: with `--data-dir` the store is
+/// gracefully ([`crate::shutdown::drain::drain`]: with `--data-dir` the store is
 /// committed and closed, so another server may open it) and returns. On a
 /// running clock a background ticker applies job events as they fall due.
 ///
@@ -215,7 +215,7 @@ pub async fn serve_until(
     }
     // Closed before anything else: from here on a new connection is refused.
     drop(listener);
-    crate::shutdown::drain(&state, connections, tasks, ticker).await;
+    crate::shutdown::drain::drain(&state, connections, tasks, ticker).await;
     Ok(())
 }
 

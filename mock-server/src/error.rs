@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::domain::rule::Violation;
+
 /// Where in the request the offending value was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -44,6 +46,17 @@ impl FieldError {
         Self {
             field: Some(field.into()),
             message: message.into(),
+            position,
+        }
+    }
+}
+
+impl FieldError {
+    /// A domain rule `v` broken by a field found at `position`.
+    pub fn placed(v: Violation, position: Position) -> Self {
+        Self {
+            field: v.field,
+            message: v.message,
             position,
         }
     }
@@ -125,6 +138,11 @@ impl ApiError {
     /// 400 `Invalid request` for one field.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>, position: Position) -> Self {
         Self::invalid(vec![FieldError::new(field, message, position)])
+    }
+
+    /// 400 for the domain rules `v` broken by fields found at `position`.
+    pub fn violated(v: impl IntoIterator<Item = Violation>, position: Position) -> Self {
+        Self::invalid(v.into_iter().map(|v| FieldError::placed(v, position)).collect())
     }
 
     /// 401: missing, malformed, unknown or expired credentials.

@@ -3,36 +3,44 @@
 //!
 //! # Layout
 //!
-//! Top to bottom; a module imports only those below it (the few arrows
-//! still running up are listed in issue 16's notes). A request flows
-//! down: [`http`] extracts it, [`api`] or [`admin`] parses it into
-//! [`domain`] types, the services act, and [`views`] shape the answer.
+//! Top to bottom; a module imports only its own layer and those below it,
+//! which `tests/api/layers.rs` checks file by file against the same table.
+//! A request flows down: [`http`] extracts it, [`api`] or [`admin`] parses
+//! it into [`domain`] types, the services act, and [`views`] shape the
+//! answer.
 //!
 //! - **Serving**: [`app`] builds the router (merging [`api`] and [`admin`],
-//!   applying every layer) and serves it; [`shutdown`] drains it; [`wire`]
-//!   holds a new job until its 202 is on the wire.
-//! - **HTTP plumbing**: [`http`]: the route table, the extractors that own
-//!   their rejections, CORS, the control API's guard; [`journal`] records
-//!   every request, [`scenarios`] injects faults; [`redact`] decides what of
-//!   a request they may show.
+//!   applying every layer in order) and serves it.
 //! - **Handlers**: [`api`] (the vendor's endpoints, one file per resource)
 //!   and [`admin`] (the control API under `/__admin`), siblings.
-//! - **Services**: [`jobs`] (submitting, letting go of and catching jobs up
-//!   to now: the one door to the engine), [`publish`] (notifications to the
-//!   logs and the webhook book), [`deliver`] (sending webhooks),
-//!   [`eviction`] (what outlived its TTL), [`tenancy`] (one tenant's
-//!   creation, settings and reset, for a shared fake), [`persist`] (the `--data-dir`
-//!   store, behind [`durable`]'s adapter).
+//! - **HTTP plumbing**: [`http`]: the route table, the extractors that own
+//!   their rejections, CORS, the control API's guard, and every middleware
+//!   (`http::middleware`: the journal, scenarios, durability).
+//! - **Services**, which take the whole state: [`jobs`] (submitting,
+//!   letting go of and catching jobs up to now: the one door to the
+//!   engine), [`publish`] (notifications to the logs and the webhook book),
+//!   [`deliver`] (sending webhooks), [`eviction`] (what outlived its TTL),
+//!   [`tenancy`] (one tenant's creation, settings and reset, for a shared
+//!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
+//!   adapter), [`wire`] (a new job held until its 202 is on the wire), and
+//!   `shutdown::drain`.
 //! - **State**: [`state`]: the settings and the collaborators, nothing more.
-//! - **What the API emits**: [`views`] (typed bodies: status, results,
-//!   notifications), [`links`] (every link handed out, signed, and the
-//!   path templates their routes serve).
+//! - **What the state holds**: [`config`], [`views`] (typed bodies: status,
+//!   results, notifications), [`links`] (every link handed out, signed, and
+//!   the path templates their routes serve), [`durable`] (the persistence
+//!   adapter), [`journal`] (the request ring), [`shutdown`] (its flag and
+//!   the webhook attempts on the wire), `deliver::client`,
+//!   `eviction::timer`.
 //! - **The model**: [`engine`] (the job state machine and its schedule),
 //!   [`events`] (the notification log, the publisher, SSE, webhook signing
-//!   and the delivery book), [`render`] (output images), [`storage`]
-//!   (tenants, records, tokens, fixtures, the URL signer).
-//! - **The bottom**: [`domain`] (parsed request types, IDs and rules; no
-//!   I/O), [`clock`], [`error`], [`config`], and the [`contract`] crate.
+//!   and the delivery book), [`scenarios`] (scenario files, the catalogue,
+//!   the call counters), [`storage`] (tenants, records, tokens, fixtures,
+//!   the URL signer). These four may name one another.
+//! - **Errors**: [`error`], the API's error envelope.
+//! - **The domain**: [`domain`] (parsed request types, IDs and rules,
+//!   returning domain errors; no I/O, no HTTP).
+//! - **The foundation**: [`clock`], [`redact`] (what of a request the log
+//!   and the journal may show), the [`render`] and [`contract`] crates.
 
 pub mod admin;
 pub mod api;

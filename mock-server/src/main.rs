@@ -49,7 +49,7 @@ async fn main() -> std::process::ExitCode {
     };
     // Installed before `listening on` is printed: a signal sent as soon as
     // the line appears is caught, never the default (killed) action.
-    let signal = match mock_server::shutdown::signal() {
+    let signal = match mock_server::shutdown::drain::signal() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mock-server: cannot watch for signals: {e}");

@@ -95,7 +95,7 @@ pub struct Shared {
     pub resets: tokio::sync::watch::Sender<u64>,
     /// When expired data was last swept (injected clock), so the ticker
     /// sweeps at most once a minute.
-    pub sweeps: crate::eviction::SweepTimer,
+    pub sweeps: crate::eviction::timer::SweepTimer,
     /// Whether a graceful shutdown began; the webhook attempts it waits for.
     pub shutdown: crate::shutdown::Shutdown,
     /// The address the fake listens on (set when it starts serving), so a
@@ -164,7 +164,7 @@ impl AppState {
             loaded_scenarios,
             journal: crate::journal::Journal::default(),
             resets: tokio::sync::watch::Sender::new(0),
-            sweeps: crate::eviction::SweepTimer::default(),
+            sweeps: crate::eviction::timer::SweepTimer::default(),
             shutdown: crate::shutdown::Shutdown::default(),
             listen_addr: std::sync::OnceLock::new(),
             durable: durable

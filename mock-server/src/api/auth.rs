@@ -197,7 +197,7 @@ async fn list_api_tokens(
     Caller(tenant): Caller,
     ApiQuery(q): ApiQuery<TokenListQuery>,
 ) -> Result<Json<TokenList>, ApiError> {
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page).map_err(|v| ApiError::violated([v], Position::Query))?;
     let now = state.now();
     let all: Vec<Value> = tenant
         .data

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use crate::api::probe_off_runtime;
 use crate::domain::ids::IdentityCode;
+use crate::domain::names::{MAX_LABEL_LEN, identity_label, image_file_name};
 use crate::domain::pagination::PageRequest;
-use crate::domain::upload::MAX_FILENAME_LEN;
 use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position};
 use crate::http::Routes;
@@ -23,9 +23,6 @@ use crate::publish;
 use crate::state::AppState;
 use crate::storage::records::Identity;
 use crate::storage::store::IdentityInsert;
-
-/// The longest `name` or `tag` accepted.
-pub const MAX_LABEL_LEN: usize = 200;
 
 /// Adds the identity routes; the upload route takes bodies up to
 /// `--max-upload-bytes` (plus room for the multipart framing).
@@ -72,39 +69,6 @@ pub fn identity_view(state: &AppState, i: &Identity, owner_name: &str) -> Value 
 
 fn form_error(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(vec![FieldError::new(field, message, Position::Form)])
-}
-
-/// Checks the form's `name` or `tag`: at most 200 characters, no control
-/// characters (`identity-upload-request.json`); kept trimmed.
-pub fn label(field: &str, value: String) -> Result<String, ApiError> {
-    if value.chars().count() > MAX_LABEL_LEN {
-        return Err(form_error(field, format!("must be at most {MAX_LABEL_LEN} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(form_error(field, "must not contain control characters"));
-    }
-    Ok(value.trim().to_owned())
-}
-
-/// The image part's file name, kept verbatim as data (`original_filename`,
-/// the default `name`): the fake never makes a path, a ZIP entry or a
-/// header of it, so `../` is harmless text. Control characters and names
-/// over [`MAX_FILENAME_LEN`] characters are refused, as in every other
-/// text field; without a name the file is called `identity`.
-fn original_filename(sent: Option<&str>) -> Result<String, ApiError> {
-    let Some(name) = sent.filter(|n| !n.trim().is_empty()) else {
-        return Ok("identity".to_owned());
-    };
-    if name.chars().count() > MAX_FILENAME_LEN {
-        return Err(form_error(
-            "image",
-            format!("the file name must be at most {MAX_FILENAME_LEN} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(form_error("image", "the file name must not contain control characters"));
-    }
-    Ok(name.trim().to_owned())
 }
 
 /// The `filename` parameter of a part's `Content-Disposition` when it is a
@@ -191,7 +155,8 @@ async fn read_form(state: &AppState, mut form: Multipart) -> Result<UploadForm, 
                     .headers()
                     .get(header::CONTENT_DISPOSITION)
                     .and_then(|v| quoted_filename(v.as_bytes()));
-                filename = original_filename(quoted.as_deref().or(field.file_name()))?;
+                filename = image_file_name(quoted.as_deref().or(field.file_name()))
+                    .map_err(|v| ApiError::violated([v], Position::Form))?;
                 let bytes = field.bytes().await.map_err(multipart_error)?;
                 if bytes.len() > state.settings.max_upload_bytes {
                     return Err(too_large(state.settings.max_upload_bytes));
@@ -204,7 +169,7 @@ async fn read_form(state: &AppState, mut form: Multipart) -> Result<UploadForm, 
                 let bytes = field.bytes().await.map_err(multipart_error)?;
                 let text =
                     String::from_utf8(bytes.to_vec()).map_err(|_| form_error(&field_name, "must be UTF-8 text"))?;
-                let value = label(&field_name, text)?;
+                let value = identity_label(&field_name, &text).map_err(|v| ApiError::violated([v], Position::Form))?;
                 if field_name == "name" {
                     name = Some(value)
                 } else {
@@ -302,7 +267,7 @@ async fn list(
     Caller(tenant): Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page).map_err(|v| ApiError::violated([v], Position::Query))?;
     let desc = match q.order.as_deref().unwrap_or("desc") {
         "desc" => true,
         "asc" => false,

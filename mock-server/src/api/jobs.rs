@@ -191,7 +191,7 @@ pub fn prepare(
     headers: &HeaderMap,
     body: Value,
 ) -> Result<Prepared, ApiError> {
-    let req = parse(&body, &tenant.account.parse_context()).map_err(ApiError::invalid)?;
+    let req = parse(&body, &tenant.account.parse_context()).map_err(|v| ApiError::violated(v, Position::Body))?;
     let extra_plan = injected_plan(headers)?;
     // Before the look-ups: a reset after them is caught by `submit`.
     let epoch = state.ids.epoch();

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::ids::ProjectId;
+use crate::domain::names::ProjectName;
 use crate::domain::pagination::PageRequest;
 use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
@@ -15,9 +16,6 @@ use crate::http::Routes;
 use crate::http::extract::{ApiJson, ApiQuery, Caller};
 use crate::state::AppState;
 use crate::storage::records::Project;
-
-/// The longest project name accepted.
-pub const MAX_PROJECT_NAME_LEN: usize = 200;
 
 /// Adds the project routes.
 pub fn routes(r: Routes) -> Routes {
@@ -30,25 +28,6 @@ struct CreateProject {
     project_name: String,
 }
 
-/// Checks a project name as sent: at most 200 characters, no control
-/// characters, not only whitespace (`common.json#/$defs/projectName`); the
-/// project is named by the trimmed text. `POST /upload` checks the
-/// `project_name` it looks up too.
-pub fn parse_name(raw: &str) -> Result<String, ApiError> {
-    let bad = |m: &str| ApiError::invalid_field("project_name", m, Position::Body);
-    if raw.chars().count() > MAX_PROJECT_NAME_LEN {
-        return Err(bad("must be at most 200 characters"));
-    }
-    if raw.chars().any(char::is_control) {
-        return Err(bad("must not contain control characters"));
-    }
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(bad("must not be empty"));
-    }
-    Ok(name.to_owned())
-}
-
 /// A duplicate name (exact, after trimming) answers 409 with the existing
 /// project's `project_id` and `project_name`, as the vendor's client expects.
 async fn create(
@@ -56,7 +35,9 @@ async fn create(
     Caller(tenant): Caller,
     ApiJson(req): ApiJson<CreateProject>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let name = parse_name(&req.project_name)?;
+    let name = ProjectName::parse(&req.project_name)
+        .map_err(|v| ApiError::violated([v], Position::Body))?
+        .into_string();
     let mut data = tenant.data.lock();
     if let Some(p) = data.projects.iter().find(|p| p.name == name) {
         return Err(
@@ -88,7 +69,7 @@ struct ListQuery {
 }
 
 async fn list(Caller(tenant): Caller, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, ApiError> {
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page).map_err(|v| ApiError::violated([v], Position::Query))?;
     let all: Vec<Value> = tenant
         .data
         .lock()

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::probe_off_runtime;
 use crate::domain::ids::FileId;
+use crate::domain::names::ProjectName;
 use crate::domain::upload::UploadName;
 use crate::durable::Dirty;
 use crate::error::{ApiError, Position, S3Error};
@@ -48,12 +49,13 @@ async fn create(
     scenario: Scenario,
     ApiJson(req): ApiJson<CreateUpload>,
 ) -> Result<Json<Value>, ApiError> {
-    let name = UploadName::parse(&req.filename)?;
+    let name = UploadName::parse(&req.filename).map_err(|v| ApiError::violated([v], Position::Body))?;
     let project = match req.project_name.as_deref() {
         None => None,
         Some(pn) => {
             // A name no project can have is a broken rule (400), not a miss.
-            let pn = crate::api::project::parse_name(pn)?;
+            let pn = ProjectName::parse(pn).map_err(|v| ApiError::violated([v], Position::Body))?;
+            let pn = pn.as_str();
             let data = tenant.data.lock();
             let p = data
                 .projects

@@ -1,5 +1,6 @@
 //! Credentials and token lifetimes as the vendor's auth endpoints take them.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -43,6 +44,25 @@ pub fn parse_bearer(header: Option<&str>) -> Result<&str, BearerError> {
         return Err(BearerError::Malformed);
     }
     Ok(token)
+}
+
+/// The bearer token of a request: its `Authorization` header (`header`)
+/// when it has one, else the `token` parameter of its query, which the SSE
+/// endpoint accepts because browsers' `EventSource` cannot send headers.
+/// The one reading of "who calls" for authentication, the journal's caller
+/// digest and a scenario's per-token choice.
+pub fn request_token<'a>(header: Option<&'a str>, query: Option<&'a str>) -> Result<Cow<'a, str>, BearerError> {
+    if header.is_some() {
+        return parse_bearer(header).map(Cow::Borrowed);
+    }
+    let token = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v);
+    match token {
+        None => Err(BearerError::Missing),
+        Some(t) if is_token_shaped(&t) => Ok(t),
+        Some(_) => Err(BearerError::Malformed),
+    }
 }
 
 /// Whether `t` could be a token: 1–512 visible ASCII characters.
@@ -153,6 +173,21 @@ fn parse_iso8601(s: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_header_wins_and_the_query_token_is_the_fallback() {
+        let t = |h, q| request_token(h, q).map(Cow::into_owned);
+        assert_eq!(t(Some("Bearer abc"), Some("token=xyz")), Ok("abc".to_owned()));
+        assert_eq!(
+            t(Some("Basic abc"), Some("token=xyz")),
+            Err(BearerError::Malformed),
+            "a header that is there is the credential, even a wrong one"
+        );
+        assert_eq!(t(None, Some("a=1&token=x%2By")), Ok("x+y".to_owned()));
+        assert_eq!(t(None, Some("token=a%20b")), Err(BearerError::Malformed));
+        assert_eq!(t(None, Some("a=1")), Err(BearerError::Missing));
+        assert_eq!(t(None, None), Err(BearerError::Missing));
+    }
 
     #[test]
     fn basic_credentials_decode() {

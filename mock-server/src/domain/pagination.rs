@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ApiError, Position};
+use crate::domain::rule::Violation;
 
 /// The largest `per_page` accepted.
 pub const MAX_PER_PAGE: u32 = 100;
@@ -16,18 +16,15 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// Checks `page >= 1` and `1 <= per_page <= 100`; defaults 1 and 20.
-    pub fn parse(page: Option<u32>, per_page: Option<u32>) -> Result<Self, ApiError> {
+    /// A refusal names the query parameter.
+    pub fn parse(page: Option<u32>, per_page: Option<u32>) -> Result<Self, Violation> {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(20);
         if page == 0 {
-            return Err(ApiError::invalid_field("page", "must be at least 1", Position::Query));
+            return Err(Violation::new("page", "must be at least 1"));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(ApiError::invalid_field(
-                "per_page",
-                "must be between 1 and 100",
-                Position::Query,
-            ));
+            return Err(Violation::new("per_page", "must be between 1 and 100"));
         }
         Ok(Self { page, per_page })
     }

@@ -1,6 +1,7 @@
 //! Rules for a file a client wants to upload: its name and content type.
 
-use crate::error::{ApiError, Position};
+use crate::domain::rule::Violation;
+use crate::domain::text::TextRule;
 
 /// The longest filename accepted.
 pub const MAX_FILENAME_LEN: usize = 255;
@@ -24,17 +25,11 @@ impl UploadName {
     /// Accepts 1–255 characters without control characters, ending in
     /// `.jpg`, `.jpeg`, `.png` or `.webp` (any case). The name is metadata
     /// only: it never becomes a path on disk.
-    pub fn parse(filename: &str) -> Result<Self, ApiError> {
-        let bad = |m: &str| ApiError::invalid_field("filename", m, Position::Body);
-        if filename.trim().is_empty() {
-            return Err(bad("must not be empty"));
-        }
-        if filename.chars().count() > MAX_FILENAME_LEN {
-            return Err(bad("must be at most 255 characters"));
-        }
-        if filename.chars().any(char::is_control) {
-            return Err(bad("must not contain control characters"));
-        }
+    pub fn parse(filename: &str) -> Result<Self, Violation> {
+        let bad = |m: &str| Violation::new("filename", m);
+        TextRule::line(MAX_FILENAME_LEN)
+            .check(filename)
+            .map_err(|b| bad(&b.message()))?;
         let ext = filename
             .rsplit_once('.')
             .map(|(_, e)| e.to_ascii_lowercase())
@@ -80,7 +75,7 @@ mod tests {
     fn bad_names_name_the_field() {
         for bad in ["", "  ", "shirt.gif", "noext", "a\nb.jpg", &"x".repeat(300)] {
             let e = UploadName::parse(bad).expect_err(bad);
-            assert_eq!(e.detail()[0].field.as_deref(), Some("filename"), "{bad:?}");
+            assert_eq!(e.field.as_deref(), Some("filename"), "{bad:?}");
         }
     }
 }

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::domain::auth::{BearerError, parse_bearer};
+use crate::domain::auth::{BearerError, parse_bearer, request_token};
+use crate::domain::rule::join_path;
 use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position, S3Error};
 use crate::state::AppState;
@@ -97,15 +98,6 @@ pub fn integral_floats_as_integers(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
         Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
         _ => {}
-    }
-}
-
-/// `parent.name`, or `name` at the top level.
-pub fn join_path(parent: &str, name: &str) -> String {
-    if parent.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{parent}.{name}")
     }
 }
 
@@ -275,9 +267,10 @@ fn authenticate(state: &AppState, token: Result<&str, BearerError>) -> Result<Ar
     })
 }
 
-fn bearer_header(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+/// The `Authorization` header as text; one that is not visible ASCII
+/// reads as a NUL, which no scheme accepts (so it is malformed, not absent).
+pub fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}"))
 }
@@ -286,7 +279,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(state, parse_bearer(bearer_header(parts))).map(Caller)
+        authenticate(state, parse_bearer(authorization(&parts.headers))).map(Caller)
     }
 }
 
@@ -299,19 +292,8 @@ impl FromRequestParts<AppState> for StreamCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(h) = bearer_header(parts) {
-            return authenticate(state, parse_bearer(Some(h))).map(StreamCaller);
-        }
-        let query = parts.uri.query().unwrap_or("");
-        let token = form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned());
-        let token = match &token {
-            None => Err(BearerError::Missing),
-            Some(t) if crate::domain::auth::is_token_shaped(t) => Ok(t.as_str()),
-            Some(_) => Err(BearerError::Malformed),
-        };
-        authenticate(state, token).map(StreamCaller)
+        let token = request_token(authorization(&parts.headers), parts.uri.query());
+        authenticate(state, token.as_deref().map_err(|e| *e)).map(StreamCaller)
     }
 }
 

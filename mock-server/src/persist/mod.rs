@@ -17,7 +17,7 @@
 //!   commit, so 1,000 concurrent job creations share a few fsyncs.
 //! - **A response is sent only after its changes are committed.** Each
 //!   request notes the last change it queued (a task-local), and the
-//!   [`durable`] middleware waits for that commit before the response goes
+//!   [durability middleware](crate::http::middleware::durable) waits for that commit before the response goes
 //!   out. "Acknowledged" means committed.
 //! - **Most changes are marks** ([`Dirty`](crate::durable::Dirty)): "file X changed". The writer
 //!   writes what memory holds for X at commit time (or deletes X if memory no
@@ -48,16 +48,11 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use parking_lot::{Mutex, RwLock};
 use redb::{Database, DatabaseError, ReadableTable};
 use tokio::sync::watch;
 
 use crate::durable::{After, Durable, Op, Pending, StoreError};
-use crate::error::{ApiError, FieldError, Position};
 use crate::state::{AppState, Shared};
 use records::{MetaRecord, decode, encode};
 use tables::{FILE_NAME, FORMAT_VERSION, META};
@@ -228,7 +223,7 @@ impl std::fmt::Debug for Persist {
 impl Persist {
     /// Queues `ops` (and `after`, run once they are committed); returns the
     /// change's number. The current request, if any, waits for it before
-    /// its response goes out ([`durable`]). Never blocks.
+    /// its response goes out ([`crate::http::middleware::durable`]). Never blocks.
     pub fn submit(&self, ops: Vec<Op>, after: Option<After>) -> u64 {
         let seq = {
             let mut q = self.queue.lock();
@@ -350,29 +345,16 @@ pub fn load_into(p: &Persist, state: &AppState) -> Result<bool, String> {
     load::load(&db, state).map_err(|e| format!("--data-dir {}: {e}", p.dir.display()))
 }
 
-/// Middleware (installed only with `--data-dir`): the response of a request
-/// that changed something goes out once that change is committed; if it
-/// cannot be, 503 instead, since nothing acknowledged may be lost.
-pub async fn durable(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let (res, seq) = QUEUED
+/// Runs `fut` (a request's handling) noting the last change it queued for
+/// the store: what [`crate::http::middleware::durable`] waits for before
+/// the response goes out; 0 when it queued none.
+pub async fn noting_queued<F: Future>(fut: F) -> (F::Output, u64) {
+    QUEUED
         .scope(Cell::new(0), async move {
-            let res = next.run(req).await;
-            (res, QUEUED.with(Cell::get))
+            let out = fut.await;
+            (out, QUEUED.with(Cell::get))
         })
-        .await;
-    if seq == 0 {
-        return res;
-    }
-    match state.durable.wait(seq).await {
-        Ok(()) => res,
-        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE)
-            .with_detail(FieldError {
-                field: None,
-                message: format!("the change could not be stored: {e}"),
-                position: Position::Body,
-            })
-            .into_response(),
-    }
+        .await
 }
 
 /// How many records each table of the data dir `dir` holds, by table name.

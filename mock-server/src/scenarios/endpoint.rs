@@ -1,25 +1,18 @@
-//! The middleware that applies a request's scenario: endpoint faults
-//! (429/5xx on the Nth call or with a seeded probability, delays) before the
-//! handler, contract violations after it. Call numbers are counted per
+//! What a request's scenario needs at its endpoints: the scenario a
+//! handler runs under, and the call counters of endpoint faults (429/5xx on
+//! the Nth call or with a seeded probability). Call numbers are counted per
 //! caller (bearer token), scenario and fault, so concurrent clients each see
-//! exactly their plan.
+//! exactly their plan. The middleware that applies them is
+//! [`crate::http::middleware::scenarios`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 
-use crate::contract::template_matches;
 use crate::domain::secret::SecretDigest;
-use crate::error::{ApiError, FieldError, Position};
-use crate::scenarios::{ContractViolation, EndpointFault, SCENARIO_HEADER, Scenario};
-use crate::state::AppState;
+use crate::scenarios::{EndpointFault, Scenario};
 
 /// The scenario a request runs under, for handlers to read.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +28,7 @@ pub struct CallCounters(DashMap<(SecretDigest, String, usize), AtomicU64>);
 
 impl CallCounters {
     /// Counts a call; returns its number (from 1).
-    fn next(&self, caller: &str, scenario: &str, fault: usize) -> u64 {
+    pub(crate) fn next(&self, caller: &str, scenario: &str, fault: usize) -> u64 {
         // Callers are counted before authentication, so made-up tokens could
         // grow the map without end: past the cap, counting starts over.
         if self.0.len() >= MAX_COUNTERS {
@@ -72,129 +65,6 @@ pub fn is_hit(f: &EndpointFault, seed: u64, caller: &str, scenario: &str, idx: u
         .finalize();
     let x = u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
     (x as f64 / u64::MAX as f64) < p
-}
-
-/// The bearer token of a request (header, else `?token=`), the caller key.
-pub fn caller_token(req: &Request) -> Option<String> {
-    if let Some(h) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return crate::domain::auth::parse_bearer(Some(h)).ok().map(str::to_owned);
-    }
-    let q = req.uri().query()?;
-    form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Applies the scenario of the request (see the module doc).
-pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with(crate::http::admin_guard::PREFIX) {
-        return next.run(req).await;
-    }
-    let header = req
-        .headers()
-        .get(SCENARIO_HEADER)
-        .map(|v| v.to_str().unwrap_or("\u{0}").to_owned());
-    // No header and nothing chosen: nothing to look up or copy.
-    if header.is_none() && !state.scenarios.any_chosen() {
-        return next.run(req).await;
-    }
-    let path = req.uri().path().to_owned();
-    let token = caller_token(&req);
-    let scenario = match state.scenarios.resolve(header.as_deref(), token.as_deref()) {
-        Ok(s) => s,
-        Err(m) => return ApiError::invalid_field("X-Mock-Scenario", m, Position::Header).into_response(),
-    };
-    let Some(scenario) = scenario else {
-        return next.run(req).await;
-    };
-    let method = req.method().as_str().to_owned();
-    let caller = token.unwrap_or_else(|| "anonymous".to_owned());
-    for (idx, f) in scenario.endpoints.iter().enumerate() {
-        if !(f.method.eq_ignore_ascii_case(&method) && template_matches(&f.path, &path)) {
-            continue;
-        }
-        let n = state.call_counters.next(&caller, &scenario.name, idx);
-        if !is_hit(f, state.settings.seed, &caller, &scenario.name, idx, n) {
-            continue;
-        }
-        if let Some(ms) = f.delay_ms {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        }
-        if let Some(status) = f.status {
-            return fault_response(&scenario.name, status, f.retry_after);
-        }
-    }
-    req.extensions_mut().insert(ActiveScenario(Some(scenario.clone())));
-    let res = next.run(req).await;
-    match scenario
-        .contract_violations
-        .iter()
-        .find(|v| v.method.eq_ignore_ascii_case(&method) && template_matches(&v.path, &path))
-    {
-        Some(v) if res.status().is_success() && is_json(&res) => violate(res, v).await,
-        _ => res,
-    }
-}
-
-fn is_json(res: &Response) -> bool {
-    res.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"))
-}
-
-fn fault_response(scenario: &str, status: u16, retry_after: Option<u64>) -> Response {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    // The same envelope and summary as the fake's own answer with this
-    // status: a client's error handling is tested against what it will see.
-    let mut e = ApiError::new(code).with_detail(FieldError {
-        field: None,
-        message: format!("injected by scenario {scenario}"),
-        position: Position::Path,
-    });
-    if let Some(s) = retry_after {
-        e = e.with_retry_after(s);
-    }
-    e.into_response()
-}
-
-/// Rewrites a JSON answer so that it breaks the contract as `v` says.
-async fn violate(res: Response, v: &ContractViolation) -> Response {
-    let (mut parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 << 20).await else {
-        return ApiError::internal("could not read a response body").into_response();
-    };
-    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    if let Some(field) = &v.remove_field {
-        let (parent, last) = field.rsplit_once('.').map_or(("", field.as_str()), |(p, l)| (p, l));
-        if let Some(obj) = walk(&mut json, parent).and_then(|p| p.as_object_mut()) {
-            obj.remove(last);
-        }
-    }
-    if let Some(set) = &v.set_field {
-        let (parent, last) = set
-            .field
-            .rsplit_once('.')
-            .map_or(("", set.field.as_str()), |(p, l)| (p, l));
-        if let Some(obj) = walk(&mut json, parent).and_then(|p| p.as_object_mut()) {
-            obj.insert(last.to_owned(), set.value.clone());
-        }
-    }
-    let body = json.to_string();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
-}
-
-fn walk<'a>(v: &'a mut serde_json::Value, dotted: &str) -> Option<&'a mut serde_json::Value> {
-    dotted
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .try_fold(v, |cur, seg| match seg.parse::<usize>() {
-            Ok(i) => cur.get_mut(i),
-            Err(_) => cur.get_mut(seg),
-        })
 }
 
 #[cfg(test)]

@@ -18,25 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Instant;
 use crate::domain::ids::{IdentityCode, PrefixedId, TenantId};
 use crate::domain::image_probe::probe;
+use crate::domain::job_request::SavedDesignValue;
 use crate::redact::Redacted;
 use crate::storage::records::{Identity, Stock};
-
-/// A saved Design Value that an instruction can reference by its integer
-/// `index`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SavedDesignValue {
-    /// The integer a request uses to reference it.
-    pub index: i64,
-    /// Which field it is meant for (`pose`, `background`, …); informative.
-    #[serde(default)]
-    pub category: Option<String>,
-    /// The descriptor text.
-    pub text: String,
-    /// An optional reference image UUID.
-    #[serde(default)]
-    pub image: Option<String>,
-}
 
 /// One fixture account. `Debug` hides the password and the token.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

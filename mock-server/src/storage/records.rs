@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use crate::clock::Instant;
 use crate::domain::ids::{FileId, IdentityCode, JobId, ProjectId, TenantId, TokenId};
+use crate::domain::job_request::SavedDesignValue;
 use crate::events::log::AccountLog;
 use crate::redact::Redacted;
-use crate::storage::fixtures::{AccountFixture, SavedDesignValue};
+use crate::storage::fixtures::AccountFixture;
 
 /// The policy that unlocks custom output `width`/`height`.
 pub const POLICY_CUSTOM_DIMENSIONS: &str = "OUTPUT_CUSTOM_DIMENSIONS";

@@ -16,6 +16,7 @@ mod hostile;
 mod identity;
 mod jobs;
 mod journal;
+mod layers;
 mod load;
 mod ordering;
 mod outputs;

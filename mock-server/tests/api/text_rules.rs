@@ -6,10 +6,9 @@
 //! exactly what the schema accepts (differential). `PROPTEST_CASES` sets
 //! the count.
 
-use mock_server::api::identity::label;
-use mock_server::api::project::parse_name;
 use mock_server::api::webhooks::check_url;
 use mock_server::contract::{Contract, SCHEMA_FILES};
+use mock_server::domain::names::{ProjectName, identity_label};
 use mock_server::domain::upload::UploadName;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -159,7 +158,7 @@ proptest! {
     #[test]
     fn project_names(s in strings("common.json", "/$defs/projectName/pattern", 200)) {
         let by_schema = schema_accepts("project-create-request.json", &json!({ "project_name": s }));
-        prop_assert_eq!(parse_name(&s).is_ok(), by_schema, "{:?}", s);
+        prop_assert_eq!(ProjectName::parse(&s).is_ok(), by_schema, "{:?}", s);
         // The same rule where POST /upload names its project.
         let upload = json!({ "filename": "a.jpg", "project_name": s });
         prop_assert_eq!(schema_accepts("upload-request.json", &upload), by_schema);
@@ -175,7 +174,7 @@ proptest! {
     fn identity_labels(s in strings("common.json", "/$defs/plainText/pattern", 200)) {
         for field in ["name", "tag"] {
             let by_schema = schema_accepts("identity-upload-request.json", &json!({ "image": "x", field: s }));
-            prop_assert_eq!(label(field, s.clone()).is_ok(), by_schema, "{}: {:?}", field, s);
+            prop_assert_eq!(identity_label(field, &s).is_ok(), by_schema, "{}: {:?}", field, s);
         }
     }
 
@@ -202,7 +201,7 @@ fn the_edges_agree() {
         ("x\u{85}".to_owned(), false),
         ("x\u{2028}y".to_owned(), true),
     ] {
-        assert_eq!(parse_name(&name).is_ok(), ok, "{name:?}");
+        assert_eq!(ProjectName::parse(&name).is_ok(), ok, "{name:?}");
         let by_schema = schema_accepts("project-create-request.json", &json!({ "project_name": name }));
         assert_eq!(by_schema, ok, "{name:?}");
     }

@@ -66,3 +66,20 @@ pub enum Lighting {
         complexity: Option<String>,
     },
 }
+
+/// A saved Design Value that an instruction can reference by its integer
+/// `index`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedDesignValue {
+    /// The integer a request uses to reference it.
+    pub index: i64,
+    /// Which field it is meant for (`pose`, `background`, …); informative.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The descriptor text.
+    pub text: String,
+    /// An optional reference image UUID.
+    #[serde(default)]
+    pub image: Option<String>,
+}

@@ -111,14 +111,37 @@ impl Format {
 }
 
 /// Custom `width` × `height`: both 256–7000, multiples of 8, ratio within
-/// 1:4 … 4:1. Only [`parse`](super::parse) makes one.
+/// 1:4 … 4:1. Only [`CustomDimensions::new`] makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CustomDimensions {
-    pub(super) width: u32,
-    pub(super) height: u32,
+    width: u32,
+    height: u32,
 }
 
 impl CustomDimensions {
+    /// One side's rule: between 256 and 7000, a multiple of 8.
+    pub fn side(n: i64) -> Result<u32, String> {
+        if !(i64::from(MIN_CUSTOM_SIDE)..=i64::from(MAX_CUSTOM_SIDE)).contains(&n) {
+            return Err(format!("must be between {MIN_CUSTOM_SIDE} and {MAX_CUSTOM_SIDE}"));
+        }
+        if n % 8 != 0 {
+            return Err("must be a multiple of 8".to_owned());
+        }
+        u32::try_from(n).map_err(|_| "must be a multiple of 8".to_owned())
+    }
+
+    /// `width` × `height`: each side's rule, then a ratio within 1:4 … 4:1.
+    pub fn new(width: u32, height: u32) -> Result<Self, String> {
+        Self::side(width.into())?;
+        Self::side(height.into())?;
+        if width > 4 * height || height > 4 * width {
+            return Err(format!(
+                "width/height ratio {width}:{height} must be between 1:4 and 4:1"
+            ));
+        }
+        Ok(Self { width, height })
+    }
+
     /// Width in pixels.
     pub fn width(self) -> u32 {
         self.width

@@ -3,9 +3,9 @@
 //! range, half a custom size, eleven instructions. Every broken rule is
 //! reported with its field path, all of them at once.
 //!
-//! - [`design_value`]: the three shapes of a descriptor, `camera` and
+//! - `design_value`: the three shapes of a descriptor, `camera` and
 //!   `lighting`;
-//! - [`geometry`]: sizes, aspect ratios, formats and custom dimensions;
+//! - `geometry`: sizes, aspect ratios, formats and custom dimensions;
 //! - `parse`: the walker over the JSON body.
 
 mod design_value;
@@ -14,14 +14,13 @@ mod parse;
 
 use serde_json::Value;
 
-pub use design_value::{Camera, DesignValue, Lighting};
+pub use design_value::{Camera, DesignValue, Lighting, SavedDesignValue};
 pub use geometry::{
     AspectRatio, CustomDimensions, Format, Geometry, MAX_CUSTOM_SIDE, MIN_CUSTOM_SIDE, Size, table_dimensions,
 };
 pub use parse::parse;
 
 use crate::domain::ids::{FileId, IdentityCode, ProjectId};
-use crate::storage::fixtures::SavedDesignValue;
 
 /// Most input images of one job.
 pub const MAX_IMAGES: usize = 10;
@@ -171,11 +170,20 @@ impl ModelChoice {
     }
 }
 
-/// `0 <= anchor_index < len(instructions)`; only [`parse`] makes one.
+/// `0 <= anchor_index < len(instructions)`; only [`AnchorIndex::new`]
+/// makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnchorIndex(usize);
 
 impl AnchorIndex {
+    /// The first instruction, the anchor when the request names none.
+    pub const FIRST: Self = Self(0);
+
+    /// Index `i` of a request with `len` instructions, if it is one.
+    pub fn new(i: i64, len: usize) -> Option<Self> {
+        usize::try_from(i).ok().filter(|i| *i < len).map(Self)
+    }
+
     /// The instruction index.
     pub fn get(self) -> usize {
         self.0

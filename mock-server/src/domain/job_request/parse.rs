@@ -7,26 +7,19 @@ use serde_json::{Map, Value};
 
 use super::{
     AnchorIndex, AspectRatio, Camera, CustomDimensions, DesignValue, Format, GenerationOptions, Geometry, ImageRef,
-    Instruction, JobRequest, Lighting, MAX_CATEGORIES, MAX_CUSTOM_SIDE, MAX_IMAGES, MAX_INSTRUCTIONS, MAX_PROMPT_LEN,
-    MAX_TEXT_LEN, MAX_VARIATIONS, MIN_CUSTOM_SIDE, ModelChoice, ParseContext, Size,
+    Instruction, JobRequest, Lighting, MAX_CATEGORIES, MAX_IMAGES, MAX_INSTRUCTIONS, MAX_PROMPT_LEN, MAX_TEXT_LEN,
+    MAX_VARIATIONS, ModelChoice, ParseContext, Size,
 };
 use crate::domain::ids::{FileId, IdentityCode, ProjectId};
-use crate::error::{FieldError, Position};
+use crate::domain::rule::{Violation, join_path};
+use crate::domain::text::TextRule;
 
 /// Collects every broken rule.
-struct Errors(Vec<FieldError>);
+struct Errors(Vec<Violation>);
 
 impl Errors {
     fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message, Position::Body));
-    }
-}
-
-fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
+        self.0.push(Violation::new(field, message));
     }
 }
 
@@ -50,30 +43,29 @@ fn text(v: &Value, path: &str, max: usize, allow_empty: bool, e: &mut Errors) ->
         e.add(path, "must be a string");
         return None;
     };
-    if !allow_empty && s.trim().is_empty() {
-        e.add(path, "must not be empty");
-        return None;
+    let rule = TextRule {
+        max,
+        empty: allow_empty,
+        lines: true,
+    };
+    match rule.check(s) {
+        Ok(()) => Some(s.to_owned()),
+        Err(broken) => {
+            e.add(path, broken.message());
+            None
+        }
     }
-    if s.chars().count() > max {
-        e.add(path, format!("must be at most {max} characters"));
-        return None;
-    }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        e.add(path, "must not contain control characters");
-        return None;
-    }
-    Some(s.to_owned())
 }
 
 fn opt_text(obj: &Map<String, Value>, key: &str, parent: &str, max: usize, e: &mut Errors) -> Option<String> {
-    member(obj, key).and_then(|v| text(v, &join(parent, key), max, true, e))
+    member(obj, key).and_then(|v| text(v, &join_path(parent, key), max, true, e))
 }
 
 fn opt_bool(obj: &Map<String, Value>, key: &str, parent: &str, e: &mut Errors) -> Option<bool> {
     let v = member(obj, key)?;
     let b = v.as_bool();
     if b.is_none() {
-        e.add(&join(parent, key), "must be a boolean");
+        e.add(&join_path(parent, key), "must be a boolean");
     }
     b
 }
@@ -82,7 +74,7 @@ fn opt_int(obj: &Map<String, Value>, key: &str, parent: &str, e: &mut Errors) ->
     let v = member(obj, key)?;
     let n = as_int(v);
     if n.is_none() {
-        e.add(&join(parent, key), "must be an integer");
+        e.add(&join_path(parent, key), "must be an integer");
     }
     n
 }
@@ -140,7 +132,7 @@ fn design_value(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) -
             }
         }
         Value::Object(o) => {
-            let text_path = join(path, "text");
+            let text_path = join_path(path, "text");
             let t = match member(o, "text") {
                 Some(t) => text(t, &text_path, MAX_TEXT_LEN, false, e),
                 None => {
@@ -208,15 +200,7 @@ fn custom_side(v: Option<&Value>, path: &str, e: &mut Errors) -> Option<u32> {
         e.add(path, "must be an integer");
         return None;
     };
-    if !(i64::from(MIN_CUSTOM_SIDE)..=i64::from(MAX_CUSTOM_SIDE)).contains(&n) {
-        e.add(path, format!("must be between {MIN_CUSTOM_SIDE} and {MAX_CUSTOM_SIDE}"));
-        return None;
-    }
-    if n % 8 != 0 {
-        e.add(path, "must be a multiple of 8");
-        return None;
-    }
-    u32::try_from(n).ok()
+    CustomDimensions::side(n).map_err(|rule| e.add(path, rule)).ok()
 }
 
 /// Custom `width` and `height`, both present: range, multiple of 8, the
@@ -228,8 +212,8 @@ fn custom_geometry(
     ctx: &ParseContext<'_>,
     e: &mut Errors,
 ) -> Option<Geometry> {
-    let wp = join(path, "width");
-    let (w, h) = (custom_side(w, &wp, e), custom_side(h, &join(path, "height"), e));
+    let wp = join_path(path, "width");
+    let (w, h) = (custom_side(w, &wp, e), custom_side(h, &join_path(path, "height"), e));
     if !ctx.custom_dimensions_allowed {
         e.add(
             &wp,
@@ -237,12 +221,10 @@ fn custom_geometry(
         );
         return None;
     }
-    let (w, h) = (w?, h?);
-    if w > 4 * h || h > 4 * w {
-        e.add(&wp, format!("width/height ratio {w}:{h} must be between 1:4 and 4:1"));
-        return None;
-    }
-    Some(Geometry::Custom(CustomDimensions { width: w, height: h }))
+    CustomDimensions::new(w?, h?)
+        .map(Geometry::Custom)
+        .map_err(|rule| e.add(&wp, rule))
+        .ok()
 }
 
 /// `options` of one instruction: (geometry, format, options.seed).
@@ -261,22 +243,22 @@ fn output_options(
             return (None, None, None);
         }
     };
-    let size = member(o, "size").map_or(Some(Size::K1), |v| one_of(v, &join(path, "size"), &Size::ALL, e));
+    let size = member(o, "size").map_or(Some(Size::K1), |v| one_of(v, &join_path(path, "size"), &Size::ALL, e));
     // 1:1 when absent, as the vendor's client documents ("Output aspect
     // ratio (default: 1:1)").
     let ar = member(o, "ar").map_or(Some(AspectRatio::Square), |v| {
-        one_of(v, &join(path, "ar"), &AspectRatio::ALL, e)
+        one_of(v, &join_path(path, "ar"), &AspectRatio::ALL, e)
     });
     let format = member(o, "format").map_or(Some(Format::Jpg), |v| {
         one_of(
             v,
-            &join(path, "format"),
+            &join_path(path, "format"),
             &[(Format::Jpg, "jpg"), (Format::Png, "png")],
             e,
         )
     });
     let seed = opt_int(o, "seed", path, e);
-    let (wp, hp) = (join(path, "width"), join(path, "height"));
+    let (wp, hp) = (join_path(path, "width"), join_path(path, "height"));
     let (w_raw, h_raw) = (member(o, "width"), member(o, "height"));
     let geometry = match (w_raw, h_raw) {
         (None, None) => size.zip(ar).map(|(s, a)| Geometry::Table(s, a)),
@@ -299,7 +281,7 @@ fn instruction(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) ->
         return None;
     };
     let before = e.0.len();
-    let dv = |key: &str, e: &mut Errors| member(o, key).and_then(|v| design_value(v, &join(path, key), ctx, e));
+    let dv = |key: &str, e: &mut Errors| member(o, key).and_then(|v| design_value(v, &join_path(path, key), ctx, e));
     let pose = dv("pose", e);
     let expression = dv("expression", e);
     let mood = dv("mood", e);
@@ -307,11 +289,11 @@ fn instruction(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) ->
     let style = dv("style", e);
     let color_palette = dv("color_palette", e);
     let angle = dv("angle", e);
-    let camera = member(o, "camera").and_then(|v| camera(v, &join(path, "camera"), ctx, e));
-    let lighting = member(o, "lighting").and_then(|v| lighting(v, &join(path, "lighting"), ctx, e));
+    let camera = member(o, "camera").and_then(|v| camera(v, &join_path(path, "camera"), ctx, e));
+    let lighting = member(o, "lighting").and_then(|v| lighting(v, &join_path(path, "lighting"), ctx, e));
     let prompt = opt_text(o, "prompt", path, MAX_PROMPT_LEN, e);
     let seed = opt_int(o, "seed", path, e);
-    let nv_path = join(path, "num_variations");
+    let nv_path = join_path(path, "num_variations");
     let num_variations = match member(o, "num_variations") {
         None => Some(1),
         Some(v) => match as_int(v) {
@@ -327,7 +309,7 @@ fn instruction(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) ->
         },
     };
     let preset_name = opt_text(o, "preset_name", path, MAX_TEXT_LEN, e);
-    let cat_path = join(path, "category_names");
+    let cat_path = join_path(path, "category_names");
     let category_names = match member(o, "category_names") {
         None => Vec::new(),
         Some(Value::Array(items)) if items.len() <= MAX_CATEGORIES => items
@@ -344,7 +326,7 @@ fn instruction(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) ->
             Vec::new()
         }
     };
-    let (geometry, format, options_seed) = output_options(member(o, "options"), &join(path, "options"), ctx, e);
+    let (geometry, format, options_seed) = output_options(member(o, "options"), &join_path(path, "options"), ctx, e);
     if e.0.len() > before {
         return None;
     }
@@ -391,9 +373,9 @@ fn images(v: Option<&Value>, e: &mut Errors) -> Vec<ImageRef> {
             }),
             Value::Object(o) => {
                 let id = match member(o, "file_id") {
-                    Some(v) => text(v, &join(&path, "file_id"), 200, false, e),
+                    Some(v) => text(v, &join_path(&path, "file_id"), 200, false, e),
                     None => {
-                        e.add(&join(&path, "file_id"), "is required");
+                        e.add(&join_path(&path, "file_id"), "is required");
                         None
                     }
                 };
@@ -474,15 +456,17 @@ fn generation_options(
     };
     let use_anchor = opt_bool(o, "use_anchor", "options", e).unwrap_or(true);
     let anchor_index = match opt_int(o, "anchor_index", "options", e) {
-        None => Some(AnchorIndex(0)),
-        Some(n) if n >= 0 && (n as u64) < instruction_count as u64 => Some(AnchorIndex(n as usize)),
-        Some(_) if instruction_count == 0 => None,
-        Some(_) => {
-            e.add(
-                "options.anchor_index",
-                format!("must satisfy 0 <= anchor_index < {instruction_count} (the number of instructions)"),
-            );
-            None
+        None => Some(AnchorIndex::FIRST),
+        Some(n) => {
+            let index = AnchorIndex::new(n, instruction_count);
+            // Without instructions, their absence is the error reported.
+            if index.is_none() && instruction_count > 0 {
+                e.add(
+                    "options.anchor_index",
+                    format!("must satisfy 0 <= anchor_index < {instruction_count} (the number of instructions)"),
+                );
+            }
+            index
         }
     };
     let add_ai_watermark = opt_bool(o, "add_ai_watermark", "options", e).unwrap_or(false);
@@ -498,14 +482,10 @@ fn generation_options(
 /// Parses a `POST /flat-2-model` body. Unknown fields are ignored (the
 /// vendor's clients send extras); every broken rule comes back, each with
 /// its field path.
-pub fn parse(body: &Value, ctx: &ParseContext<'_>) -> Result<JobRequest, Vec<FieldError>> {
+pub fn parse(body: &Value, ctx: &ParseContext<'_>) -> Result<JobRequest, Vec<Violation>> {
     let mut e = Errors(Vec::new());
     let Some(o) = body.as_object() else {
-        return Err(vec![FieldError {
-            field: None,
-            message: "the body must be a JSON object".into(),
-            position: Position::Body,
-        }]);
+        return Err(vec![Violation::general("the body must be a JSON object")]);
     };
     let identity_code = required_id(o, "identity_code", &mut e);
     let project_id = required_id(o, "project_id", &mut e);

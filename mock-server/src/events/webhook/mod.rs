@@ -12,8 +12,8 @@
 //! enough to starve the runtime, attempts outlived `--webhook-timeout`
 //! after the receiver had accepted them, and their retries were duplicates.
 //!
-//! - [`signature`]: signing and verifying a body;
-//! - [`delivery`]: a delivery, its attempts, what the sender is handed;
+//! - `signature`: signing and verifying a body;
+//! - `delivery`: a delivery, its attempts, what the sender is handed;
 //! - `book`: the indexes behind [`Webhooks`].
 
 mod book;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{ProjectId, TenantId, TokenId};
-use crate::storage::fixtures::SavedDesignValue;
+use crate::domain::job_request::SavedDesignValue;
 use crate::storage::records::{Account, ApiTokenRecord, Project};
 use crate::storage::tokens::{Grant, GrantKind};
 

@@ -8,8 +8,8 @@
 //! Bytes (images) are never inside a record: a record names them by the hex
 //! SHA-256 of the `blobs` table ([`digest`]).
 //!
-//! One module per kind of record: [`accounts`], [`files`], [`jobs`],
-//! [`events`], [`downloads`]; the shared encoding is here.
+//! One module per kind of record: `accounts`, `files`, `jobs`,
+//! `events`, `downloads`; the shared encoding is here.
 
 mod accounts;
 mod downloads;

@@ -20,7 +20,6 @@
 //! ([`sweep_if_due`]); `POST /__admin/clock` sweeps after every move
 //! ([`sweep_now`]), so tests on the manual clock evict by moving time.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -29,44 +28,7 @@ use crate::clock::Instant;
 use crate::durable::{Dirty, Op};
 use crate::state::Shared;
 
-/// The ticker sweeps at most this often (injected-clock time): a sweep looks
-/// at every job, file and notification, so not on every 250 ms tick.
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
-
-/// When the last sweep ran.
-#[derive(Debug)]
-pub struct SweepTimer {
-    /// Injected-clock ms of the last sweep; `i64::MIN` before the first.
-    last_ms: AtomicI64,
-}
-
-impl Default for SweepTimer {
-    fn default() -> Self {
-        Self {
-            last_ms: AtomicI64::new(i64::MIN),
-        }
-    }
-}
-
-impl SweepTimer {
-    /// Whether a sweep is due at `now` and, if so, records it as done, so
-    /// that of several callers at once only one sweeps. Due when a minute has
-    /// passed since the last one, or when the clock was set back before it
-    /// (else a clock set back a day would stop sweeps for a day).
-    fn claim(&self, now: Instant) -> bool {
-        let last = self.last_ms.load(Ordering::SeqCst);
-        let interval = i64::try_from(SWEEP_INTERVAL.as_millis()).unwrap_or(i64::MAX);
-        let due = last == i64::MIN || now.millis() < last || now.millis() - last >= interval;
-        due && self
-            .last_ms
-            .compare_exchange(last, now.millis(), Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    }
-
-    fn record(&self, now: Instant) {
-        self.last_ms.store(now.millis(), Ordering::SeqCst);
-    }
-}
+pub mod timer;
 
 /// What one sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +163,7 @@ pub fn held(state: &Shared) -> Held {
 mod tests {
     use std::sync::Arc;
 
+    use super::timer::{SWEEP_INTERVAL, SweepTimer};
     use super::*;
     use crate::clock::ManualClock;
     use crate::config::Config;
