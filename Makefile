@@ -55,7 +55,7 @@ ci-example: venv
 python-test: venv python-plugin
 	$(BUILD_DEBUG)
 	$(VENV)/bin/pytest -q tests/python
-	F2M_THROUGH_PROXY=1 $(VENV)/bin/pytest -q $(PROXIED_EXAMPLES)
+	F2M_THROUGH_PROXY=1 $(VENV)/bin/pytest -q tests/python
 	F2M_MOCK_SERVER=$(abspath target/debug/mock-server) $(VENV)/bin/pytest -q clients/python/tests
 
 # The pytest plugin, installed into .venv (its pins are those of
