@@ -32,7 +32,9 @@
 //!   and the delivery book), [`render`] (output images), [`storage`]
 //!   (tenants, records, tokens, fixtures, the URL signer).
 //! - **The bottom**: [`domain`] (parsed request types, IDs and rules; no
-//!   I/O), [`clock`], [`error`], [`config`], and the [`contract`] crate.
+//!   I/O), [`clock`], [`error`], [`config`], [`public_base`] (the base of
+//!   the URLs a request is handed, when they follow its `Host`), and the
+//!   [`contract`] crate.
 
 pub mod admin;
 pub mod api;
@@ -53,6 +55,7 @@ pub mod jobs;
 pub mod journal;
 pub mod links;
 pub mod persist;
+pub mod public_base;
 pub mod publish;
 pub mod redact;
 pub use ::render;
