@@ -138,17 +138,9 @@ async fn no_colour_codes_go_into_a_pipe() {
     assert!(!seen.iter().any(|l| l.contains('\u{1b}')), "{seen:?}");
 }
 
-/// A fresh, empty folder under the system's temporary folder.
-fn empty_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("f2m-logs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    dir
-}
-
 #[tokio::test]
 async fn the_start_up_lines_say_where_urls_come_from_and_what_was_loaded() {
-    let dir = empty_dir("start-up");
+    let dir = crate::cli::empty_dir("start-up");
     let mut server = Binary::start_in(&dir, &["--host", "0.0.0.0"]).await;
     server
         .log_until("URLs handed out follow each request's Host header")
