@@ -12,7 +12,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use std::sync::Arc;
 
@@ -105,11 +105,23 @@ pub fn app(state: AppState) -> Router {
     if let Some(cors) = http::cors::layer(&state.settings.cors_origin) {
         router = router.layer(cors);
     }
+    // Only when URLs follow the request: otherwise it costs nothing.
+    if state.settings.public_from_request() {
+        router = router.layer(crate::public_base::Layer {
+            trust_proxy: state.settings.trust_proxy,
+        });
+    }
     router
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("a request handler panicked").into_response()
         }))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // A 5xx is logged where it is made (a bug of the fake at error, an
+        // injected one at info), not a second time here as an ERROR.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state)
 }
 
@@ -144,7 +156,53 @@ pub async fn run(cfg: Config, listener: TcpListener, shutdown: impl Future<Outpu
         cors = !cfg.cors_origin.is_empty(),
         "serving"
     );
+    startup_lines(&cfg, &state, addr)?;
     serve_until(state, listener, shutdown).await.map_err(|e| e.to_string())
+}
+
+/// The start-up lines after `serving`: where the URLs handed out come
+/// from, and what was loaded, with the addresses a person tries first.
+fn startup_lines(cfg: &Config, state: &AppState, addr: std::net::SocketAddr) -> Result<(), String> {
+    // On every interface the bound address (0.0.0.0) is no URL; this
+    // machine's loopback is one that works here.
+    let shown = if cfg.public_from_request() {
+        let from = if cfg.trust_proxy {
+            "X-Forwarded-Proto and X-Forwarded-Host (--trust-proxy), else Host"
+        } else {
+            "each request's Host header"
+        };
+        tracing::info!(
+            "URLs handed out follow {from}: --host {} without --public-url; \
+             set --public-url (MOCK_PUBLIC_URL) to fix them",
+            cfg.host
+        );
+        format!("http://127.0.0.1:{}", addr.port())
+    } else {
+        tracing::info!(public_url = %state.settings.public_url, "URLs handed out start with the public URL");
+        state.settings.public_url.clone()
+    };
+    let source = cfg.fixture_source()?;
+    let embedded_accounts = source.is_embedded("accounts.json")?;
+    // The compiled-in demo token is public (the README gives it); the
+    // tokens of a --fixtures folder's accounts are someone's: never logged.
+    let demo_token = match state.fixtures.accounts.first() {
+        Some(a) if embedded_accounts => a.api_token.as_str(),
+        _ => "(not logged: the accounts are the --fixtures folder's)",
+    };
+    tracing::info!(
+        accounts = state.fixtures.accounts.len(),
+        accounts_from = if embedded_accounts { "compiled in" } else { "the --fixtures folder" },
+        scenarios = state.loaded_scenarios.len(),
+        fixtures = %source.dir().map_or_else(
+            || "compiled in".to_owned(),
+            |d| format!("compiled in, with {} laid over them", d.display()),
+        ),
+        demo_token,
+        control_api = %format!("{shown}{}/", crate::http::admin_guard::PREFIX),
+        openapi = %format!("{shown}{}/openapi.json", crate::http::admin_guard::PREFIX),
+        "fixtures loaded"
+    );
+    Ok(())
 }
 
 /// Serves `state` on `listener` until the process ends.

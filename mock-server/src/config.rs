@@ -30,7 +30,16 @@ pub enum ClockMode {
 
 /// An offline, faithful fake of the PiktID v2 "flat lay on model" API.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "mock-server", version, about, long_about = None)]
+#[command(
+    name = "mock-server",
+    version,
+    about,
+    long_about = None,
+    after_help = "Environment variables besides the flags' own:\n  \
+        MOCK_LOG   log filter: a level (error, warn, info, debug, trace) or directives such as \
+        info,mock_server::request=warn [default: info; one line per request at info]\n  \
+        NO_COLOR   set and not empty: no colour in the log (there is none unless stderr is a terminal)"
+)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "MOCK_HOST", default_value = "127.0.0.1")]
@@ -59,10 +68,20 @@ pub struct Config {
     #[arg(long, env = "MOCK_TIME_SCALE", default_value_t = 1.0)]
     pub time_scale: f64,
 
-    /// Base of every URL the fake hands out (upload, download, image links).
-    /// Default: `http://HOST:PORT` as bound.
-    #[arg(long, env = "MOCK_PUBLIC_URL")]
+    /// Base of every URL the fake hands out (upload, download, image
+    /// links): an absolute `http://` or `https://` URL (anything else stops
+    /// the start). Default: `http://HOST:PORT` as bound; with `--host
+    /// 0.0.0.0` (or `::`), each request's `Host` header instead (see
+    /// `--trust-proxy`), since no bound address is one a client can reach.
+    #[arg(long, env = "MOCK_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+
+    /// When URLs follow the request (`--host 0.0.0.0`, no `--public-url`),
+    /// build them from `X-Forwarded-Proto` and `X-Forwarded-Host` when
+    /// present, as a reverse proxy sets them. Only behind a proxy of yours:
+    /// any client could otherwise choose the links it is handed.
+    #[arg(long, env = "MOCK_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
 
     /// Log line format.
     #[arg(long, env = "MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -236,6 +255,23 @@ pub enum Command {
     },
 }
 
+/// An absolute `http(s)://host[:port][/path]` URL, without a query, a
+/// fragment or credentials; returned without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("{s:?} {why} (try http://localhost:8080 or https://mock.example/api)");
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| bad(&format!("is not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must have no query, fragment or user"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
 fn parse_instant(s: &str) -> Result<Instant, String> {
     Instant::parse_rfc3339(s).ok_or_else(|| format!("not an RFC 3339 time: {s}"))
 }
@@ -277,6 +313,12 @@ fn parse_ttl(s: &str) -> Result<Duration, String> {
 }
 
 impl Config {
+    /// Whether the URLs handed out follow each request's `Host`: no
+    /// `--public-url`, and a `--host` that is every interface.
+    pub fn public_from_request(&self) -> bool {
+        self.public_url.is_none() && self.host.is_unspecified()
+    }
+
     /// The fixtures: the embedded ones, with `--fixtures DIR` laid over
     /// them. Never the current folder's `fixtures/` unasked: the binary
     /// behaves the same wherever it is started.
@@ -318,6 +360,33 @@ pub enum JournalBodies {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_public_url_must_be_an_absolute_http_url() {
+        let cfg = Config::parse_from(["mock-server", "--public-url", "https://mock.example/api/"]);
+        assert_eq!(cfg.public_url.as_deref(), Some("https://mock.example/api"));
+        for bad in [
+            "foo",
+            "/x",
+            "ftp://a.test",
+            "http://",
+            "http://a.test/?q=1",
+            "http://a.test/#top",
+            "http://u:p@a.test",
+        ] {
+            let err = Config::try_parse_from(["mock-server", "--public-url", bad]).expect_err(bad);
+            assert!(err.to_string().contains("--public-url"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn urls_follow_the_request_only_on_every_interface_without_a_public_url() {
+        assert!(!Config::parse_from(["mock-server"]).public_from_request());
+        assert!(Config::parse_from(["mock-server", "--host", "0.0.0.0"]).public_from_request());
+        assert!(Config::parse_from(["mock-server", "--host", "::"]).public_from_request());
+        let fixed = Config::parse_from(["mock-server", "--host", "0.0.0.0", "--public-url", "http://a.test"]);
+        assert!(!fixed.public_from_request());
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -114,6 +114,9 @@ pub struct ApiError {
     detail: Vec<FieldError>,
     extra: Map<String, Value>,
     retry_after: Option<u64>,
+    /// Made by a scenario: the fake works as asked, so a 5xx of it is no
+    /// error of the fake's to log (the scenario logs it at info).
+    injected: bool,
 }
 
 impl ApiError {
@@ -124,6 +127,7 @@ impl ApiError {
             detail: Vec::new(),
             extra: Map::new(),
             retry_after: None,
+            injected: false,
         }
     }
 
@@ -194,6 +198,12 @@ impl ApiError {
         self
     }
 
+    /// Marks the error as made by a scenario: not logged as an error.
+    pub fn injected(mut self) -> Self {
+        self.injected = true;
+        self
+    }
+
     /// Sends `Retry-After: secs` with the answer.
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
@@ -237,7 +247,7 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.status.is_server_error() && !self.injected {
             tracing::error!(error = %self, "server error");
         }
         let mut res = (self.status, axum::Json(self.body())).into_response();

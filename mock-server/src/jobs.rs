@@ -100,7 +100,7 @@ pub fn catch_up(state: &AppState) -> Vec<Applied> {
             if state.durable.keeps() {
                 ops.push(Op::JobApplied(a.job.id.clone(), a.state.applied));
             }
-            let links = state.links();
+            let links = state.job_links(&a.job);
             for (name, data) in notifications::for_event(a, |k, kind| links.result(&a.job, k, kind)) {
                 out.extend(outgoing(
                     state,

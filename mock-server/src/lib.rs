@@ -40,7 +40,9 @@
 //! - **The domain**: [`domain`] (parsed request types, IDs and rules,
 //!   returning domain errors; no I/O, no HTTP).
 //! - **The foundation**: [`clock`], [`redact`] (what of a request the log
-//!   and the journal may show), the [`render`] and [`contract`] crates.
+//!   and the journal may show), [`public_base`] (the base of the URLs a
+//!   request is handed, when they follow its `Host`), the [`render`] and
+//!   [`contract`] crates.
 
 pub mod admin;
 pub mod api;
@@ -61,6 +63,7 @@ pub mod jobs;
 pub mod journal;
 pub mod links;
 pub mod persist;
+pub mod public_base;
 pub mod publish;
 pub mod redact;
 pub use ::render;

@@ -6,6 +6,7 @@
 //! drift apart; the storage links are signed ([`Signer`]), the ZIP link is
 //! not (its token is the secret).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::clock::Instant;
@@ -95,20 +96,21 @@ pub fn zip_path(token: &str) -> String {
 /// Builds the absolute links of one moment: under the server's public base
 /// URL, signed with its current key, download links valid for
 /// `--download-url-ttl` from `now`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Links<'a> {
     signer: &'a Signer,
-    base: &'a str,
+    /// `--public-url`, or the request's own base ([`crate::public_base`]).
+    base: Cow<'a, str>,
     now: Instant,
     download_ttl: Duration,
 }
 
 impl<'a> Links<'a> {
     /// Links under `base` (no trailing slash) signed by `signer` at `now`.
-    pub fn new(signer: &'a Signer, base: &'a str, now: Instant, download_ttl: Duration) -> Self {
+    pub fn new(signer: &'a Signer, base: impl Into<Cow<'a, str>>, now: Instant, download_ttl: Duration) -> Self {
         Self {
             signer,
-            base,
+            base: base.into(),
             now,
             download_ttl,
         }
@@ -116,13 +118,13 @@ impl<'a> Links<'a> {
 
     fn signed_get(&self, path: &str) -> String {
         self.signer
-            .url(self.base, "GET", path, "", self.now.plus(self.download_ttl))
+            .url(&self.base, "GET", path, "", self.now.plus(self.download_ttl))
     }
 
     /// A file's pre-signed `PUT` for `content_type`, valid until `expires`.
     pub fn upload(&self, id: &FileId, content_type: &str, expires: Instant) -> String {
         self.signer
-            .url(self.base, "PUT", &upload_path(id), content_type, expires)
+            .url(&self.base, "PUT", &upload_path(id), content_type, expires)
     }
 
     /// A file's bytes.

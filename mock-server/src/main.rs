@@ -33,8 +33,13 @@ async fn main() -> std::process::ExitCode {
         None => {}
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("MOCK_LOG").unwrap_or_else(|_| "info".into());
+    // Colour only for a person at a terminal: never into files or pipes,
+    // and never with NO_COLOR set (https://no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match cfg.log_format {
         LogFormat::Json => builder.json().init(),

@@ -306,14 +306,27 @@ impl AppState {
         tenant
     }
 
-    /// The links handed out now: under the public URL, signed with the
-    /// current key, download links valid for `--download-url-ttl`.
+    /// The base of the URLs handed out now: the request's own when URLs
+    /// follow the request ([`crate::public_base`]), else `--public-url` or
+    /// the bound address.
+    pub fn public_base(&self) -> std::borrow::Cow<'_, str> {
+        crate::public_base::current().map_or(std::borrow::Cow::Borrowed(&*self.settings.public_url), Into::into)
+    }
+
+    /// The links handed out now: under [`AppState::public_base`], signed
+    /// with the current key, download links valid for `--download-url-ttl`.
     pub fn links(&self) -> Links<'_> {
-        Links::new(
-            &self.signer,
-            &self.settings.public_url,
-            self.now(),
-            self.settings.download_url_ttl,
-        )
+        self.links_under(self.public_base())
+    }
+
+    /// The links of `job`'s notifications: under the base of the request
+    /// that created it (they go to whoever follows the job, not to the
+    /// request that happens to catch it up), else `--public-url`.
+    pub fn job_links<'a>(&'a self, job: &'a crate::engine::job::Job) -> Links<'a> {
+        self.links_under(job.public_base.as_deref().unwrap_or(&self.settings.public_url))
+    }
+
+    fn links_under<'a>(&'a self, base: impl Into<std::borrow::Cow<'a, str>>) -> Links<'a> {
+        Links::new(&self.signer, base, self.now(), self.settings.download_url_ttl)
     }
 }

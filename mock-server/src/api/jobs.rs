@@ -217,6 +217,7 @@ pub fn prepare(
         inputs,
         plan,
         scenario,
+        public_base: crate::public_base::current().map(Arc::from),
         source: body,
     };
     Ok(Prepared { job, total, epoch })

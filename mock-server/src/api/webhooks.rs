@@ -54,7 +54,7 @@ fn view(r: &Registration) -> Value {
 /// it depends on where the fake runs), normalised.
 fn parse_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     let url = check_url(raw)?;
-    let public = Url::parse(&state.settings.public_url).ok();
+    let public = Url::parse(&state.public_base()).ok();
     if is_the_fake(&url, public.as_ref(), state.listen_addr.get().copied()) {
         return Err(ApiError::invalid_field(
             "url",

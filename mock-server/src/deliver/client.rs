@@ -21,7 +21,11 @@ pub fn client(cfg: &Config) -> Result<reqwest::Client, String> {
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("flat2model-mock/", env!("CARGO_PKG_VERSION")))
-        .use_rustls_tls();
+        .use_rustls_tls()
+        // Receivers' names resolved in Rust (/etc/hosts, then the DNS
+        // servers of /etc/resolv.conf), never by glibc's NSS, which a
+        // static binary in a `FROM scratch` image cannot load.
+        .hickory_dns(true);
     if let Some(path) = &cfg.webhook_ca_file {
         for cert in ca_certificates(path)? {
             builder = builder.add_root_certificate(cert);

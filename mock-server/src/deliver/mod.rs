@@ -17,6 +17,12 @@ use crate::state::AppState;
 pub fn deliver_due(state: &AppState) {
     for send in state.webhooks.take_due(state.now()) {
         if let Some(attempt) = send.simulated {
+            tracing::info!(
+                delivery = send.id,
+                event = send.event,
+                error = attempt.error.as_deref().unwrap_or(""),
+                "webhook fault injected"
+            );
             state.webhooks.record(send.id, send.generation, attempt, state.now());
             state.mark(Dirty::Delivery(send.id));
             state.ticker.notify_one();
@@ -49,6 +55,9 @@ pub fn deliver_due(state: &AppState) {
                 Ok(Ok(r)) if r.status().is_success() => (Some(r.status().as_u16()), None),
                 Ok(Ok(r)) => (Some(r.status().as_u16()), Some(format!("HTTP {}", r.status().as_u16()))),
             };
+            if let Some(e) = &error {
+                tracing::warn!(delivery = send.id, event = send.event, error = %e, "webhook delivery attempt failed");
+            }
             state.webhooks.record(
                 send.id,
                 send.generation,

@@ -87,6 +87,9 @@ pub struct Job {
     pub plan: FaultPlan,
     /// The scenario it was created under (it keeps it).
     pub scenario: Option<Arc<Scenario>>,
+    /// The base URL of the request that created it, when URLs follow the
+    /// request ([`crate::public_base`]): its events' links use it.
+    pub public_base: Option<Arc<str>>,
     schedule: RwLock<Arc<Schedule>>,
     state: RwLock<JobState>,
     renders: Vec<OnceCell<Arc<Rendered>>>,
@@ -119,6 +122,8 @@ pub struct NewJob {
     pub plan: FaultPlan,
     /// The scenario of the creating request.
     pub scenario: Option<Arc<Scenario>>,
+    /// The creating request's base URL, when URLs follow the request.
+    pub public_base: Option<Arc<str>>,
     /// The request body as received: `--data-dir` keeps it and parses it
     /// again on restart (`Null` when nothing keeps it). Not held by the job.
     pub source: serde_json::Value,
@@ -146,6 +151,7 @@ impl Job {
             inputs: n.inputs,
             plan: n.plan,
             scenario: n.scenario,
+            public_base: n.public_base,
         }
     }
 

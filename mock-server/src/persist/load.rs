@@ -268,6 +268,7 @@ fn load_jobs(txn: &redb::ReadTransaction, blobs: &Option<Read>, state: &AppState
             inputs,
             plan: r.plan,
             scenario: r.scenario.map(Arc::new),
+            public_base: r.public_base.map(Arc::from),
             source: serde_json::Value::Null,
         };
         state.engine.restore(n, r.seq, schedule, done);

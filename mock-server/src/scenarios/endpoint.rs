@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 use crate::domain::secret::SecretDigest;
 use crate::scenarios::{EndpointFault, Scenario};
 
-/// The scenario a request runs under, for handlers to read.
+/// The scenario a request runs under, for handlers to read; also on its
+/// response, for the request's log line ([`crate::http::middleware::journal`]).
 #[derive(Debug, Clone, Default)]
 pub struct ActiveScenario(pub Option<Arc<Scenario>>);
 

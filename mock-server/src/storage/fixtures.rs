@@ -179,6 +179,11 @@ impl FixtureSource {
             .map(|(name, bytes)| (Cow::Borrowed(*bytes), format!("embedded fixtures/{name}"))))
     }
 
+    /// Whether the file at `rel` is the embedded one (the folder has none).
+    pub fn is_embedded(&self, rel: &str) -> Result<bool, String> {
+        Ok(matches!(self.read(rel)?, Some((Cow::Borrowed(_), _))))
+    }
+
     /// The names of the `*.json` files directly in folder `rel` (no
     /// extension), embedded and the folder's together, sorted, each once.
     pub fn json_names(&self, rel: &str) -> Result<Vec<String>, String> {

@@ -80,7 +80,7 @@ fn a_missing_fixtures_folder_fails_with_a_message() {
 }
 
 /// A fresh, empty folder under the system's temporary folder.
-fn empty_dir(name: &str) -> std::path::PathBuf {
+pub fn empty_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("f2m-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temp dir");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
@@ -19,17 +19,23 @@ use crate::domain::auth::request_token;
 use crate::domain::secret::SecretDigest;
 use crate::http::extract::authorization;
 use crate::journal::{Entry, Headers, KeptBody, MAX_KEPT_BODY};
+use crate::scenarios::endpoint::ActiveScenario;
 use crate::state::AppState;
 
 /// SHA-256 of nothing, hex: most requests (GETs) have no body.
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// Records every request outside the control API.
+/// Records every request outside the control API in the journal; every
+/// request, the control API's too, has its line in the log.
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with(crate::http::admin_guard::PREFIX) {
-        return next.run(req).await;
-    }
     let started = std::time::Instant::now();
+    if req.uri().path().starts_with(crate::http::admin_guard::PREFIX) {
+        let method = req.method().clone();
+        let path = crate::redact::path(req.uri().path()).into_owned();
+        let res = next.run(req).await;
+        log_line(&method, &path, &res, started, None);
+        return res;
+    }
     let at = state.now();
     let (parts, body) = req.into_parts();
     let limit = state.settings.max_upload_bytes + 64 * 1024;
@@ -58,6 +64,11 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         && let Some(v) = missing_credentials(method.as_str(), template, &parts.headers)
     {
         violations.push(v);
+    }
+    if !violations.is_empty() {
+        // Counted, not shown: a schema's message quotes the value it refused,
+        // which may be a credential. The journal has them, redacted.
+        tracing::warn!(%method, %path, violations = violations.len(), "the request breaks the contract (GET /__admin/journal?violations=true)");
     }
     let backoff_key = || format!("{} {method} {path}", caller.as_deref().unwrap_or(""));
     let ignored_retry_after = state.journal.ignores_backoff(backoff_key, at);
@@ -92,6 +103,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
             .journal
             .hold_off(backoff_key(), at, at.plus(Duration::from_secs(wait)));
     }
+    log_line(&method, &path, &res, started, caller.as_deref());
     state.journal.push(Entry {
         seq,
         at,
@@ -143,6 +155,33 @@ async fn keep_response(res: Response) -> (Option<KeptBody>, Response) {
 
 /// A request without any credentials to an operation that needs them (its
 /// `security` in `openapi.yaml`): the client forgot its token.
+/// The request's line in the log, at info: method, path (credentials
+/// redacted), status, time taken, the caller (a digest of its token, never
+/// the token) and the scenario it ran under, if any. Its own target, so
+/// `MOCK_LOG=info,mock_server::request=warn` silences it alone.
+fn log_line(method: &Method, path: &str, res: &Response, started: std::time::Instant, caller: Option<&str>) {
+    let scenario = res
+        .extensions()
+        .get::<ActiveScenario>()
+        .and_then(|s| s.0.as_deref())
+        .map_or("-", |s| s.name.as_str());
+    tracing::info!(
+        target: "mock_server::request",
+        %method,
+        path,
+        status = res.status().as_u16(),
+        ms = micros_to_ms(started.elapsed()),
+        tenant = caller.unwrap_or("-"),
+        scenario,
+        "request"
+    );
+}
+
+/// Milliseconds to the microsecond: `0.523`, short in a log line.
+fn micros_to_ms(d: Duration) -> f64 {
+    u32::try_from(d.as_micros()).map_or(f64::MAX, |us| f64::from(us) / 1000.0)
+}
+
 fn missing_credentials(method: &str, template: Option<&str>, headers: &HeaderMap) -> Option<String> {
     let needs = template.is_some_and(|t| Contract::global().needs_credentials(method, t));
     (needs && !headers.contains_key(header::AUTHORIZATION))

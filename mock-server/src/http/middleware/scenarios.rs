@@ -62,19 +62,28 @@ pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) 
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
         if let Some(status) = f.status {
-            return fault_response(&scenario.name, status, f.retry_after);
+            // The fake does as asked: no error of its own, so at info.
+            tracing::info!(scenario = %scenario.name, %method, path = %crate::redact::path(&path), status, call = n, "fault injected");
+            let mut res = fault_response(&scenario.name, status, f.retry_after);
+            res.extensions_mut().insert(ActiveScenario(Some(scenario)));
+            return res;
         }
     }
     req.extensions_mut().insert(ActiveScenario(Some(scenario.clone())));
     let res = next.run(req).await;
-    match scenario
+    let mut res = match scenario
         .contract_violations
         .iter()
         .find(|v| v.method.eq_ignore_ascii_case(&method) && template_matches(&v.path, &path))
     {
-        Some(v) if res.status().is_success() && is_json(&res) => violate(res, v).await,
+        Some(v) if res.status().is_success() && is_json(&res) => {
+            tracing::info!(scenario = %scenario.name, %method, path = %crate::redact::path(&path), "contract violation injected into the answer");
+            violate(res, v).await
+        }
         _ => res,
-    }
+    };
+    res.extensions_mut().insert(ActiveScenario(Some(scenario)));
+    res
 }
 
 fn is_json(res: &Response) -> bool {
@@ -96,7 +105,7 @@ fn fault_response(scenario: &str, status: u16, retry_after: Option<u64>) -> Resp
     if let Some(s) = retry_after {
         e = e.with_retry_after(s);
     }
-    e.into_response()
+    e.injected().into_response()
 }
 
 /// Rewrites a JSON answer so that it breaks the contract as `v` says.

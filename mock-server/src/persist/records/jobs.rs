@@ -49,6 +49,11 @@ pub struct JobRecord {
     pub plan: FaultPlan,
     /// The scenario it was created under.
     pub scenario: Option<Scenario>,
+    /// The base URL of its creating request, when URLs follow the request:
+    /// its events keep using it after a restart. Absent in stores written
+    /// before it was kept (their jobs use the bound address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_base: Option<String>,
 }
 
 impl JobRecord {
@@ -76,6 +81,7 @@ impl JobRecord {
                 .collect(),
             plan: job.plan.clone(),
             scenario: job.scenario.as_deref().cloned(),
+            public_base: job.public_base.as_deref().map(str::to_owned),
         }
     }
 
