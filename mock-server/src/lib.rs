@@ -24,7 +24,8 @@
 //!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
 //!   adapter), [`wire`] (a new job held until its 202 is on the wire), and
 //!   `shutdown::drain`.
-//! - **State**: [`state`]: the settings and the collaborators, nothing more.
+//! - **State**: [`state`]: the settings and the collaborators, nothing more;
+//!   the crate's own, except what `state::inspect` names for tests.
 //! - **What the state holds**: [`config`], [`views`] (typed bodies: status,
 //!   results, notifications), [`links`] (every link handed out, signed, and
 //!   the path templates their routes serve), [`durable`] (the persistence

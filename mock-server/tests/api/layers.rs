@@ -151,4 +151,6 @@ fn the_layer_check_sees_an_upward_import() {
     let (deliver, _) = layer_of("deliver").expect("placed");
     assert!(deliver > state, "the sender, which takes the state, above it");
     assert!(layer_of("domain/job_request").expect("placed").0 < layer_of("storage").expect("placed").0);
+    // What tests may ask of the state is the state's own, not a service.
+    assert_eq!(layer_of("state/inspect"), Some((state, "state")));
 }
