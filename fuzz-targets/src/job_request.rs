@@ -10,6 +10,7 @@
 use std::sync::LazyLock;
 
 use mock_server::contract::Contract;
+use mock_server::domain::account::POLICY_CUSTOM_DIMENSIONS;
 use mock_server::domain::job_request::{
     Geometry, JobRequest, MAX_CUSTOM_SIDE, MAX_IMAGES, MAX_INSTRUCTIONS, MAX_VARIATIONS, MIN_CUSTOM_SIDE, ParseContext,
     parse,
@@ -17,7 +18,6 @@ use mock_server::domain::job_request::{
 use mock_server::engine::plan::FaultPlan;
 use mock_server::http::extract::parse_json;
 use mock_server::storage::fixtures::{AccountFixture, AccountsFile};
-use mock_server::storage::records::POLICY_CUSTOM_DIMENSIONS;
 use serde_json::Value;
 
 /// The fixture accounts, read once.

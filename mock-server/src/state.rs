@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::clock::{Clock, Instant};
 use crate::config::Config;
+use crate::domain::account::Account;
 use crate::domain::ids::IdGen;
 use crate::durable::{Dirty, Durable, Op};
 use crate::engine::Engine;
@@ -19,7 +20,7 @@ use crate::scenarios::catalogue::Catalogue;
 use crate::scenarios::endpoint::CallCounters;
 use crate::storage::fixtures::{AccountFixture, AccountsFile, GalleryFile};
 use crate::storage::presign::Signer;
-use crate::storage::records::{Account, DownloadGrant, Tenant};
+use crate::storage::records::{DownloadGrant, Tenant};
 use crate::storage::store::Store;
 use crate::storage::tokens::{Grant, GrantKind, Tokens};
 
@@ -263,7 +264,7 @@ impl AppState {
     /// Creates the tenant of fixture account `f`, with its login, static
     /// token and scenario.
     fn add_fixture(&self, f: &AccountFixture) {
-        let tenant = Arc::new(Tenant::new(Account::from_fixture(self.ids.next(), f)));
+        let tenant = Arc::new(Tenant::new(f.account(self.ids.next())));
         self.store.add_tenant(tenant.clone());
         self.tokens.add_login(&f.email, tenant.clone());
         if f.scenario.is_some() {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::probe_off_runtime;
+use crate::domain::identity::Identity;
 use crate::domain::ids::IdentityCode;
 use crate::domain::names::{MAX_LABEL_LEN, identity_label, image_file_name};
 use crate::domain::pagination::PageRequest;
@@ -21,7 +22,6 @@ use crate::http::Routes;
 use crate::http::extract::{ApiQuery, Caller, Scenario, too_large};
 use crate::publish;
 use crate::state::AppState;
-use crate::storage::records::Identity;
 use crate::storage::store::IdentityInsert;
 
 /// Adds the identity routes; the upload route takes bodies up to
