@@ -49,7 +49,7 @@ fn check(req: &JobRequest, ctx: &ParseContext<'_>) {
         );
     }
     for ins in &req.instructions {
-        assert!((1..=MAX_VARIATIONS).contains(&ins.num_variations));
+        assert!((1..=MAX_VARIATIONS).contains(&ins.num_variations.get()));
         let (w, h) = ins.geometry.pixels();
         assert!(w > 0 && h > 0 && w % 8 == 0 && h % 8 == 0, "{w}x{h}");
         if let Geometry::Custom(_) = ins.geometry {
