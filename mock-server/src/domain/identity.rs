@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use crate::clock::Instant;
 use crate::domain::ids::{IdentityCode, TenantId};
+use crate::domain::names::MAX_LABEL_LEN;
 
 /// An uploaded identity (the model).
 #[derive(Debug, Clone)]
@@ -39,6 +40,20 @@ pub struct Identity {
     pub stock: Option<Stock>,
 }
 
+impl Identity {
+    /// The name of an identity uploaded without one: its file name
+    /// without the extension, cut to the longest name allowed, since a
+    /// file name may be longer than a name may be.
+    pub fn name_from_file(filename: &str) -> String {
+        filename
+            .rsplit_once('.')
+            .map_or(filename, |(stem, _)| stem)
+            .chars()
+            .take(MAX_LABEL_LEN)
+            .collect()
+    }
+}
+
 /// What a gallery identity shows beyond an uploaded one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stock {
@@ -48,4 +63,17 @@ pub struct Stock {
     pub tier: String,
     /// Shown as `groups`.
     pub groups: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unnamed_identity_is_named_after_its_files_stem_within_the_name_limit() {
+        assert_eq!(Identity::name_from_file("model.a.jpg"), "model.a");
+        assert_eq!(Identity::name_from_file("model"), "model");
+        let long = format!("{}.png", "é".repeat(MAX_LABEL_LEN + 5));
+        assert_eq!(Identity::name_from_file(&long).chars().count(), MAX_LABEL_LEN);
+    }
 }
