@@ -10,6 +10,7 @@
 use std::sync::LazyLock;
 
 use mock_server::contract::Contract;
+use mock_server::domain::account::POLICY_CUSTOM_DIMENSIONS;
 use mock_server::domain::job_request::{
     Geometry, JobRequest, MAX_CUSTOM_SIDE, MAX_IMAGES, MAX_INSTRUCTIONS, MAX_VARIATIONS, MIN_CUSTOM_SIDE, ParseContext,
     parse,
@@ -17,7 +18,6 @@ use mock_server::domain::job_request::{
 use mock_server::engine::plan::FaultPlan;
 use mock_server::http::extract::parse_json;
 use mock_server::storage::fixtures::{AccountFixture, AccountsFile};
-use mock_server::storage::records::POLICY_CUSTOM_DIMENSIONS;
 use serde_json::Value;
 
 /// The fixture accounts, read once.
@@ -49,7 +49,7 @@ fn check(req: &JobRequest, ctx: &ParseContext<'_>) {
         );
     }
     for ins in &req.instructions {
-        assert!((1..=MAX_VARIATIONS).contains(&ins.num_variations));
+        assert!((1..=MAX_VARIATIONS).contains(&ins.num_variations.get()));
         let (w, h) = ins.geometry.pixels();
         assert!(w > 0 && h > 0 && w % 8 == 0 && h % 8 == 0, "{w}x{h}");
         if let Geometry::Custom(_) = ins.geometry {

@@ -24,7 +24,8 @@
 //!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
 //!   adapter), [`wire`] (a new job held until its 202 is on the wire), and
 //!   `shutdown::drain`.
-//! - **State**: [`state`]: the settings and the collaborators, nothing more.
+//! - **State**: [`state`]: the settings and the collaborators, nothing more;
+//!   the crate's own, except what `state::inspect` names for tests.
 //! - **What the state holds**: [`config`], [`views`] (typed bodies: status,
 //!   results, notifications), [`links`] (every link handed out, signed, and
 //!   the path templates their routes serve), [`durable`] (the persistence
@@ -34,11 +35,12 @@
 //! - **The model**: [`engine`] (the job state machine and its schedule),
 //!   [`events`] (the notification log, the publisher, SSE, webhook signing
 //!   and the delivery book), [`scenarios`] (scenario files, the catalogue,
-//!   the call counters), [`storage`] (tenants, records, tokens, fixtures,
-//!   the URL signer). These four may name one another.
+//!   the call counters), [`storage`] (tenants and the maps that hold the
+//!   domain's entities, uploaded files, tokens, fixtures, the URL signer). These four may name one another.
 //! - **Errors**: [`error`], the API's error envelope.
 //! - **The domain**: [`domain`] (parsed request types, IDs and rules,
-//!   returning domain errors; no I/O, no HTTP).
+//!   the account, project and identity entities, returning domain errors;
+//!   no I/O, no HTTP).
 //! - **The foundation**: [`clock`], [`redact`] (what of a request the log
 //!   and the journal may show), [`public_base`] (the base of the URLs a
 //!   request is handed, when they follow its `Host`), the [`render`] and

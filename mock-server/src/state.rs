@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::clock::{Clock, Instant};
 use crate::config::Config;
+use crate::domain::account::Account;
 use crate::domain::ids::IdGen;
 use crate::durable::{Dirty, Durable, Op};
 use crate::engine::Engine;
@@ -19,9 +20,11 @@ use crate::scenarios::catalogue::Catalogue;
 use crate::scenarios::endpoint::CallCounters;
 use crate::storage::fixtures::{AccountFixture, AccountsFile, GalleryFile};
 use crate::storage::presign::Signer;
-use crate::storage::records::{Account, DownloadGrant, Tenant};
+use crate::storage::records::{DownloadGrant, Tenant};
 use crate::storage::store::Store;
 use crate::storage::tokens::{Grant, GrantKind, Tokens};
+
+mod inspect;
 
 /// Settings fixed at start: the flags, and the base URL they resolve to.
 /// Reads as the flags themselves (`state.settings.job_ttl`), so a new flag
@@ -30,7 +33,7 @@ use crate::storage::tokens::{Grant, GrantKind, Tokens};
 pub struct Settings {
     /// Base of every URL handed out, without a trailing slash:
     /// `--public-url`, else the address the fake listens on.
-    pub public_url: String,
+    pub(crate) public_url: String,
     flags: Config,
 }
 
@@ -55,55 +58,55 @@ impl Deref for Settings {
 #[derive(Debug)]
 pub struct Shared {
     /// Settings.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// The injected clock.
-    pub clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     /// ID and secret generator.
-    pub ids: IdGen,
+    pub(crate) ids: IdGen,
     /// Stored objects.
-    pub store: Store,
+    pub(crate) store: Store,
     /// Tokens and logins.
-    pub tokens: Tokens,
+    pub(crate) tokens: Tokens,
     /// Pre-signed URL signer.
-    pub signer: Signer,
+    pub(crate) signer: Signer,
     /// The fixture accounts, reloaded on reset.
-    pub fixtures: AccountsFile,
+    pub(crate) fixtures: AccountsFile,
     /// Jobs.
-    pub engine: Engine,
+    pub(crate) engine: Engine,
     /// ZIP download links, by their token's digest.
-    pub downloads: DashMap<crate::domain::secret::SecretDigest, DownloadGrant>,
+    pub(crate) downloads: DashMap<crate::domain::secret::SecretDigest, DownloadGrant>,
     /// Wakes the background ticker when a job is added.
-    pub ticker: Notify,
+    pub(crate) ticker: Notify,
     /// Webhook registrations and deliveries.
-    pub webhooks: Webhooks,
+    pub(crate) webhooks: Webhooks,
     /// The HTTP client that delivers webhooks ([`crate::deliver`]).
-    pub http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// Numbers notifications, and the section they are published in.
-    pub publisher: Publisher,
+    pub(crate) publisher: Publisher,
     /// Renders running at once: one per CPU.
-    pub render_permits: Arc<tokio::sync::Semaphore>,
+    pub(crate) render_permits: Arc<tokio::sync::Semaphore>,
     /// QA scenarios and who runs under which.
-    pub scenarios: Catalogue,
+    pub(crate) scenarios: Catalogue,
     /// Endpoint-fault call counters.
-    pub call_counters: CallCounters,
+    pub(crate) call_counters: CallCounters,
     /// The scenario catalogue as loaded at start (embedded and
     /// `--fixtures`); a reset restores it.
-    pub loaded_scenarios: Vec<crate::scenarios::Scenario>,
+    pub(crate) loaded_scenarios: Vec<crate::scenarios::Scenario>,
     /// The request journal.
-    pub journal: crate::journal::Journal,
+    pub(crate) journal: crate::journal::Journal,
     /// Counts resets; open SSE streams end on a change.
-    pub resets: tokio::sync::watch::Sender<u64>,
+    pub(crate) resets: tokio::sync::watch::Sender<u64>,
     /// When expired data was last swept (injected clock), so the ticker
     /// sweeps at most once a minute.
-    pub sweeps: crate::eviction::timer::SweepTimer,
+    pub(crate) sweeps: crate::eviction::timer::SweepTimer,
     /// Whether a graceful shutdown began; the webhook attempts it waits for.
-    pub shutdown: crate::shutdown::Shutdown,
+    pub(crate) shutdown: crate::shutdown::Shutdown,
     /// The address the fake listens on (set when it starts serving), so a
     /// webhook URL pointing at the fake itself can be refused.
-    pub listen_addr: std::sync::OnceLock<std::net::SocketAddr>,
+    pub(crate) listen_addr: std::sync::OnceLock<std::net::SocketAddr>,
     /// Where changes are kept: [`crate::durable::InMemory`] unless
     /// `--data-dir` gives the redb store ([`crate::persist`]).
-    pub durable: Arc<dyn Durable>,
+    pub(crate) durable: Arc<dyn Durable>,
 }
 
 /// The state handed to every handler.
@@ -261,7 +264,7 @@ impl AppState {
     /// Creates the tenant of fixture account `f`, with its login, static
     /// token and scenario.
     fn add_fixture(&self, f: &AccountFixture) {
-        let tenant = Arc::new(Tenant::new(Account::from_fixture(self.ids.next(), f)));
+        let tenant = Arc::new(Tenant::new(f.account(self.ids.next())));
         self.store.add_tenant(tenant.clone());
         self.tokens.add_login(&f.email, tenant.clone());
         if f.scenario.is_some() {

@@ -6,10 +6,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::domain::account::Account;
 use crate::domain::secret::SecretDigest;
 use crate::durable::{Dirty, Op};
 use crate::state::AppState;
-use crate::storage::records::{Account, Tenant, TenantData, TenantSettings};
+use crate::storage::records::{Tenant, TenantData, TenantSettings};
 use crate::storage::tokens::{Grant, GrantKind};
 
 /// Prefix of the tokens of tenants made by [`create`].

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::probe_off_runtime;
+use crate::domain::identity::Identity;
 use crate::domain::ids::IdentityCode;
-use crate::domain::names::{MAX_LABEL_LEN, identity_label, image_file_name};
+use crate::domain::names::{identity_label, image_file_name};
 use crate::domain::pagination::PageRequest;
 use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position};
@@ -21,7 +22,6 @@ use crate::http::Routes;
 use crate::http::extract::{ApiQuery, Caller, Scenario, too_large};
 use crate::publish;
 use crate::state::AppState;
-use crate::storage::records::Identity;
 use crate::storage::store::IdentityInsert;
 
 /// Adds the identity routes; the upload route takes bodies up to
@@ -207,18 +207,10 @@ async fn upload(
         .await
         .map_err(|e| form_error("image", e.0))?;
     let digest: [u8; 32] = Sha256::digest(&form.image).into();
-    // A file name may be longer than a name may be.
-    let stem: String = form
-        .filename
-        .rsplit_once('.')
-        .map_or(form.filename.as_str(), |(s, _)| s)
-        .chars()
-        .take(MAX_LABEL_LEN)
-        .collect();
     let identity = Identity {
         code: state.ids.next::<IdentityCode>(),
         owner: tenant.id().clone(),
-        name: form.name.unwrap_or(stem),
+        name: form.name.unwrap_or_else(|| Identity::name_from_file(&form.filename)),
         tag: form.tag,
         original_filename: form.filename,
         content_type: info.content_type(),

@@ -49,8 +49,8 @@ fn resolve_inputs(
     req: &crate::domain::job_request::JobRequest,
 ) -> Result<
     (
-        Arc<crate::storage::records::Identity>,
-        crate::storage::records::Project,
+        Arc<crate::domain::identity::Identity>,
+        crate::domain::project::Project,
         Vec<JobInput>,
     ),
     ApiError,

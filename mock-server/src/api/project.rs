@@ -7,15 +7,14 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::ids::ProjectId;
 use crate::domain::names::ProjectName;
 use crate::domain::pagination::PageRequest;
+use crate::domain::project::Project;
 use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
 use crate::http::Routes;
 use crate::http::extract::{ApiJson, ApiQuery, Caller};
 use crate::state::AppState;
-use crate::storage::records::Project;
 
 /// Adds the project routes.
 pub fn routes(r: Routes) -> Routes {
@@ -35,25 +34,18 @@ async fn create(
     Caller(tenant): Caller,
     ApiJson(req): ApiJson<CreateProject>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let name = ProjectName::parse(&req.project_name)
-        .map_err(|v| ApiError::violated([v], Position::Body))?
-        .into_string();
+    let name = ProjectName::parse(&req.project_name).map_err(|v| ApiError::violated([v], Position::Body))?;
     let mut data = tenant.data.lock();
-    if let Some(p) = data.projects.iter().find(|p| p.name == name) {
+    if let Some(p) = data.projects.iter().find(|p| p.name == name.as_str()) {
         return Err(
             ApiError::conflict("a project with this name already exists", "project_name")
                 .with_extra("project_id", p.id.to_string())
                 .with_extra("project_name", p.name.clone()),
         );
     }
-    let id: ProjectId = state.ids.next();
-    let key = format!("prj_{}", &id.as_str()[..12]);
-    data.projects.push(Project {
-        id: id.clone(),
-        name: name.clone(),
-        key,
-        created_at: state.now(),
-    });
+    let project = Project::new(state.ids.next(), name, state.now());
+    let (id, name) = (project.id.clone(), project.name.clone());
+    data.projects.push(project);
     // Under the account's lock: positions reach the store in order.
     state.mark(Dirty::Project(tenant.id().clone(), data.projects.len() - 1));
     Ok((

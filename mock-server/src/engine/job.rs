@@ -10,14 +10,15 @@ use parking_lot::RwLock;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::clock::Instant;
+use crate::domain::identity::Identity;
 use crate::domain::ids::{FileId, JobId, TenantId};
 use crate::domain::job_request::{Format, JobRequest};
+use crate::domain::project::Project;
 use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::{OutputSlot, Schedule};
 use crate::engine::state::{JobState, PostStatus};
 use crate::render::{Inputs, OutputFormat, OutputSpec, RenderError, Rendered, render_inputs};
 use crate::scenarios::{Scenario, WebhookFault};
-use crate::storage::records::{Identity, Project};
 
 /// One input image, as it was when the job was created.
 #[derive(Debug, Clone)]

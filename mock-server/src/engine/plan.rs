@@ -92,7 +92,7 @@ impl FaultPlan {
             let mut texts = ins.descriptor_texts();
             texts.extend(notes.iter().copied());
             let any = |m: &str| texts.iter().any(|t| has(t, m));
-            for _ in 0..ins.num_variations {
+            for _ in 0..ins.num_variations.get() {
                 if any(MARKER_REFUSE) {
                     plan.refuse_outputs.insert(k);
                 }

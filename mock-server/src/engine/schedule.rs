@@ -162,7 +162,7 @@ pub fn build(req: &JobRequest, plan: &FaultPlan, created_at: Instant, seed: u64,
     let mut attempt_secs = Vec::new();
     for (i, ins) in req.instructions.iter().enumerate() {
         let (width, height) = ins.geometry.pixels();
-        for v in 0..ins.num_variations {
+        for v in 0..ins.num_variations.get() {
             let quality = (draw((0.80, 0.99)) * 100.0).round() / 100.0;
             let style_key = style_key(seed, ins.seed, &ins.descriptor_texts(), i, v);
             outputs.push(OutputSlot {

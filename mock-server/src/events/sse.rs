@@ -228,8 +228,8 @@ mod tests {
     use futures_util::StreamExt as _;
 
     use super::*;
+    use crate::domain::account::Account;
     use crate::domain::ids::TenantId;
-    use crate::storage::records::Account;
 
     use crate::events::log::test_notification as n;
 

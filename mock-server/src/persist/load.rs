@@ -15,13 +15,14 @@ use super::records::{
     JobRecord, NotificationRecord, ProjectRecord, RegistrationRecord, ScheduleRecord, decode,
 };
 use super::tables::{self, Table};
+use crate::domain::account::Account;
 use crate::domain::ids::TenantId;
 use crate::domain::job_request::parse;
 use crate::durable::{Dirty, Op};
 use crate::engine::job::{JobInput, NewJob};
 use crate::engine::schedule::Schedule;
 use crate::state::AppState;
-use crate::storage::records::{Account, Tenant};
+use crate::storage::records::Tenant;
 
 type Read = ReadOnlyTable<&'static str, &'static [u8]>;
 

@@ -16,11 +16,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Instant;
+use crate::domain::account::Account;
+use crate::domain::identity::{Identity, Stock};
 use crate::domain::ids::{IdentityCode, PrefixedId, TenantId};
 use crate::domain::image_probe::probe;
 use crate::domain::job_request::SavedDesignValue;
 use crate::redact::Redacted;
-use crate::storage::records::{Identity, Stock};
 
 /// One fixture account. `Debug` hides the password and the token.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,22 @@ pub struct AccountFixture {
     /// The scenario every request with this account's static token runs under.
     #[serde(default)]
     pub scenario: Option<String>,
+}
+
+impl AccountFixture {
+    /// The account this fixture describes, as tenant `id`.
+    pub fn account(&self, id: TenantId) -> Account {
+        Account {
+            id,
+            email: Some(self.email.clone()),
+            password: Some(self.password.clone()),
+            name: self.name.clone(),
+            surname: self.surname.clone(),
+            credits: self.credits,
+            policies: self.policies.clone(),
+            design_values: self.design_values.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AccountFixture {

@@ -1,129 +1,16 @@
-//! What a tenant owns: account, projects, identities, uploaded files.
+//! What storage keeps of a tenant beyond the domain's entities (the
+//! account, projects and identities: [`crate::domain`]): its lock-guarded
+//! data, uploaded files, download links.
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use crate::clock::Instant;
+use crate::domain::account::Account;
 use crate::domain::ids::{FileId, IdentityCode, JobId, ProjectId, TenantId, TokenId};
-use crate::domain::job_request::SavedDesignValue;
+use crate::domain::project::Project;
 use crate::events::log::AccountLog;
-use crate::redact::Redacted;
-use crate::storage::fixtures::AccountFixture;
-
-/// The policy that unlocks custom output `width`/`height`.
-pub const POLICY_CUSTOM_DIMENSIONS: &str = "OUTPUT_CUSTOM_DIMENSIONS";
-
-/// One account: the unit of isolation. `Debug` hides the password.
-#[derive(Clone)]
-pub struct Account {
-    /// Tenant id.
-    pub id: TenantId,
-    /// Login e-mail; `None` for `--any-token` tenants, which cannot log in.
-    pub email: Option<String>,
-    /// Login password.
-    pub password: Option<String>,
-    /// First name.
-    pub name: String,
-    /// Last name.
-    pub surname: String,
-    /// Credits.
-    pub credits: i64,
-    /// Policies.
-    pub policies: Vec<String>,
-    /// Saved Design Values.
-    pub design_values: Vec<SavedDesignValue>,
-}
-
-impl std::fmt::Debug for Account {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Destructured so that a new field must be given a place here.
-        let Self {
-            id,
-            email,
-            password,
-            name,
-            surname,
-            credits,
-            policies,
-            design_values,
-        } = self;
-        f.debug_struct("Account")
-            .field("id", id)
-            .field("email", email)
-            .field("password", &password.as_ref().map(|_| Redacted))
-            .field("name", name)
-            .field("surname", surname)
-            .field("credits", credits)
-            .field("policies", policies)
-            .field("design_values", design_values)
-            .finish()
-    }
-}
-
-impl Account {
-    /// An account from a fixture.
-    pub fn from_fixture(id: TenantId, f: &AccountFixture) -> Self {
-        Self {
-            id,
-            email: Some(f.email.clone()),
-            password: Some(f.password.clone()),
-            name: f.name.clone(),
-            surname: f.surname.clone(),
-            credits: f.credits,
-            policies: f.policies.clone(),
-            design_values: f.design_values.clone(),
-        }
-    }
-
-    /// A fresh `--any-token` account: default policies (none), no saved
-    /// Design Values, no login.
-    pub fn anonymous(id: TenantId) -> Self {
-        Self {
-            id,
-            email: None,
-            password: None,
-            name: String::new(),
-            surname: String::new(),
-            credits: 0,
-            policies: Vec::new(),
-            design_values: Vec::new(),
-        }
-    }
-
-    /// Whether the account holds `policy`.
-    pub fn has_policy(&self, policy: &str) -> bool {
-        self.policies.iter().any(|p| p == policy)
-    }
-
-    /// What the account allows for the job request rules that depend on it
-    /// (`POST /flat-2-model`, and a job parsed again from `--data-dir`).
-    pub fn parse_context(&self) -> crate::domain::job_request::ParseContext<'_> {
-        crate::domain::job_request::ParseContext {
-            custom_dimensions_allowed: self.has_policy(POLICY_CUSTOM_DIMENSIONS),
-            saved_design_values: &self.design_values,
-            any_saved_index: false,
-        }
-    }
-
-    /// The user name shown as `created_by` and in `user.username`.
-    pub fn username(&self) -> String {
-        self.email.clone().unwrap_or_else(|| self.id.to_string())
-    }
-}
-
-/// A project.
-#[derive(Debug, Clone)]
-pub struct Project {
-    /// Its id.
-    pub id: ProjectId,
-    /// Its name, unique in the account.
-    pub name: String,
-    /// The vendor's `project_key`.
-    pub key: String,
-    /// Creation time.
-    pub created_at: Instant,
-}
 
 /// A long-lived API token, as listed by `GET /auth/token`.
 #[derive(Debug, Clone)]
@@ -224,50 +111,6 @@ pub struct RetryAfter {
     pub limit: u32,
 }
 
-/// An uploaded identity (the model).
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// `id_…`.
-    pub code: IdentityCode,
-    /// Owner.
-    pub owner: TenantId,
-    /// Display name.
-    pub name: String,
-    /// Optional tag.
-    pub tag: Option<String>,
-    /// The multipart file name.
-    pub original_filename: String,
-    /// Detected MIME type.
-    pub content_type: &'static str,
-    /// The image bytes as uploaded.
-    pub bytes: Bytes,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// The deterministic face-detection result.
-    pub face_detected: bool,
-    /// Upload time.
-    pub created_at: Instant,
-    /// Position in upload order (in the gallery: in `gallery.json`), to
-    /// break ties between equal times.
-    pub seq: u64,
-    /// `Some` for a gallery identity (fixture data every account can use,
-    /// public and locked); `None` for an account's own upload.
-    pub stock: Option<Stock>,
-}
-
-/// What a gallery identity shows beyond an uploaded one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stock {
-    /// Shown as `created_by`.
-    pub created_by: String,
-    /// Shown as `tier`.
-    pub tier: String,
-    /// Shown as `groups`.
-    pub groups: Vec<String>,
-}
-
 /// Bytes that arrived through a pre-signed PUT.
 #[derive(Debug, Clone)]
 pub struct Blob {
@@ -304,24 +147,6 @@ pub struct StoredFile {
     /// The bytes, once a PUT succeeded; `None` marks a file whose bytes
     /// never arrived.
     pub blob: Option<Blob>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_accounts_debug_does_not_show_its_password() {
-        let mut a = Account::anonymous(TenantId::from_client("acct_1"));
-        a.email = Some("demo@flat2model.test".into());
-        a.password = Some("hunter2-secret".into());
-        let shown = format!("{a:?}");
-        assert!(!shown.contains("hunter2-secret"), "{shown}");
-        assert!(
-            shown.contains("[redacted]") && shown.contains("demo@flat2model.test"),
-            "{shown}"
-        );
-    }
 }
 
 /// What a ZIP download link gives access to.

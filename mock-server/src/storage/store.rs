@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use dashmap::DashMap;
 
 use crate::clock::Instant;
+use crate::domain::identity::Identity;
 use crate::domain::ids::{FileId, IdentityCode, TenantId};
-use crate::storage::records::{Identity, StoredFile, Tenant};
+use crate::storage::records::{StoredFile, Tenant};
 
 /// All stored objects.
 #[derive(Debug, Default)]

@@ -156,8 +156,8 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::account::Account;
     use crate::domain::ids::IdGen;
-    use crate::storage::records::Account;
 
     fn tenant() -> Arc<Tenant> {
         Arc::new(Tenant::new(Account::anonymous(IdGen::new(0).next())))

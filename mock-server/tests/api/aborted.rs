@@ -245,7 +245,7 @@ async fn a_fault_plan_aborts_the_job_at_a_progress() {
     assert_eq!(batch, ["pending", "processing", "aborted"]);
 
     // A job ends once: a plan cannot both fail and abort it. Refused, nothing stored.
-    let jobs = app.state.engine.len();
+    let jobs = app.state.job_count();
     let both = create(r#"{"fail_job_at_progress":50,"abort_job_at_progress":50}"#, false)
         .await
         .expect(400);
@@ -257,7 +257,7 @@ async fn a_fault_plan_aborts_the_job_at_a_progress() {
             .text()
             .contains("abort_job_at_progress: must be between 0 and 100")
     );
-    assert_eq!(app.state.engine.len(), jobs);
+    assert_eq!(app.state.job_count(), jobs);
 }
 
 #[tokio::test]

@@ -44,8 +44,7 @@ async fn held(app: &TestApp) -> Value {
 /// When job `id` last changed (exact, from the state; the API rounds).
 fn last_change(app: &TestApp, id: &str) -> Instant {
     app.state
-        .engine
-        .get_any(&JobId::from_client(id))
+        .job(&JobId::from_client(id))
         .expect("the job is held")
         .state()
         .updated_at

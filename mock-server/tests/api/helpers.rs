@@ -88,7 +88,7 @@ impl TestApp {
 
     /// Moves the manual clock forward.
     pub fn advance(&self, d: Duration) {
-        self.state.clock.advance(d);
+        self.state.advance_clock(d);
     }
 
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
@@ -190,7 +190,7 @@ pub struct JobInputs {
 impl TestApp {
     /// An identity, a project and `files` uploaded PNGs in `token`'s account.
     pub async fn job_inputs(&self, token: &str, files: usize) -> JobInputs {
-        let salt = self.state.store.next_seq() as u8;
+        let salt = self.state.upload_count() as u8;
         let identity = self
             .upload_identity(token, image(256, 320, ImageFormat::Jpeg, salt), Some("Model A"))
             .await;

@@ -151,4 +151,31 @@ fn the_layer_check_sees_an_upward_import() {
     let (deliver, _) = layer_of("deliver").expect("placed");
     assert!(deliver > state, "the sender, which takes the state, above it");
     assert!(layer_of("domain/job_request").expect("placed").0 < layer_of("storage").expect("placed").0);
+    // What tests may ask of the state is the state's own, not a service.
+    assert_eq!(layer_of("state/inspect"), Some((state, "state")));
+}
+
+/// The engine and storage share a layer, so the check above lets one name
+/// the other; the entities a job refers to (account, project, identity)
+/// are the domain's, so the engine needs nothing of storage.
+#[test]
+fn the_engine_takes_its_entities_from_the_domain_not_from_storage() {
+    let mut engine = Vec::new();
+    files(&src().join("engine"), &mut engine);
+    assert!(!engine.is_empty());
+    let from_storage: Vec<String> = engine
+        .iter()
+        .flat_map(|f| {
+            let code = std::fs::read_to_string(f).expect("read");
+            crate_paths(&code)
+                .into_iter()
+                .filter(|p| p.starts_with("storage"))
+                .map(|p| format!("{} -> {p}", module_of(f)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(from_storage.is_empty(), "{from_storage:?}");
+    for entity in ["domain/account", "domain/project", "domain/identity"] {
+        assert_eq!(layer_of(entity).map(|(_, p)| p), Some("domain"), "{entity}");
+    }
 }

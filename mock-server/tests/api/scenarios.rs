@@ -294,7 +294,7 @@ async fn flaky_polls_fail_the_same_calls_every_replay() {
                 .await;
             pattern.push(r.status);
         }
-        app.state.call_counters.clear();
+        app.state.reset_call_counters();
         patterns.push(pattern);
     }
     assert!(

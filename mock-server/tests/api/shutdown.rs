@@ -65,8 +65,7 @@ async fn a_shutdown_finishes_requests_in_flight_ends_streams_and_flushes_due_web
     app.advance(Duration::from_secs(600));
 
     stopper.stop.send(()).expect("server running");
-    let began = app.state.shutdown.subscribe().wait_for(|b| *b).await.is_ok();
-    assert!(began);
+    app.state.shutdown_begun().await;
     assert_refused(&addr).await;
 
     // The stream gets what fell due, then ends cleanly: a proper end of the
@@ -88,7 +87,7 @@ async fn a_shutdown_finishes_requests_in_flight_ends_streams_and_flushes_due_web
         .expect("not panicked");
     assert!(served.is_ok(), "{served:?}");
     // Every delivery that was due went out before the server returned.
-    let book = app.state.webhooks.deliveries(None);
+    let book = app.state.deliveries();
     assert!(book.len() >= 4, "ping, pending, processing, completed: {book:?}");
     for d in &book {
         assert_eq!(d.status, DeliveryStatus::Delivered, "{d:?}");
@@ -107,7 +106,7 @@ async fn the_grace_period_bounds_a_request_that_never_finishes_and_a_hung_receiv
     let mut rx = Receiver::start(Behaviour::Hang).await;
     app.register_webhook(DEMO, &rx.url, None).await;
     rx.next().await;
-    assert_eq!(app.state.shutdown.in_flight(), 1, "the ping is on the wire");
+    assert_eq!(app.state.webhook_attempts_in_flight(), 1, "the ping is on the wire");
     let held = HeldRequest::start(&addr, "PUT", &upload_url(&app.base, DEMO).await, "image/png", png(8)).await;
 
     let started = std::time::Instant::now();
@@ -194,10 +193,10 @@ async fn with_a_data_dir_what_the_shutdown_applies_is_streamed_delivered_and_kep
         .expect("not panicked");
     assert!(served.is_ok(), "{served:?}");
     rx.until(|v| is_terminal(v, &job)).await;
-    let book = app.state.webhooks.deliveries(None);
+    let book = app.state.deliveries();
     assert!(book.len() >= 4, "ping, pending, processing, completed: {book:?}");
     assert!(book.iter().all(|d| d.status == DeliveryStatus::Delivered), "{book:?}");
-    let tenant = app.state.tokens.bearer_grant(DEMO).expect("demo").tenant;
+    let tenant = app.state.tenant_of_token(DEMO).expect("demo");
     let logged: Vec<Value> = tenant.log.all().iter().map(|n| n.wire()).collect();
     assert!(logged.iter().any(|v| is_terminal(v, &job)));
 
@@ -210,11 +209,11 @@ async fn with_a_data_dir_what_the_shutdown_applies_is_streamed_delivered_and_kep
             .collect::<BTreeMap<_, _>>()
     };
     assert_eq!(
-        outcome(second.state.webhooks.deliveries(None)),
+        outcome(second.state.deliveries()),
         outcome(book),
         "every delivery is kept as delivered, after one attempt"
     );
-    assert_eq!(second.state.webhooks.next_due(), None, "nothing is left to send");
+    assert_eq!(second.state.next_delivery_due(), None, "nothing is left to send");
 }
 
 /// An identity, a project, an uploaded PNG and a one-output job made of

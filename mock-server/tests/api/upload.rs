@@ -17,7 +17,7 @@ async fn presign(app: &TestApp, filename: &str) -> serde_json::Value {
 
 fn stored(app: &TestApp, r: &serde_json::Value) -> bool {
     let id = mock_server::domain::ids::FileId::from_client(r["file_id"].as_str().expect("file_id"));
-    app.state.store.file_any(&id).expect("announced file").blob.is_some()
+    app.state.file_uploaded(&id).expect("announced file")
 }
 
 #[tokio::test]
@@ -258,7 +258,7 @@ async fn bytes_that_are_no_usable_image_are_refused_by_the_job_naming_the_input(
         .upload_file(DEMO, "bomb.png", None, crate::helpers::png_bomb(100_000, 100_000))
         .await;
     let notifications = app.get("/notifications").token(DEMO).send().await.expect(200).json();
-    let jobs_before = app.state.engine.len();
+    let jobs_before = app.state.job_count();
     let refused = |images: serde_json::Value| {
         let body = json!({
             "identity_code": inputs.identity_code,
@@ -283,7 +283,7 @@ async fn bytes_that_are_no_usable_image_are_refused_by_the_job_naming_the_input(
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with("images[0]: image is 100000x100000: "), "{got:?}");
     // Nothing was stored by the refused jobs.
-    assert_eq!(app.state.engine.len(), jobs_before);
+    assert_eq!(app.state.job_count(), jobs_before);
     let after = app.get("/notifications").token(DEMO).send().await.expect(200).json();
     assert_eq!(after, notifications);
 }

@@ -83,8 +83,8 @@ pub struct Instruction {
     pub prompt: Option<String>,
     /// The effective seed: the instruction's `seed`, else `options.seed`.
     pub seed: Option<i64>,
-    /// 1–8.
-    pub num_variations: u32,
+    /// How many outputs it makes.
+    pub num_variations: NumVariations,
     /// Metadata only.
     pub preset_name: Option<String>,
     /// Metadata only.
@@ -190,6 +190,31 @@ impl AnchorIndex {
     }
 }
 
+/// How many outputs one instruction makes, 1 to [`MAX_VARIATIONS`]; only
+/// [`NumVariations::new`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumVariations(u32);
+
+impl NumVariations {
+    /// One output: what an instruction without `num_variations` makes.
+    pub const ONE: Self = Self(1);
+
+    /// `n` variations, if `1 <= n <= MAX_VARIATIONS`; else the rule's
+    /// message.
+    pub fn new(n: i64) -> Result<Self, String> {
+        u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_VARIATIONS).contains(n))
+            .map(Self)
+            .ok_or_else(|| format!("must be between 1 and {MAX_VARIATIONS}"))
+    }
+
+    /// The number of outputs.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
 /// The request's top-level `options`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenerationOptions {
@@ -239,6 +264,24 @@ pub struct JobRequest {
 impl JobRequest {
     /// The sum of `num_variations`.
     pub fn total_outputs(&self) -> u32 {
-        self.instructions.iter().map(|i| i.num_variations).sum()
+        self.instructions.iter().map(|i| i.num_variations.get()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn num_variations_are_one_to_the_maximum_and_nothing_else() {
+        let rule = Err(format!("must be between 1 and {MAX_VARIATIONS}"));
+        assert_eq!(NumVariations::new(1).map(NumVariations::get), Ok(1));
+        assert_eq!(
+            NumVariations::new(MAX_VARIATIONS.into()).map(NumVariations::get),
+            Ok(MAX_VARIATIONS)
+        );
+        for n in [0, -1, i64::from(MAX_VARIATIONS) + 1, i64::from(u32::MAX) + 1, i64::MIN] {
+            assert_eq!(NumVariations::new(n), rule, "{n}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::{
     AnchorIndex, AspectRatio, Camera, CustomDimensions, DesignValue, Format, GenerationOptions, Geometry, ImageRef,
     Instruction, JobRequest, Lighting, MAX_CATEGORIES, MAX_IMAGES, MAX_INSTRUCTIONS, MAX_PROMPT_LEN, MAX_TEXT_LEN,
-    MAX_VARIATIONS, ModelChoice, ParseContext, Size,
+    ModelChoice, NumVariations, ParseContext, Size,
 };
 use crate::domain::ids::{FileId, IdentityCode, ProjectId};
 use crate::domain::rule::{Violation, join_path};
@@ -295,11 +295,11 @@ fn instruction(v: &Value, path: &str, ctx: &ParseContext<'_>, e: &mut Errors) ->
     let seed = opt_int(o, "seed", path, e);
     let nv_path = join_path(path, "num_variations");
     let num_variations = match member(o, "num_variations") {
-        None => Some(1),
-        Some(v) => match as_int(v) {
-            Some(n) if (1..=i64::from(MAX_VARIATIONS)).contains(&n) => u32::try_from(n).ok(),
-            Some(_) => {
-                e.add(&nv_path, format!("must be between 1 and {MAX_VARIATIONS}"));
+        None => Some(NumVariations::ONE),
+        Some(v) => match as_int(v).map(NumVariations::new) {
+            Some(Ok(n)) => Some(n),
+            Some(Err(rule)) => {
+                e.add(&nv_path, rule);
                 None
             }
             None => {
@@ -590,7 +590,7 @@ mod tests {
         body["options"] = json!({"model": null, "anchor_index": null});
         body["post_process"] = Value::Null;
         let req = parse(&body, &ctx(false)).expect("valid");
-        assert_eq!(req.instructions[0].num_variations, 1);
+        assert_eq!(req.instructions[0].num_variations, NumVariations::ONE);
     }
 
     #[test]

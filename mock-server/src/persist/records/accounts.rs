@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::account::Account;
 use crate::domain::ids::{ProjectId, TenantId, TokenId};
 use crate::domain::job_request::SavedDesignValue;
-use crate::storage::records::{Account, ApiTokenRecord, Project};
+use crate::domain::project::Project;
+use crate::storage::records::ApiTokenRecord;
 use crate::storage::tokens::{Grant, GrantKind};
 
 use super::{DecodeError, at, ms};

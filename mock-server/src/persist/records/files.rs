@@ -3,9 +3,10 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::identity::Identity;
 use crate::domain::ids::{FileId, IdentityCode, ProjectId, TenantId};
 use crate::domain::image_probe::ProbeError;
-use crate::storage::records::{Blob, Identity, StoredFile};
+use crate::storage::records::{Blob, StoredFile};
 
 use super::{at, intern, ms};
 

@@ -5,11 +5,11 @@ use serde_json::Value;
 
 use crate::clock::Instant;
 use crate::domain::ids::{FileId, IdentityCode, JobId, TenantId};
+use crate::domain::project::Project;
 use crate::engine::job::Job;
 use crate::engine::plan::FaultPlan;
 use crate::engine::schedule::{Event, OutputSlot, Schedule, TimedEvent};
 use crate::scenarios::Scenario;
-use crate::storage::records::Project;
 
 use super::{ProjectRecord, at, ms};
 

@@ -92,7 +92,7 @@ async fn the_legacy_flag_at_the_top_level_means_seedream_too() {
     );
     assert_eq!(res["results"][1]["model_used"], "seedream");
 
-    let jobs = app.state.engine.len();
+    let jobs = app.state.job_count();
     let with = |flag: Value, options: Value| {
         let mut b = TestApp::job_body(&inputs, json!([{}]));
         b["use_alternative_method"] = flag;
@@ -111,7 +111,7 @@ async fn the_legacy_flag_at_the_top_level_means_seedream_too() {
     ] {
         assert_eq!(refused_field(&app, DEMO, body, 400).await, [expected]);
     }
-    assert_eq!(app.state.engine.len(), jobs, "a refused request makes no job");
+    assert_eq!(app.state.job_count(), jobs, "a refused request makes no job");
 }
 
 #[tokio::test]

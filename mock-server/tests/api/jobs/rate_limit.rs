@@ -70,7 +70,7 @@ async fn every_request_counts_against_the_rate_limit_and_it_is_checked_first() {
     // A minute later the window is empty again.
     app.advance(Duration::from_secs(60));
     app.create_job(DEMO, valid).await;
-    let jobs = app.state.engine.len();
+    let jobs = app.state.job_count();
     assert_eq!(jobs, 2, "the refused requests made no job");
 }
 

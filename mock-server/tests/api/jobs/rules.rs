@@ -281,7 +281,7 @@ async fn each_documented_rule_is_refused_with_its_field_path() {
     )
     .await;
     assert_eq!(got.len(), 2, "{got:?}");
-    assert_eq!(app.state.engine.len(), 0, "no refused request made a job");
+    assert_eq!(app.state.job_count(), 0, "no refused request made a job");
 }
 
 #[tokio::test]

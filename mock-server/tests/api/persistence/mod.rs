@@ -56,7 +56,7 @@ pub async fn spawn_on(dir: &Path, adjust: impl FnOnce(&mut mock_server::Config))
 /// Commits what is queued and releases the data dir, as a clean shutdown
 /// does; the app stops storing anything.
 pub async fn close(app: &TestApp) {
-    app.state.durable.close().await.expect("everything queued is committed");
+    app.state.close_durable().await.expect("everything queued is committed");
 }
 
 /// `POST /__admin/clock {"advance": by}`: what falls due happens.

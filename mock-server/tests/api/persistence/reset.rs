@@ -71,17 +71,17 @@ async fn a_job_created_across_a_reset_is_refused_and_the_data_dir_still_starts()
     let first = spawn_on(&dir.path(), |_| {}).await;
     let inputs = first.job_inputs(DEMO, 1).await;
     let body = TestApp::job_body(&inputs, json!([{}]));
-    let tenant = first.state.tokens.bearer_grant(DEMO).expect("the demo token").tenant;
+    let tenant = first.state.tenant_of_token(DEMO).expect("the demo token");
     let prepared = mock_server::api::jobs::prepare(&first.state, &tenant, None, &HeaderMap::new(), body)
         .expect("a valid request naming what the account holds");
     first.post("/__admin/reset").send().await.expect(200);
     let refused = mock_server::api::jobs::submit(&first.state, prepared).expect_err("what it names is gone");
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
-    assert!(first.state.engine.is_empty(), "no job after the reset");
+    assert!(first.state.job_count() == 0, "no job after the reset");
     close(&first).await;
 
     let second = spawn_on(&dir.path(), |_| {}).await;
-    assert!(second.state.engine.is_empty());
+    assert!(second.state.job_count() == 0);
     let notifications = second.get("/notifications").token(DEMO).send().await.expect(200).json();
     assert_eq!(notifications, json!([]), "nothing announced for the refused job");
 }
