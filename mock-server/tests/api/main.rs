@@ -8,6 +8,7 @@ mod binary;
 mod cli;
 mod contract;
 mod docs;
+mod drain;
 mod errors;
 mod events;
 mod eviction;
