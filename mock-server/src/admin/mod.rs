@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod har;
+pub mod job_list;
 pub mod jobs;
 pub mod journal;
 pub mod scenarios;
@@ -34,6 +35,7 @@ use crate::storage::records::Tenant;
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
     let r = tenants::routes(journal::routes(scenarios::routes(events::routes(jobs::routes(r)))));
+    let r = job_list::routes(r);
     r.add(Method::GET, "/__admin/health", get(health))
         .add(
             Method::GET,

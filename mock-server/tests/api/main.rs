@@ -3,6 +3,7 @@
 
 mod aborted;
 mod admin;
+mod admin_lean;
 mod auth;
 mod binary;
 mod cli;
