@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod journal;
 pub mod scenarios;
 pub mod tenants;
+pub mod trigger;
 
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ use crate::storage::records::Tenant;
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
     let r = tenants::routes(journal::routes(scenarios::routes(events::routes(jobs::routes(r)))));
-    let r = job_list::routes(r);
+    let r = trigger::routes(job_list::routes(r));
     r.add(Method::GET, "/__admin/health", get(health))
         .add(
             Method::GET,

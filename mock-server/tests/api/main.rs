@@ -34,4 +34,5 @@ mod shutdown;
 mod tenants;
 mod text_rules;
 mod tls;
+mod trigger;
 mod upload;
