@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod listen_cmd;
+mod replay_cmd;
 
 use clap::{Parser, Subcommand};
 use contract::profile::Profile;
@@ -52,6 +53,10 @@ enum Command {
     /// Make the fake emit a notification to the registered webhook, as
     /// `stripe trigger`: batch_edit.completed, .failed or .aborted.
     Trigger(Box<listen_cmd::TriggerArgs>),
+    /// Play a session exported by the fake (`GET /__admin/session`) on a
+    /// fresh fake and report every answer that differs. Exit codes: 0 it
+    /// reproduced, 1 a difference, 2 a usage error, 3 unreachable.
+    Replay(Box<replay_cmd::ReplayArgs>),
     /// List the schema names.
     Schemas,
     /// Validate a JSON payload against a schema.
@@ -234,6 +239,7 @@ fn main() -> ExitCode {
         Command::VerifyClient(args) => verify_client(*args),
         Command::Listen(args) => listen_cmd::listen(*args),
         Command::Trigger(args) => listen_cmd::trigger(*args),
+        Command::Replay(args) => replay_cmd::replay(*args),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod job_list;
 pub mod jobs;
 pub mod journal;
 pub mod scenarios;
+pub mod session;
 pub mod tenants;
 pub mod trigger;
 
@@ -36,7 +37,7 @@ use crate::storage::records::Tenant;
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
     let r = tenants::routes(journal::routes(scenarios::routes(events::routes(jobs::routes(r)))));
-    let r = trigger::routes(job_list::routes(r));
+    let r = session::routes(trigger::routes(job_list::routes(r)));
     r.add(Method::GET, "/__admin/health", get(health))
         .add(
             Method::GET,
@@ -246,6 +247,11 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
             Position::Body,
         ));
     }
+    state
+        .journal
+        .note_control(json!({"method": "POST", "path": "/__admin/clock", "body": {
+            "set": req.set, "advance": req.advance, "until_idle": req.until_idle, "max_steps": req.max_steps,
+        }}));
     if let Some(t) = set {
         state.clock.set(t);
     }

@@ -128,6 +128,15 @@ async fn activate(State(state): State<AppState>, ApiJson(req): ApiJson<Activate>
     {
         return Err(ApiError::not_found("scenario", Some(("name", Position::Body))));
     }
+    // For a session export: the token as the journal names its caller.
+    let caller = req
+        .token
+        .as_deref()
+        .map(|t| crate::domain::secret::SecretDigest::of(t).caller_id());
+    state
+        .journal
+        .note_control(json!({"method": "PUT", "path": "/__admin/scenarios/active",
+        "body": {"name": req.name, "caller": caller}}));
     match &req.token {
         Some(t) => state.scenarios.set_for_token(t, req.name),
         None => state.scenarios.set_global(req.name),

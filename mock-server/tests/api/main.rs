@@ -30,6 +30,7 @@ mod properties;
 mod public_url;
 mod scenarios;
 mod security;
+mod session;
 mod shutdown;
 mod tenants;
 mod text_rules;
