@@ -11,6 +11,17 @@ use serde_json::{Value, json};
 
 const DEMO: &str = "f2m_demo_token";
 
+/// A request sent, its JSON answer.
+trait JsonAnswer {
+    async fn json_answer(self) -> Value;
+}
+
+impl JsonAnswer for reqwest::RequestBuilder {
+    async fn json_answer(self) -> Value {
+        self.send().await.expect("sent").json().await.expect("json")
+    }
+}
+
 /// A job under `refuse-everything` (it fails), the clock drained, its
 /// status and results read, and a refused request: the session of it.
 async fn record(base: &str) -> Value {
@@ -18,20 +29,12 @@ async fn record(base: &str) -> Value {
     let send = |m: reqwest::Method, path: &str| http.request(m, format!("{base}{path}")).bearer_auth(DEMO);
     let project: Value = send(reqwest::Method::POST, "/project")
         .json(&json!({"project_name": "replayed"}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+        .json_answer()
+        .await;
     let upload: Value = send(reqwest::Method::POST, "/upload")
         .json(&json!({"project_name": "replayed", "filename": "sku-pants.png"}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+        .json_answer()
+        .await;
     let png = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/images/sku-pants.png")).expect("png");
     let put = http
         .put(upload["upload_url"].as_str().expect("upload_url"))
@@ -47,12 +50,8 @@ async fn record(base: &str) -> Value {
             &json!({"identity_code": "PiktidPremium", "project_id": project["project_id"],
             "images": [upload["file_id"]], "instructions": [{}]}),
         )
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+        .json_answer()
+        .await;
     let id = job["job_id"].as_str().expect("job_id").to_owned();
     http.post(format!("{base}/__admin/clock"))
         .json(&json!({"until_idle": true}))
@@ -60,12 +59,8 @@ async fn record(base: &str) -> Value {
         .await
         .expect("sent");
     let status: Value = send(reqwest::Method::GET, &format!("/jobs/{id}/status"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+        .json_answer()
+        .await;
     assert_eq!(status["status"], "failed", "{status}");
     send(reqwest::Method::GET, &format!("/jobs/{id}/results"))
         .send()
@@ -77,13 +72,7 @@ async fn record(base: &str) -> Value {
         .await
         .expect("sent");
     assert_eq!(refused.status(), 400);
-    http.get(format!("{base}/__admin/session"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json")
+    http.get(format!("{base}/__admin/session")).json_answer().await
 }
 
 fn replay(file: &std::path::Path, base: &str, extra: &[&str]) -> Output {

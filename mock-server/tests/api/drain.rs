@@ -6,6 +6,16 @@ use serde_json::{Value, json};
 use crate::helpers::{DEMO, TestApp};
 use crate::peers::{Behaviour, Receiver};
 
+/// `POST /__admin/clock {"until_idle": true}`: its answer.
+pub async fn drain(app: &TestApp) -> Value {
+    app.post("/__admin/clock")
+        .json(json!({"until_idle": true}))
+        .send()
+        .await
+        .expect(200)
+        .json()
+}
+
 /// How QA reproduces a webhook outage, in three control calls: choose the
 /// scenario, drain the clock, read the delivery log. Every delivery of the
 /// job (the ping too) fails three times, then arrives, and the drain's
@@ -26,13 +36,7 @@ async fn the_webhook_outage_reproduces_in_three_control_calls() {
     let job = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
 
     // Control call 2.
-    let clock = app
-        .post("/__admin/clock")
-        .json(json!({"until_idle": true}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let clock = drain(&app).await;
     let drained = &clock["drained"];
     assert_eq!(drained["idle"], true, "{drained}");
     let events = drained["job_events"].as_array().expect("events");
@@ -81,13 +85,7 @@ async fn a_drain_waits_for_real_attempts_and_their_retries() {
     let app = TestApp::spawn().await;
     let rx = Receiver::start(Behaviour::FailFirst(5)).await;
     app.register_webhook(DEMO, &rx.url, None).await;
-    let clock = app
-        .post("/__admin/clock")
-        .json(json!({"until_idle": true}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let clock = drain(&app).await;
     assert_eq!(clock["drained"]["idle"], true, "{clock}");
     let log = app.get("/__admin/webhooks/deliveries").send().await.expect(200).json();
     let ping = &log["deliveries"][0];
@@ -129,12 +127,6 @@ async fn a_drain_stops_at_its_cap_and_refuses_a_bad_one() {
     );
     // Nothing due: an idle fake drains at once.
     app.post("/__admin/webhooks/deliveries/1/redeliver").send().await;
-    let again = app
-        .post("/__admin/clock")
-        .json(json!({"until_idle": true}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let again = drain(&app).await;
     assert_eq!(again["drained"]["idle"], true, "{again}");
 }

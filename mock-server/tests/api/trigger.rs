@@ -58,13 +58,7 @@ async fn a_retried_trigger_fails_once_then_arrives_on_the_drain() {
         .expect(200)
         .json();
     assert!(rx.try_next().is_none());
-    let clock = app
-        .post("/__admin/clock")
-        .json(json!({"until_idle": true}))
-        .send()
-        .await
-        .expect(200)
-        .json();
+    let clock = crate::drain::drain(&app).await;
     let ran = clock["drained"]["webhook_attempts"].as_array().expect("ran").clone();
     assert_eq!(ran.len(), 1, "{clock}");
     assert_eq!(ran[0]["delivery_id"], r["delivery_id"]);
