@@ -296,7 +296,27 @@ impl Fake {
     }
 
     async fn get(&self, path_and_query: &str) -> Result<Value, RunError> {
-        let mut req = self.http.get(format!("{}{path_and_query}", self.base));
+        self.call(reqwest::Method::GET, path_and_query, None).await
+    }
+
+    /// `POST path` with a JSON `body` to the control API: its JSON answer,
+    /// or the error it names.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, RunError> {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, RunError> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path_and_query}", self.base));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
         if let Some(t) = &self.admin_token {
             req = req.bearer_auth(t);
         }
@@ -308,12 +328,12 @@ impl Fake {
         let body: Value = res
             .json()
             .await
-            .map_err(|e| RunError::Usage(format!("GET {path_and_query}: not JSON: {e}")))?;
+            .map_err(|e| RunError::Usage(format!("{method} {path_and_query}: not JSON: {e}")))?;
         if !status.is_success() {
             let detail = body["detail"][0]["message"].as_str().unwrap_or_default();
             let field = body["detail"][0]["field"].as_str().unwrap_or_default();
             return Err(RunError::Usage(format!(
-                "GET {path_and_query}: {status} {field} {detail} (is this the fake, with its control API open to you?)"
+                "{method} {path_and_query}: {status} {field} {detail} (is this the fake, with its control API open to you?)"
             )));
         }
         Ok(body)

@@ -1,11 +1,14 @@
 //! contract-tests: checks servers and client payloads against the committed
 //! contract in `schemas/` — [`validate`] offline, [`suite`] against any base
-//! URL, [`gate`] judging a client by the fake's journal, [`report`] as
+//! URL, [`gate`] judging a client by the fake's journal, [`listen`] a webhook
+//! receiver and `trigger`, [`replay`] a recorded session, [`report`] as
 //! text, JSON or JUnit.
 
 pub mod cassette;
 pub mod gate;
+pub mod listen;
 pub mod proxy;
+pub mod replay;
 pub mod report;
 pub mod suite;
 

@@ -2,12 +2,16 @@
 //! judges a client by the fake's journal of what it sent; `validate`
 //! checks a payload offline; `proxy` stands in front of the real API and
 //! reports its drift (`cassette to-scenario` replays a recorded session);
+//! `listen` and `trigger` try a webhook receiver ([`listen_cmd`]);
 //! `schemas` lists the schema names.
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+mod listen_cmd;
+mod replay_cmd;
 
 use clap::{Parser, Subcommand};
 use contract::profile::Profile;
@@ -42,6 +46,17 @@ enum Command {
     /// Work with a recorded session (docs/proxy.md).
     #[command(subcommand)]
     Cassette(contract_tests::proxy::cli::CassetteCommand),
+    /// A webhook receiver, as `stripe listen`: registers itself on the fake
+    /// (with --base-url and --token) or prints what to register, checks
+    /// every signature, prints each event, forwards it to --forward-to.
+    Listen(Box<listen_cmd::ListenArgs>),
+    /// Make the fake emit a notification to the registered webhook, as
+    /// `stripe trigger`: batch_edit.completed, .failed or .aborted.
+    Trigger(Box<listen_cmd::TriggerArgs>),
+    /// Play a session exported by the fake (`GET /__admin/session`) on a
+    /// fresh fake and report every answer that differs. Exit codes: 0 it
+    /// reproduced, 1 a difference, 2 a usage error, 3 unreachable.
+    Replay(Box<replay_cmd::ReplayArgs>),
     /// List the schema names.
     Schemas,
     /// Validate a JSON payload against a schema.
@@ -222,6 +237,9 @@ fn main() -> ExitCode {
         Command::Cassette(c) => contract_tests::proxy::cli::cassette(c),
         Command::Run(args) => run_command(*args),
         Command::VerifyClient(args) => verify_client(*args),
+        Command::Listen(args) => listen_cmd::listen(*args),
+        Command::Trigger(args) => listen_cmd::trigger(*args),
+        Command::Replay(args) => replay_cmd::replay(*args),
     }
 }
 

@@ -281,7 +281,7 @@ async fn listen(addr: std::net::SocketAddr) -> Outcome<(Arc<Hooks>, std::net::So
 }
 
 /// `sha256=<hex HMAC-SHA256(secret, body)>`, compared in constant time.
-fn signature_ok(secret: &str, body: &[u8], header: &str) -> bool {
+pub(crate) fn signature_ok(secret: &str, body: &[u8], header: &str) -> bool {
     use hmac::Mac;
     let Some(sig) = header.strip_prefix("sha256=").and_then(|h| hex::decode(h).ok()) else {
         return false;

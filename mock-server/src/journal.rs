@@ -157,6 +157,10 @@ pub struct Journal {
     backoff: DashMap<String, Instant>,
     /// Whether any 429 was answered: until then no request builds a key.
     any_backoff: AtomicBool,
+    /// The control calls that change a run (clock moves, scenario choices,
+    /// jobs ended by hand), each after the request `seq` it followed: the
+    /// session export ([`crate::admin::session`]) puts them back in order.
+    controls: Mutex<Vec<(u64, serde_json::Value)>>,
 }
 
 impl Journal {
@@ -170,8 +174,20 @@ impl Journal {
             .retain(|k, _| k.split_once(' ').is_none_or(|(c, _)| !callers.contains(c)));
     }
 
+    /// Notes a control call that changes a run (`{method, path, body}`),
+    /// after the requests recorded so far.
+    pub fn note_control(&self, step: serde_json::Value) {
+        self.controls.lock().push((self.seq.load(Ordering::SeqCst), step));
+    }
+
+    /// The control calls noted, each with the request `seq` it followed.
+    pub fn controls(&self) -> Vec<(u64, serde_json::Value)> {
+        self.controls.lock().clone()
+    }
+
     /// Forgets everything.
     pub fn clear(&self) {
+        self.controls.lock().clear();
         self.entries.lock().clear();
         self.backoff.clear();
         self.any_backoff.store(false, Ordering::Relaxed);

@@ -20,7 +20,7 @@
 //!   letting go of and catching jobs up to now: the one door to the
 //!   engine), [`publish`] (notifications to the logs and the webhook book),
 //!   [`deliver`] (sending webhooks), [`eviction`] (what outlived its TTL),
-//!   [`tenancy`] (one tenant's creation, settings and reset, for a shared
+//!   [`drain`] (running the clock until nothing is pending), [`tenancy`] (one tenant's creation, settings and reset, for a shared
 //!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
 //!   adapter), [`wire`] (a new job held until its 202 is on the wire), and
 //!   `shutdown::drain`.
@@ -55,6 +55,7 @@ pub mod deliver;
 /// The contract crate, re-exported: `schemas/` compiled in, and its validators.
 pub use contract;
 pub mod domain;
+pub mod drain;
 pub mod durable;
 pub mod engine;
 pub mod error;

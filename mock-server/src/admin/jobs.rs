@@ -58,6 +58,9 @@ async fn complete(State(state): State<AppState>, Path(id): Path<String>) -> Resu
         }
         state.mark(Dirty::Schedule(job_id));
     }
+    state
+        .journal
+        .note_control(json!({"method": "POST", "path": format!("/__admin/jobs/{id}/complete"), "body": null}));
     catch_up(&state);
     internal_view(&state, &id)
 }

@@ -6,10 +6,13 @@
 
 pub mod events;
 pub mod har;
+pub mod job_list;
 pub mod jobs;
 pub mod journal;
 pub mod scenarios;
+pub mod session;
 pub mod tenants;
+pub mod trigger;
 
 use std::sync::Arc;
 
@@ -34,6 +37,7 @@ use crate::storage::records::Tenant;
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
     let r = tenants::routes(journal::routes(scenarios::routes(events::routes(jobs::routes(r)))));
+    let r = session::routes(trigger::routes(job_list::routes(r)));
     r.add(Method::GET, "/__admin/health", get(health))
         .add(
             Method::GET,
@@ -171,12 +175,16 @@ async fn clock(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `{"set": "2026-01-01T00:00:00Z"}` jumps to a time; `{"advance": "15m"}`
-/// (or a number of seconds) moves forward; both may be given (set first).
+/// (or a number of seconds) moves forward; both may be given (set first);
+/// `{"until_idle": true}` then runs everything still to come ([`crate::drain`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MoveClock {
     set: Option<String>,
     advance: Option<Value>,
+    #[serde(default)]
+    until_idle: bool,
+    max_steps: Option<u32>,
 }
 
 async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClock>) -> Result<Json<Value>, ApiError> {
@@ -225,13 +233,25 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
             Position::Body,
         ));
     }
-    if set.is_none() && advance.is_none() {
+    if req.max_steps.is_some_and(|n| !req.until_idle || n == 0 || n > 100_000) {
         return Err(ApiError::invalid_field(
-            "advance",
-            "give 'set', 'advance' or both",
+            "max_steps",
+            "goes with 'until_idle': true, from 1 to 100000",
             Position::Body,
         ));
     }
+    if set.is_none() && advance.is_none() && !req.until_idle {
+        return Err(ApiError::invalid_field(
+            "advance",
+            "give 'set', 'advance', 'until_idle' or several",
+            Position::Body,
+        ));
+    }
+    state
+        .journal
+        .note_control(json!({"method": "POST", "path": "/__admin/clock", "body": {
+            "set": req.set, "advance": req.advance, "until_idle": req.until_idle, "max_steps": req.max_steps,
+        }}));
     if let Some(t) = set {
         state.clock.set(t);
     }
@@ -245,5 +265,11 @@ async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClo
     catch_up(&state);
     state.settle().await;
     crate::eviction::sweep_now(&state);
-    Ok(clock_view(&state))
+    if !req.until_idle {
+        return Ok(clock_view(&state));
+    }
+    let drained = crate::drain::until_idle(&state, req.max_steps.unwrap_or(crate::drain::DEFAULT_MAX_STEPS)).await;
+    let Json(mut view) = clock_view(&state);
+    view["drained"] = serde_json::to_value(drained).map_err(ApiError::internal)?;
+    Ok(Json(view))
 }

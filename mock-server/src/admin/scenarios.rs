@@ -23,7 +23,27 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::PUT, "/__admin/scenarios/active", put(activate))
 }
 
+/// The choices: loaded scenarios by name, the global choice, the per-token
+/// ones. What a change answers: the catalogue itself (5 KB and more) is
+/// `GET /__admin/scenarios`'s alone.
+fn choices(state: &AppState) -> Json<Value> {
+    let Json(mut v) = choices_with(state, Value::Null);
+    v["names"] = json!(state.scenarios.all().iter().map(|s| s.name.clone()).collect::<Vec<_>>());
+    Json(v)
+}
+
+/// The full listing: every scenario in full, with the choices.
 fn view(state: &AppState) -> Json<Value> {
+    let all = state
+        .scenarios
+        .all()
+        .iter()
+        .map(|s| serde_json::to_value(&**s).unwrap_or(Value::Null))
+        .collect();
+    choices_with(state, Value::Array(all))
+}
+
+fn choices_with(state: &AppState, scenarios: Value) -> Json<Value> {
     // Each caller with a scenario of its own, named as the journal names it
     // (never by its token: the listing is open to whoever reaches the port).
     let tokens: Vec<Value> = state
@@ -38,11 +58,11 @@ fn view(state: &AppState) -> Json<Value> {
             json!({ "caller": digest.caller_id(), "account": account, "scenario": scenario })
         })
         .collect();
-    Json(json!({
-        "scenarios": state.scenarios.all().iter().map(|s| serde_json::to_value(&**s).unwrap_or(Value::Null)).collect::<Vec<_>>(),
-        "global": state.scenarios.global(),
-        "tokens": tokens,
-    }))
+    let mut v = json!({ "global": state.scenarios.global(), "tokens": tokens });
+    if !scenarios.is_null() {
+        v["scenarios"] = scenarios;
+    }
+    Json(v)
 }
 
 async fn list(State(state): State<AppState>) -> Json<Value> {
@@ -57,20 +77,20 @@ async fn load(State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> R
         ApiError::invalid_field(field, message, Position::Body)
     })?;
     state.scenarios.insert(s);
-    Ok(view(&state))
+    Ok(choices(&state))
 }
 
 /// Forgets every scenario and choice (files come back on reset).
 async fn clear(State(state): State<AppState>) -> Json<Value> {
     state.scenarios.clear();
-    view(&state)
+    choices(&state)
 }
 
 async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     if !state.scenarios.remove(&name) {
         return Err(ApiError::not_found("scenario", Some(("name", Position::Path))));
     }
-    Ok(view(&state))
+    Ok(choices(&state))
 }
 
 struct ActivateResolved {
@@ -108,9 +128,18 @@ async fn activate(State(state): State<AppState>, ApiJson(req): ApiJson<Activate>
     {
         return Err(ApiError::not_found("scenario", Some(("name", Position::Body))));
     }
+    // For a session export: the token as the journal names its caller.
+    let caller = req
+        .token
+        .as_deref()
+        .map(|t| crate::domain::secret::SecretDigest::of(t).caller_id());
+    state
+        .journal
+        .note_control(json!({"method": "PUT", "path": "/__admin/scenarios/active",
+        "body": {"name": req.name, "caller": caller}}));
     match &req.token {
         Some(t) => state.scenarios.set_for_token(t, req.name),
         None => state.scenarios.set_global(req.name),
     }
-    Ok(view(&state))
+    Ok(choices(&state))
 }

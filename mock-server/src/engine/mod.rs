@@ -132,6 +132,13 @@ impl Engine {
         self.jobs.get(id).map(|j| j.value().clone())
     }
 
+    /// Every job, in creation order (for the control API's listing).
+    pub fn all(&self) -> Vec<Arc<Job>> {
+        let mut jobs: Vec<Arc<Job>> = self.jobs.iter().map(|j| j.value().clone()).collect();
+        jobs.sort_by_key(|j| j.seq);
+        jobs
+    }
+
     /// How many jobs exist.
     pub fn len(&self) -> usize {
         self.jobs.len()

@@ -39,6 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "persist",
             "wire",
             "shutdown/drain",
+            "drain",
         ],
     ),
     ("http", &["http"]),

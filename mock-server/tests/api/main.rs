@@ -3,11 +3,13 @@
 
 mod aborted;
 mod admin;
+mod admin_lean;
 mod auth;
 mod binary;
 mod cli;
 mod contract;
 mod docs;
+mod drain;
 mod errors;
 mod events;
 mod eviction;
@@ -28,8 +30,10 @@ mod properties;
 mod public_url;
 mod scenarios;
 mod security;
+mod session;
 mod shutdown;
 mod tenants;
 mod text_rules;
 mod tls;
+mod trigger;
 mod upload;
