@@ -80,6 +80,14 @@ pub fn app(state: AppState) -> Router {
         .into_router()
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed);
+    if state.settings.any_token {
+        // Inside the wait for durability: a response waits for what
+        // keeping or taking back its tenant queued.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::any_token::settle,
+        ));
+    }
     if state.durable.keeps() {
         // Innermost: a response waits for its changes to be durable, and
         // the journal records the status actually sent.

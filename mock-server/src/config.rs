@@ -93,6 +93,13 @@ pub struct Config {
     #[arg(long, env = "MOCK_ANY_TOKEN", default_value_t = false)]
     pub any_token: bool,
 
+    /// How long a tenant made by `--any-token` is kept after its token was
+    /// last used; then it goes with everything it owns, and the token makes
+    /// a fresh tenant. Tenants of `POST /__admin/tenants` and fixture
+    /// accounts stay.
+    #[arg(long, env = "MOCK_ANY_TOKEN_IDLE_TTL", default_value = "24h", value_parser = parse_ttl)]
+    pub any_token_idle_ttl: Duration,
+
     /// `system` runs on wall-clock time; `manual` freezes time at
     /// `--start-time` so that only the control API moves it.
     #[arg(long, env = "MOCK_CLOCK", value_enum, default_value_t = ClockMode::System)]

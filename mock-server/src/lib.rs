@@ -20,7 +20,8 @@
 //!   letting go of and catching jobs up to now: the one door to the
 //!   engine), [`publish`] (notifications to the logs and the webhook book),
 //!   [`deliver`] (sending webhooks), [`eviction`] (what outlived its TTL),
-//!   [`tenancy`] (one tenant's creation, settings and reset, for a shared
+//!   [`any_token`] (the tenants `--any-token` makes: kept, taken back,
+//!   evicted), [`tenancy`] (one tenant's creation, settings and reset, for a shared
 //!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
 //!   adapter), [`wire`] (a new job held until its 202 is on the wire), and
 //!   `shutdown::drain`.
@@ -45,6 +46,7 @@
 //!   [`contract`] crates.
 
 pub mod admin;
+pub mod any_token;
 pub mod api;
 pub mod app;
 pub mod clock;

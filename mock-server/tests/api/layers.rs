@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "deliver",
             "eviction",
             "tenancy",
+            "any_token",
             "persist",
             "wire",
             "shutdown/drain",

@@ -3,6 +3,7 @@
 
 mod aborted;
 mod admin;
+mod any_token;
 mod auth;
 mod binary;
 mod cli;
