@@ -7,6 +7,7 @@
 pub mod admin_guard;
 pub mod cors;
 pub mod extract;
+pub mod host_check;
 pub mod middleware;
 pub mod utf8;
 
