@@ -242,6 +242,7 @@ pub async fn serve_until(
     // The connections' tasks, so that those still open past the grace
     // period are ended with the server rather than outliving it.
     let mut tasks = tokio::task::JoinSet::new();
+    let body_timeout = state.settings.body_timeout;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -263,7 +264,7 @@ pub async fn serve_until(
         let service = TowerToHyperService::new(app.clone().map_request(
             move |mut req: axum::http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
-                req
+                req.map(|body| http::body_timeout::wrap(body_timeout, body))
             },
         ));
         let conn = http1::Builder::new()

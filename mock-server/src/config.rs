@@ -201,6 +201,12 @@ pub struct Config {
     #[arg(long, env = "MOCK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
+    /// How long a request body may go without a byte arriving before the
+    /// request is cut (408; a pre-signed PUT: S3's `RequestTimeout`) and its
+    /// connection closed.
+    #[arg(long, env = "MOCK_BODY_TIMEOUT", default_value = "30s", value_parser = parse_ttl_ms)]
+    pub body_timeout: Duration,
+
     /// Largest image upload accepted (multipart or pre-signed PUT), in bytes.
     #[arg(long, env = "MOCK_MAX_UPLOAD_BYTES", default_value_t = 25 << 20)]
     pub max_upload_bytes: usize,

@@ -6,6 +6,7 @@ mod admin;
 mod any_token;
 mod auth;
 mod binary;
+mod bounds;
 mod cli;
 mod contract;
 mod docs;

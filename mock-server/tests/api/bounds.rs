@@ -1,0 +1,53 @@
+//! A shared, long-running fake stays bounded whatever its clients hold
+//! back: stalled bodies are cut, uploads in flight share a byte budget,
+//! connections near the open-file limit are shed.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::helpers::{DEMO, TestApp};
+
+/// Sends `head` and the start of a body, never the rest, and reads the
+/// answer until the server closes the connection.
+async fn stall(base: &str, head: String, start: &[u8]) -> String {
+    let mut s = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    s.write_all(head.as_bytes()).await.expect("head");
+    s.write_all(start).await.expect("start of the body");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("cut and closed within 10 s")
+        .expect("read");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test]
+async fn a_stalled_request_body_is_cut_after_the_body_timeout() {
+    let app = TestApp::spawn_with(|c| c.body_timeout = Duration::from_millis(200)).await;
+    let json = stall(
+        &app.base,
+        format!(
+            "POST /project HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEMO}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        ),
+        b"{\"project_na",
+    )
+    .await;
+    assert!(json.starts_with("HTTP/1.1 408"), "{json}");
+    assert!(json.contains("--body-timeout"), "{json}");
+    let form = stall(
+        &app.base,
+        format!(
+            "POST /identity/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEMO}\r\n\
+             Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 100000\r\n\r\n"
+        ),
+        b"--XX\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n\x89PNG",
+    )
+    .await;
+    assert!(form.starts_with("HTTP/1.1 408"), "{form}");
+    // Nothing of either was kept.
+    assert_eq!(app.projects(DEMO).await["projects"], serde_json::json!([]));
+}
