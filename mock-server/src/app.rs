@@ -106,6 +106,14 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::middleware::journal::record,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(http::body_budget::BodyBudget::new(
+                state.settings.max_body_bytes_in_flight,
+                // The most the journal reads of one body.
+                state.settings.max_upload_bytes.max(max_body) + 64 * 1024,
+            )),
+            http::body_budget::admit,
         ));
     // Outside the control API's guard (a route layer of its routes): a
     // preflight carries no credentials, and a browser can read a 401's body

@@ -207,6 +207,12 @@ pub struct Config {
     #[arg(long, env = "MOCK_BODY_TIMEOUT", default_value = "30s", value_parser = parse_ttl_ms)]
     pub body_timeout: Duration,
 
+    /// How many bytes the request bodies in flight may hold together (each
+    /// counts its `Content-Length`, a chunked one `--max-upload-bytes`);
+    /// one more answers 503 with `Retry-After: 1`, its body unread.
+    #[arg(long, env = "MOCK_MAX_BODY_BYTES_IN_FLIGHT", default_value_t = 256 << 20)]
+    pub max_body_bytes_in_flight: usize,
+
     /// Largest image upload accepted (multipart or pre-signed PUT), in bytes.
     #[arg(long, env = "MOCK_MAX_UPLOAD_BYTES", default_value_t = 25 << 20)]
     pub max_upload_bytes: usize,

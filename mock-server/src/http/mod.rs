@@ -5,6 +5,7 @@
 //! resource; `app.rs` layers it all in one place.
 
 pub mod admin_guard;
+pub mod body_budget;
 pub mod body_timeout;
 pub mod cors;
 pub mod extract;

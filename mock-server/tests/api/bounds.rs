@@ -51,3 +51,44 @@ async fn a_stalled_request_body_is_cut_after_the_body_timeout() {
     // Nothing of either was kept.
     assert_eq!(app.projects(DEMO).await["projects"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn bodies_in_flight_share_a_byte_budget_and_one_more_is_503() {
+    let app = TestApp::spawn_with(|c| {
+        c.body_timeout = Duration::from_millis(300);
+        c.max_body_bytes_in_flight = 10_000;
+    })
+    .await;
+    // An upload that holds 9,000 bytes of the budget while it stalls.
+    let head = format!(
+        "POST /identity/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEMO}\r\n\
+         Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 9000\r\n\r\n"
+    );
+    let base = app.base.clone();
+    let holder = tokio::spawn(async move { stall(&base, head, b"--XX\r\n").await });
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let r = app
+                .post("/project")
+                .token(DEMO)
+                .json(serde_json::json!({ "project_name": "x".repeat(1_100) }))
+                .send()
+                .await;
+            if r.status == 503 {
+                break r;
+            }
+            // The holder's request has not reached the server yet: 400 (too long a name).
+            assert_eq!(r.status, 400);
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("refused with 503 while the stalled upload holds the budget");
+    assert_eq!(refused.headers["retry-after"], "1");
+    assert!(refused.text().contains("--max-body-bytes-in-flight"));
+    // A request without a body does not touch the budget.
+    app.get("/project").token(DEMO).send().await.expect(200);
+    // Once the stalled upload is cut, its bytes are given back.
+    assert!(holder.await.expect("joined").starts_with("HTTP/1.1 408"));
+    app.create_project(DEMO, "after").await;
+}
