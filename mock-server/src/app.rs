@@ -157,6 +157,7 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 pub async fn run(cfg: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let raised = crate::admission::raise_open_file_limit();
     let state = AppState::new(&cfg, public)?;
     // One line on stdout that scripts and tests wait for.
     let mut out = std::io::stdout();
@@ -173,6 +174,9 @@ pub async fn run(cfg: Config, listener: TcpListener, shutdown: impl Future<Outpu
         "serving"
     );
     startup_lines(&cfg, &state, addr)?;
+    if let Some((before, after)) = raised {
+        tracing::info!(before, after, "open-file limit raised to the hard limit");
+    }
     serve_until(state, listener, shutdown).await.map_err(|e| e.to_string())
 }
 
@@ -251,20 +255,32 @@ pub async fn serve_until(
     // period are ended with the server rather than outliving it.
     let mut tasks = tokio::task::JoinSet::new();
     let body_timeout = state.settings.body_timeout;
+    let admission = crate::admission::Admission::new(crate::admission::connection_cap(state.settings.max_connections));
+    let mut accept_failing = false;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok(accepted) => {
+                    accept_failing = false;
+                    accepted
+                }
                 Err(e) => {
                     // Out of file descriptors, or a connection reset before it
-                    // was accepted: wait a little, never stop serving.
-                    tracing::warn!(error = %e, "accept failed");
+                    // was accepted: wait a little, never stop serving. Logged
+                    // once a streak, not every 50 ms.
+                    if !std::mem::replace(&mut accept_failing, true) {
+                        tracing::warn!(error = %e, "accept failed; retrying every 50 ms");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             },
+        };
+        let Some(admitted) = admission.admit() else {
+            drop(stream);
+            continue;
         };
         // Small answers go out at once rather than waiting for more.
         let _ = stream.set_nodelay(true);
@@ -283,6 +299,7 @@ pub async fn serve_until(
         while tasks.try_join_next().is_some() {}
         // In a scope where a new job's 202 lets go of the job once written.
         tasks.spawn(crate::wire::scope(async move {
+            let _admitted = admitted;
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
             }

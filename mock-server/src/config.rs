@@ -213,6 +213,12 @@ pub struct Config {
     #[arg(long, env = "MOCK_MAX_BODY_BYTES_IN_FLIGHT", default_value_t = 256 << 20)]
     pub max_body_bytes_in_flight: usize,
 
+    /// Connections served at once; past it a new connection is closed at
+    /// once (logged once). 0: the open-file limit (raised to the hard limit
+    /// at start) less 256 descriptors kept for the rest.
+    #[arg(long, env = "MOCK_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
     /// Largest image upload accepted (multipart or pre-signed PUT), in bytes.
     #[arg(long, env = "MOCK_MAX_UPLOAD_BYTES", default_value_t = 25 << 20)]
     pub max_upload_bytes: usize,

@@ -23,8 +23,9 @@
 //!   [`any_token`] (the tenants `--any-token` makes: kept, taken back,
 //!   evicted), [`tenancy`] (one tenant's creation, settings and reset, for a shared
 //!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
-//!   adapter), [`wire`] (a new job held until its 202 is on the wire), and
-//!   `shutdown::drain`.
+//!   adapter), [`wire`] (a new job held until its 202 is on the wire),
+//!   [`admission`] (the connections it takes, near the open-file limit),
+//!   and `shutdown::drain`.
 //! - **State**: [`state`]: the settings and the collaborators, nothing more.
 //! - **What the state holds**: [`config`], [`views`] (typed bodies: status,
 //!   results, notifications), [`links`] (every link handed out, signed, and
@@ -46,6 +47,7 @@
 //!   [`contract`] crates.
 
 pub mod admin;
+pub mod admission;
 pub mod any_token;
 pub mod api;
 pub mod app;

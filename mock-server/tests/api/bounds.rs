@@ -92,3 +92,62 @@ async fn bodies_in_flight_share_a_byte_budget_and_one_more_is_503() {
     assert!(holder.await.expect("joined").starts_with("HTTP/1.1 408"));
     app.create_project(DEMO, "after").await;
 }
+
+/// Opens a connection and asks for `/__admin/health`: whether it was
+/// answered (a shed connection is closed without a byte).
+async fn health_on_new_connection(base: &str) -> (bool, tokio::net::TcpStream) {
+    let mut s = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let _ = s
+        .write_all(b"GET /__admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 12];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("answered or closed within 10 s")
+        .unwrap_or(0);
+    (n > 0 && buf.starts_with(b"HTTP/1.1 200"), s)
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_new_connections_are_shed_and_served_again_after() {
+    let app = TestApp::spawn_with(|c| c.max_connections = 2).await;
+    let mut open = Vec::new();
+    let mut shed = false;
+    // The test client may hold a pooled connection of its own: at most
+    // three tries reach the cap.
+    for _ in 0..3 {
+        let (answered, s) = health_on_new_connection(&app.base).await;
+        if !answered {
+            shed = true;
+            break;
+        }
+        open.push(s);
+    }
+    assert!(shed, "a connection past the cap was served");
+    assert!(open.len() <= 2);
+    drop(open);
+    // Once the kept-alive connections end, new ones are served again.
+    let served = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if health_on_new_connection(&app.base).await.0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "served again after connections ended");
+}
+
+#[tokio::test]
+async fn at_start_the_open_file_limit_is_raised_to_the_hard_limit_and_logged() {
+    let mut server = crate::binary::Binary::start(&[], &[]).await;
+    server.log_until("open-file limit raised").await;
+    let line = server.log.last().expect("the line").clone();
+    let (_, hard) = rlimit::Resource::NOFILE.get().expect("the limit");
+    let logged: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(logged["fields"]["after"], hard, "{line}");
+    server.kill().await;
+}

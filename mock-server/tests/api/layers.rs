@@ -37,6 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "eviction",
             "tenancy",
             "any_token",
+            "admission",
             "persist",
             "wire",
             "shutdown/drain",
