@@ -80,6 +80,14 @@ pub fn app(state: AppState) -> Router {
         .into_router()
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed);
+    if state.settings.any_token {
+        // Inside the wait for durability: a response waits for what
+        // keeping or taking back its tenant queued.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::any_token::settle,
+        ));
+    }
     if state.durable.keeps() {
         // Innermost: a response waits for its changes to be durable, and
         // the journal records the status actually sent.
@@ -98,6 +106,14 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::middleware::journal::record,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(http::body_budget::BodyBudget::new(
+                state.settings.max_body_bytes_in_flight,
+                // The most the journal reads of one body.
+                state.settings.max_upload_bytes.max(max_body) + 64 * 1024,
+            )),
+            http::body_budget::admit,
         ));
     // Outside the control API's guard (a route layer of its routes): a
     // preflight carries no credentials, and a browser can read a 401's body
@@ -141,6 +157,7 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 pub async fn run(cfg: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let raised = crate::admission::raise_open_file_limit();
     let state = AppState::new(&cfg, public)?;
     // One line on stdout that scripts and tests wait for.
     let mut out = std::io::stdout();
@@ -157,6 +174,9 @@ pub async fn run(cfg: Config, listener: TcpListener, shutdown: impl Future<Outpu
         "serving"
     );
     startup_lines(&cfg, &state, addr)?;
+    if let Some((before, after)) = raised {
+        tracing::info!(before, after, "open-file limit raised to the hard limit");
+    }
     serve_until(state, listener, shutdown).await.map_err(|e| e.to_string())
 }
 
@@ -234,20 +254,33 @@ pub async fn serve_until(
     // The connections' tasks, so that those still open past the grace
     // period are ended with the server rather than outliving it.
     let mut tasks = tokio::task::JoinSet::new();
+    let body_timeout = state.settings.body_timeout;
+    let admission = crate::admission::Admission::new(crate::admission::connection_cap(state.settings.max_connections));
+    let mut accept_failing = false;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok(accepted) => {
+                    accept_failing = false;
+                    accepted
+                }
                 Err(e) => {
                     // Out of file descriptors, or a connection reset before it
-                    // was accepted: wait a little, never stop serving.
-                    tracing::warn!(error = %e, "accept failed");
+                    // was accepted: wait a little, never stop serving. Logged
+                    // once a streak, not every 50 ms.
+                    if !std::mem::replace(&mut accept_failing, true) {
+                        tracing::warn!(error = %e, "accept failed; retrying every 50 ms");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             },
+        };
+        let Some(admitted) = admission.admit() else {
+            drop(stream);
+            continue;
         };
         // Small answers go out at once rather than waiting for more.
         let _ = stream.set_nodelay(true);
@@ -255,7 +288,7 @@ pub async fn serve_until(
         let service = TowerToHyperService::new(app.clone().map_request(
             move |mut req: axum::http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
-                req
+                req.map(|body| http::body_timeout::wrap(body_timeout, body))
             },
         ));
         let conn = http1::Builder::new()
@@ -266,6 +299,7 @@ pub async fn serve_until(
         while tasks.try_join_next().is_some() {}
         // In a scope where a new job's 202 lets go of the job once written.
         tasks.spawn(crate::wire::scope(async move {
+            let _admitted = admitted;
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
             }

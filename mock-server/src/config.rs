@@ -93,6 +93,13 @@ pub struct Config {
     #[arg(long, env = "MOCK_ANY_TOKEN", default_value_t = false)]
     pub any_token: bool,
 
+    /// How long a tenant made by `--any-token` is kept after its token was
+    /// last used; then it goes with everything it owns, and the token makes
+    /// a fresh tenant. Tenants of `POST /__admin/tenants` and fixture
+    /// accounts stay.
+    #[arg(long, env = "MOCK_ANY_TOKEN_IDLE_TTL", default_value = "24h", value_parser = parse_ttl)]
+    pub any_token_idle_ttl: Duration,
+
     /// `system` runs on wall-clock time; `manual` freezes time at
     /// `--start-time` so that only the control API moves it.
     #[arg(long, env = "MOCK_CLOCK", value_enum, default_value_t = ClockMode::System)]
@@ -193,6 +200,24 @@ pub struct Config {
     /// Largest JSON request body accepted, in bytes (larger: 413).
     #[arg(long, env = "MOCK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+
+    /// How long a request body may go without a byte arriving before the
+    /// request is cut (408; a pre-signed PUT: S3's `RequestTimeout`) and its
+    /// connection closed.
+    #[arg(long, env = "MOCK_BODY_TIMEOUT", default_value = "30s", value_parser = parse_ttl_ms)]
+    pub body_timeout: Duration,
+
+    /// How many bytes the request bodies in flight may hold together (each
+    /// counts its `Content-Length`, a chunked one `--max-upload-bytes`);
+    /// one more answers 503 with `Retry-After: 1`, its body unread.
+    #[arg(long, env = "MOCK_MAX_BODY_BYTES_IN_FLIGHT", default_value_t = 256 << 20)]
+    pub max_body_bytes_in_flight: usize,
+
+    /// Connections served at once; past it a new connection is closed at
+    /// once (logged once). 0: the open-file limit (raised to the hard limit
+    /// at start) less 256 descriptors kept for the rest.
+    #[arg(long, env = "MOCK_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
 
     /// Largest image upload accepted (multipart or pre-signed PUT), in bytes.
     #[arg(long, env = "MOCK_MAX_UPLOAD_BYTES", default_value_t = 25 << 20)]

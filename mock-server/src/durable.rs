@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::domain::ids::{FileId, IdentityCode, JobId, TenantId};
+use crate::domain::secret::SecretDigest;
 use crate::engine::job::Job;
 use crate::events::log::Notification;
 use crate::events::webhook::Delivery;
@@ -101,10 +102,11 @@ pub fn in_memory() -> Arc<dyn Durable> {
 pub enum Dirty {
     /// A tenant's account.
     Tenant(TenantId),
-    /// A bearer token (login, long-lived, `--any-token`, fixture).
-    Bearer(String),
-    /// A refresh token (spent ones are removed).
-    Refresh(String),
+    /// A bearer token (login, long-lived, `--any-token`, fixture), by its
+    /// digest: the token itself is never stored.
+    Bearer(SecretDigest),
+    /// A refresh token (spent ones are removed), by its digest.
+    Refresh(SecretDigest),
     /// An account's project at this position.
     Project(TenantId, usize),
     /// An account's long-lived API token listing entry at this position.

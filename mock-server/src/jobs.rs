@@ -87,12 +87,32 @@ pub fn release_held(state: &AppState, job: &Arc<Job>) {
 /// When nothing is due it takes no lock and allocates nothing: it runs on
 /// every `GET /jobs/{id}/status`.
 pub fn catch_up(state: &AppState) -> Vec<Applied> {
+    catch_up_then(state, false)
+}
+
+/// [`catch_up`] once more, then no more: the graceful shutdown's last one.
+/// A request still in flight that catches up later applies nothing, so no
+/// event happens after the SSE streams were told to end.
+pub fn catch_up_and_freeze(state: &AppState) -> Vec<Applied> {
+    catch_up_then(state, true)
+}
+
+fn catch_up_then(state: &AppState, freeze: bool) -> Vec<Applied> {
     let now = state.now();
     let mut applied = Vec::new();
-    if state.engine.next_due().is_some_and(|due| due <= now) {
+    if freeze || state.engine.next_due().is_some_and(|due| due <= now) {
         // Stepping and publishing in one section: notifications get their
         // ids, log places and webhook order in the order events happened.
         let section = state.publisher.exclusive();
+        if state.shutdown.events_frozen() {
+            drop(section);
+            deliver_due(state);
+            return applied;
+        }
+        if freeze {
+            // In the section: a catch-up waiting for it finds it frozen.
+            state.shutdown.freeze_events();
+        }
         applied = state.engine.step(now);
         let mut out = Vec::new();
         let mut ops = Vec::new();

@@ -20,10 +20,13 @@
 //!   letting go of and catching jobs up to now: the one door to the
 //!   engine), [`publish`] (notifications to the logs and the webhook book),
 //!   [`deliver`] (sending webhooks), [`eviction`] (what outlived its TTL),
-//!   [`drain`] (running the clock until nothing is pending), [`tenancy`] (one tenant's creation, settings and reset, for a shared
+//!   [`drain`] (running the clock until nothing is pending), [`any_token`]
+//!   (the tenants `--any-token` makes: kept, taken back, evicted),
+//!   [`tenancy`] (one tenant's creation, settings and reset, for a shared
 //!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
-//!   adapter), [`wire`] (a new job held until its 202 is on the wire), and
-//!   `shutdown::drain`.
+//!   adapter), [`wire`] (a new job held until its 202 is on the wire),
+//!   [`admission`] (the connections it takes, near the open-file limit),
+//!   and `shutdown::drain`.
 //! - **State**: [`state`]: the settings and the collaborators, nothing more;
 //!   the crate's own, except what `state::inspect` names for tests.
 //! - **What the state holds**: [`config`], [`views`] (typed bodies: status,
@@ -47,6 +50,8 @@
 //!   [`contract`] crates.
 
 pub mod admin;
+pub mod admission;
+pub mod any_token;
 pub mod api;
 pub mod app;
 pub mod clock;

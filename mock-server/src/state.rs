@@ -280,7 +280,7 @@ impl AppState {
             },
         );
         self.mark(Dirty::Tenant(id));
-        self.mark(Dirty::Bearer(f.api_token.clone()));
+        self.mark(Dirty::Bearer(crate::domain::secret::SecretDigest::of(&f.api_token)));
     }
 
     /// With `--data-dir`, waits until every change queued so far is durable

@@ -30,7 +30,7 @@ pub fn create(state: &AppState, settings: TenantSettings) -> (String, Arc<Tenant
             expires_at: None,
         },
     );
-    state.mark(Dirty::Bearer(token.clone()));
+    state.mark(Dirty::Bearer(SecretDigest::of(&token)));
     apply(state, &tenant, settings);
     (token, tenant)
 }
@@ -62,7 +62,7 @@ pub fn callers(state: &AppState, tenant: &Tenant) -> HashSet<String> {
 /// works on (a fixture account gets its fixture scenario back). Nothing
 /// of another tenant is touched. A request of this tenant still in flight
 /// may land after the reset.
-pub fn reset(state: &AppState, tenant: &Tenant) {
+pub fn reset(state: &crate::state::Shared, tenant: &Tenant) {
     let id = tenant.id();
     let digests = state.tokens.bearers_of(id);
     let callers: HashSet<String> = digests.iter().map(SecretDigest::caller_id).collect();

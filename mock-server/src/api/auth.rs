@@ -12,6 +12,7 @@ use crate::clock::Instant;
 use crate::domain::auth::{MAX_ACTIVE_API_TOKENS, parse_basic, parse_token_lifetime};
 use crate::domain::ids::TokenId;
 use crate::domain::pagination::{PageRequest, Pagination};
+use crate::domain::secret::SecretDigest;
 use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
 use crate::http::Routes;
@@ -59,8 +60,8 @@ fn new_session(state: &AppState, tenant: Arc<Tenant>) -> Session {
             expires_at: Some(refresh_exp),
         },
     );
-    state.mark(Dirty::Bearer(token.clone()));
-    state.mark(Dirty::Refresh(refresh_token.clone()));
+    state.mark(Dirty::Bearer(SecretDigest::of(&token)));
+    state.mark(Dirty::Refresh(SecretDigest::of(&refresh_token)));
     Session {
         token,
         expiration_date: exp.rfc3339(),
@@ -131,7 +132,7 @@ async fn refresh(
             ))
         })?;
     // Spent: gone from the data dir too.
-    state.mark(Dirty::Refresh(req.refresh_token.clone()));
+    state.mark(Dirty::Refresh(SecretDigest::of(&req.refresh_token)));
     Ok(Json(new_session(&state, tenant)))
 }
 
@@ -174,7 +175,7 @@ async fn create_api_token(
             expires_at: Some(expires_at),
         },
     );
-    state.mark(Dirty::Bearer(token.clone()));
+    state.mark(Dirty::Bearer(SecretDigest::of(&token)));
     Ok(Json(json!({ "token": token, "expiration_date": expires_at.rfc3339() })))
 }
 

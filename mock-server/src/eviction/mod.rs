@@ -11,8 +11,11 @@
 //! - ZIP links that have expired and whose jobs are all gone: until then an
 //!   expired link keeps answering 410, as documented, rather than 404.
 //!
-//! Tenants, identities, projects and tokens are account configuration and
-//! stay. With `--data-dir`, what a sweep removes is removed from the data
+//! - tenants made by `--any-token` idle for `--any-token-idle-ttl`, with
+//!   everything they own ([`crate::any_token`]).
+//!
+//! Other tenants, their identities, projects and tokens are account
+//! configuration and stay. With `--data-dir`, what a sweep removes is removed from the data
 //! dir too, and blobs no record names any more go with it. Something is removed once `now >= its time + TTL`, the same bound
 //! as every other lifetime in the fake (download links, upload URLs).
 //!
@@ -43,6 +46,8 @@ pub struct Evicted {
     pub webhook_deliveries: usize,
     /// Expired ZIP links.
     pub download_links: usize,
+    /// Idle `--any-token` tenants, with all they owned.
+    pub tenants: usize,
 }
 
 /// What is held now: `held` of `GET /__admin/health`, so growth (or the lack
@@ -91,7 +96,10 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
         }
         !evict
     });
+    // Last: what an idle tenant owns goes with it, counted apart.
+    let tenants = crate::any_token::evict_idle(state, now);
     let out = Evicted {
+        tenants,
         jobs: jobs.len(),
         files: files.len(),
         notifications: notifications.len(),
@@ -127,6 +135,7 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
             notifications = out.notifications,
             webhook_deliveries = out.webhook_deliveries,
             download_links = out.download_links,
+            tenants = out.tenants,
             "evicted expired data"
         );
     }

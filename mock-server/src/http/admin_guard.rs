@@ -11,6 +11,7 @@
 //! preflight stops it) from the browser on this very machine, which the
 //! loopback restriction cannot tell from a test. Clients that are not
 //! browsers (curl, SDKs, test suites) send no `Origin` and pass as before.
+//! Why `Host` too: see [`super::host_check`] (DNS rebinding).
 
 use std::net::SocketAddr;
 
@@ -42,6 +43,15 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 /// error envelope. A route layer of the control routes only (`api::routes`),
 /// so the vendor API never passes here.
 pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !super::host_check::allowed(req.headers().get(header::HOST), &state.settings.public_url) {
+        return ApiError::new(StatusCode::FORBIDDEN)
+            .with_detail(FieldError::new(
+                "Host",
+                "the control API answers only under an IP address, localhost or the --public-url host",
+                Position::Header,
+            ))
+            .into_response();
+    }
     if !origin_allowed(req.headers(), &state.settings.cors_origin) {
         return ApiError::new(StatusCode::FORBIDDEN)
             .with_detail(FieldError::new(

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::any_token::Unsettled;
 use crate::domain::auth::{BearerError, parse_bearer, request_token};
 use crate::domain::rule::join_path;
 use crate::durable::Dirty;
@@ -243,13 +244,17 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedParams {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Arc<Tenant>);
 
-/// The tenant of a bearer token (or the 401 saying why not).
-fn authenticate(state: &AppState, token: Result<&str, BearerError>) -> Result<Arc<Tenant>, ApiError> {
+/// The tenant of a bearer token (or the 401 saying why not). An
+/// `--any-token` tenant no request has succeeded for yet is noted in the
+/// request's [`Unsettled`], to be kept or taken back once it answers.
+fn authenticate(parts: &Parts, state: &AppState, token: Result<&str, BearerError>) -> Result<Arc<Tenant>, ApiError> {
     let token = token.map_err(|e| match e {
         BearerError::Missing => ApiError::unauthorized("missing bearer token"),
         BearerError::Malformed => ApiError::unauthorized("must be 'Bearer <token>'"),
     })?;
+    let made = std::cell::Cell::new(false);
     let make = || {
+        made.set(true);
         let tenant = state.new_anonymous_tenant();
         // Marked while the token's entry is still locked: a concurrent
         // request with the same token waits for the entry, so its own
@@ -257,14 +262,23 @@ fn authenticate(state: &AppState, token: Result<&str, BearerError>) -> Result<Ar
         // the tenant is durable. (The writer, reading the token, also waits
         // for the entry to be filled.)
         state.mark(Dirty::Tenant(tenant.id().clone()));
-        state.mark(Dirty::Bearer(token.to_owned()));
+        state.mark(Dirty::Bearer(crate::domain::secret::SecretDigest::of(token)));
         tenant
     };
     let any: Option<&dyn Fn() -> Arc<Tenant>> = if state.settings.any_token { Some(&make) } else { None };
-    state.tokens.authenticate(token, state.now(), any).map_err(|f| match f {
-        AuthFailure::Unknown => ApiError::unauthorized("unknown token"),
-        AuthFailure::Expired => ApiError::unauthorized("token expired"),
-    })
+    let tenant = state
+        .tokens
+        .authenticate(token, state.now(), any)
+        .map_err(|f| match f {
+            AuthFailure::Unknown => ApiError::unauthorized("unknown token"),
+            AuthFailure::Expired => ApiError::unauthorized("token expired"),
+        })?;
+    if !tenant.activity.is_confirmed()
+        && let Some(slot) = parts.extensions.get::<Unsettled>()
+    {
+        slot.note(&tenant, token, made.get());
+    }
+    Ok(tenant)
 }
 
 /// The `Authorization` header as text; one that is not visible ASCII
@@ -279,7 +293,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(state, parse_bearer(authorization(&parts.headers))).map(Caller)
+        authenticate(parts, state, parse_bearer(authorization(&parts.headers))).map(Caller)
     }
 }
 
@@ -293,7 +307,7 @@ impl FromRequestParts<AppState> for StreamCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = request_token(authorization(&parts.headers), parts.uri.query());
-        authenticate(state, token.as_deref().map_err(|e| *e)).map(StreamCaller)
+        authenticate(parts, state, token.as_deref().map_err(|e| *e)).map(StreamCaller)
     }
 }
 

@@ -5,8 +5,11 @@
 //! resource; `app.rs` layers it all in one place.
 
 pub mod admin_guard;
+pub mod body_budget;
+pub mod body_timeout;
 pub mod cors;
 pub mod extract;
+pub mod host_check;
 pub mod middleware;
 pub mod utf8;
 

@@ -18,6 +18,7 @@ use super::tables::{self, Table};
 use crate::domain::account::Account;
 use crate::domain::ids::TenantId;
 use crate::domain::job_request::parse;
+use crate::domain::secret::SecretDigest;
 use crate::durable::{Dirty, Op};
 use crate::engine::job::{JobInput, NewJob};
 use crate::engine::schedule::Schedule;
@@ -84,14 +85,15 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
         state.store.add_tenant(t);
     }
     for (table, refresh) in [(tables::BEARER, false), (tables::REFRESH, true)] {
-        for (token, v) in entries(&txn, table)? {
+        for (key, v) in entries(&txn, table)? {
             let r: GrantRecord = decode(&v, "token").map_err(|e| e.to_string())?;
             let owner = tenant(state, &r.tenant.clone(), "a token")?;
             let grant = r.grant(owner).map_err(|e| e.to_string())?;
+            let key = SecretDigest::from_hex(&key).ok_or("a token is not keyed by its digest")?;
             if refresh {
-                state.tokens.add_refresh(token, grant);
+                state.tokens.add_refresh_digest(key, grant);
             } else {
-                state.tokens.add_bearer(token, grant);
+                state.tokens.add_bearer_digest(key, grant);
             }
         }
     }

@@ -40,6 +40,7 @@
 //! request after a restart.
 
 pub mod load;
+mod migrate;
 pub mod records;
 pub mod tables;
 mod writer;
@@ -173,16 +174,22 @@ fn check_identity(db: &Database, dir: &Path, seed: u64) -> Result<(), String> {
                 meta.insert("identity", encode(&expected).as_slice())
                     .map_err(|e| err(&e))?;
             }
-            Some(m) if m.format != FORMAT_VERSION => {
-                return Err(err(&format!(
-                    "written in store format {}, this build reads format {FORMAT_VERSION}: use another data dir",
-                    m.format
-                )));
+            Some(m) if (migrate::OLDEST_UPGRADABLE..FORMAT_VERSION).contains(&m.format) && m.seed == seed => {
+                migrate::upgrade(&txn, m.format).map_err(|e| err(&e))?;
+                meta.insert("identity", encode(&expected).as_slice())
+                    .map_err(|e| err(&e))?;
+                tracing::info!(from = m.format, to = FORMAT_VERSION, "data dir upgraded");
             }
             Some(m) if m.seed != seed => {
                 return Err(err(&format!(
                     "written with --seed {}, started with --seed {seed}: start with --seed {} or use another data dir",
                     m.seed, m.seed
+                )));
+            }
+            Some(m) if m.format != FORMAT_VERSION => {
+                return Err(err(&format!(
+                    "written in store format {}, this build reads format {FORMAT_VERSION}: use another data dir",
+                    m.format
                 )));
             }
             Some(_) => {}

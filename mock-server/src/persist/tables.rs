@@ -17,7 +17,10 @@ use crate::domain::ids::TenantId;
 /// 1:1, no longer 3:4; a top-level `use_alternative_method` counts), so a
 /// job kept by version 1 would come back with other images than its
 /// schedule and results describe.
-pub const FORMAT_VERSION: u32 = 2;
+///
+/// 3: tokens are keyed by their SHA-256, never kept raw; a format-2 data
+/// dir is upgraded in place at start ([`super::migrate`]).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The database file inside `--data-dir`.
 pub const FILE_NAME: &str = "flat2model.redb";
@@ -29,9 +32,9 @@ pub type Table = TableDefinition<'static, &'static str, &'static [u8]>;
 pub const META: Table = TableDefinition::new("meta");
 /// Tenant id → account.
 pub const TENANTS: Table = TableDefinition::new("tenants");
-/// Bearer token → grant.
+/// Bearer token's SHA-256 (hex) → grant: the token itself is never stored.
 pub const BEARER: Table = TableDefinition::new("bearer_tokens");
-/// Refresh token → grant.
+/// Refresh token's SHA-256 (hex) → grant.
 pub const REFRESH: Table = TableDefinition::new("refresh_tokens");
 /// `{tenant}/{position}` → project.
 pub const PROJECTS: Table = TableDefinition::new("projects");

@@ -322,16 +322,19 @@ impl<'t> Tables<'t> {
                 let record = state.store.tenant(id).map(|t| encode(&AccountRecord::of(&t)));
                 put_or_remove(&mut self.tenants, id.as_str(), record)?;
             }
-            Dirty::Bearer(token) => {
-                let record = state.tokens.bearer_grant(token).map(|g| encode(&GrantRecord::from(&g)));
-                put_or_remove(&mut self.bearer, token, record)?;
-            }
-            Dirty::Refresh(token) => {
+            Dirty::Bearer(key) => {
                 let record = state
                     .tokens
-                    .refresh_grant(token)
+                    .bearer_grant_of(key)
                     .map(|g| encode(&GrantRecord::from(&g)));
-                put_or_remove(&mut self.refresh, token, record)?;
+                put_or_remove(&mut self.bearer, key.to_hex().as_str(), record)?;
+            }
+            Dirty::Refresh(key) => {
+                let record = state
+                    .tokens
+                    .refresh_grant_of(key)
+                    .map(|g| encode(&GrantRecord::from(&g)));
+                put_or_remove(&mut self.refresh, key.to_hex().as_str(), record)?;
             }
             Dirty::Project(tenant, pos) => {
                 let record = of_tenant(state, tenant, |d| {

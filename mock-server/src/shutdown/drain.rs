@@ -6,7 +6,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::durable::StoreError;
-use crate::jobs::catch_up;
 use crate::state::AppState;
 
 /// The rest of a graceful shutdown, once the listener is closed, in order:
@@ -43,7 +42,7 @@ pub async fn drain(
         let _ = ticker.await;
     }
     let finished = async {
-        catch_up(state);
+        crate::jobs::catch_up_and_freeze(state);
         {
             // In the section deliveries are made and queued in, so every
             // one the cutoff lets through is queued (and flushed below).

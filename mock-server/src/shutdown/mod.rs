@@ -18,6 +18,10 @@ pub mod drain;
 #[derive(Debug)]
 pub struct Shutdown {
     began: watch::Sender<bool>,
+    /// Set by the drain's last catch-up, in the publisher's section: no job
+    /// event is applied after it, so every SSE stream ends with exactly
+    /// what the saved log holds.
+    events_frozen: std::sync::atomic::AtomicBool,
     in_flight: Arc<watch::Sender<usize>>,
 }
 
@@ -25,6 +29,7 @@ impl Default for Shutdown {
     fn default() -> Self {
         Self {
             began: watch::Sender::new(false),
+            events_frozen: std::sync::atomic::AtomicBool::new(false),
             in_flight: Arc::new(watch::Sender::new(0)),
         }
     }
@@ -41,6 +46,17 @@ impl Drop for InFlight {
 }
 
 impl Shutdown {
+    /// Stops job events from being applied (the drain, once it applied
+    /// those due).
+    pub fn freeze_events(&self) {
+        self.events_frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether job events are no longer applied.
+    pub fn events_frozen(&self) -> bool {
+        self.events_frozen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Marks the shutdown as begun: open SSE streams send what their log
     /// holds, then end. Called once the listener is closed, so whoever sees
     /// it also sees new connections refused.

@@ -20,6 +20,11 @@ use crate::events::webhook::Delivery;
 use crate::storage::records::Tenant;
 
 impl AppState {
+    /// The seed every ID, signature and image of this run derives from.
+    pub fn seed(&self) -> u64 {
+        self.settings.seed
+    }
+
     /// Moves the clock forward by `d` and nothing else: what falls due
     /// happens on the next read or tick (`POST /__admin/clock` applies it
     /// at once).

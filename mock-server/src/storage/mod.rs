@@ -3,6 +3,7 @@
 //! takes no global lock; with `--data-dir` every change is also kept in an
 //! embedded database ([`crate::persist`], above the state it reads).
 
+pub mod activity;
 pub mod fixtures;
 pub mod presign;
 pub mod records;

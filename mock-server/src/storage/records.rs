@@ -57,6 +57,8 @@ pub struct Tenant {
     pub data: Mutex<TenantData>,
     /// The notification log.
     pub log: AccountLog,
+    /// When it was last used, and whether it is kept (`--any-token`).
+    pub activity: super::activity::Activity,
 }
 
 impl Tenant {
@@ -66,6 +68,7 @@ impl Tenant {
             account,
             data: Mutex::new(TenantData::default()),
             log: AccountLog::default(),
+            activity: super::activity::Activity::default(),
         }
     }
 

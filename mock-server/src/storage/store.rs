@@ -70,6 +70,11 @@ impl Store {
         self.tenants.insert(t.id().clone(), t);
     }
 
+    /// Forgets tenant `id` (its data is the caller's to remove first).
+    pub fn remove_tenant(&self, id: &TenantId) {
+        self.tenants.remove(id);
+    }
+
     /// The tenant `id`.
     pub fn tenant(&self, id: &TenantId) -> Option<Arc<Tenant>> {
         self.tenants.get(id).map(|t| t.value().clone())

@@ -15,8 +15,11 @@ use crate::storage::records::Tenant;
 /// What kind of token a bearer value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantKind {
-    /// A fixture account's static token, or an `--any-token` token: never expires.
+    /// A fixture account's static token, or a control API tenant's: never expires.
     Static,
+    /// A token `--any-token` made a tenant of: never expires, but its
+    /// tenant goes once idle for `--any-token-idle-ttl`.
+    AnyToken,
     /// From `POST /auth/login` or `/auth/refresh`.
     Access,
     /// A long-lived token from `POST /auth/token`.
@@ -69,9 +72,24 @@ impl Tokens {
         self.refresh.insert(SecretDigest::of(token.as_ref()), grant);
     }
 
-    /// What bearer `token` grants, if it exists (`--data-dir` stores it).
+    /// What bearer `token` grants, if it exists.
     pub fn bearer_grant(&self, token: &str) -> Option<Grant> {
-        self.bearer.get(&SecretDigest::of(token)).map(|g| g.clone())
+        self.bearer_grant_of(&SecretDigest::of(token))
+    }
+
+    /// What the bearer token with digest `key` grants (`--data-dir` stores it).
+    pub fn bearer_grant_of(&self, key: &SecretDigest) -> Option<Grant> {
+        self.bearer.get(key).map(|g| g.clone())
+    }
+
+    /// Registers a bearer token by its digest (as `--data-dir` keeps it).
+    pub fn add_bearer_digest(&self, key: SecretDigest, grant: Grant) {
+        self.bearer.insert(key, grant);
+    }
+
+    /// Registers a refresh token by its digest (as `--data-dir` keeps it).
+    pub fn add_refresh_digest(&self, key: SecretDigest, grant: Grant) {
+        self.refresh.insert(key, grant);
     }
 
     /// The tenant of the bearer token with digest `key`, expired or not:
@@ -90,9 +108,31 @@ impl Tokens {
             .collect()
     }
 
-    /// What refresh `token` grants, if it is unspent (`--data-dir` stores it).
-    pub fn refresh_grant(&self, token: &str) -> Option<Grant> {
-        self.refresh.get(&SecretDigest::of(token)).map(|g| g.clone())
+    /// Forgets the bearer token with digest `key` if it still grants
+    /// `tenant` (a token may have been made again for another since).
+    pub fn remove_bearer_of(&self, key: &SecretDigest, tenant: &Arc<Tenant>) {
+        self.bearer.remove_if(key, |_, g| Arc::ptr_eq(&g.tenant, tenant));
+    }
+
+    /// Makes bearer `token` grant `tenant` again unless it grants something
+    /// already: a tenant taken back while another request of it succeeded.
+    pub fn restore_bearer(&self, token: &str, grant: Grant) {
+        self.bearer.entry(SecretDigest::of(token)).or_insert(grant);
+    }
+
+    /// The tenants `--any-token` made (a read-side scan: the eviction sweep).
+    pub fn any_token_tenants(&self) -> Vec<Arc<Tenant>> {
+        self.bearer
+            .iter()
+            .filter(|g| g.kind == GrantKind::AnyToken)
+            .map(|g| g.tenant.clone())
+            .collect()
+    }
+
+    /// What the refresh token with digest `key` grants, if it is unspent
+    /// (`--data-dir` stores it).
+    pub fn refresh_grant_of(&self, key: &SecretDigest) -> Option<Grant> {
+        self.refresh.get(key).map(|g| g.clone())
     }
 
     /// Makes `tenant` able to log in with its e-mail and password.
@@ -111,6 +151,9 @@ impl Tokens {
     ) -> Result<Arc<Tenant>, AuthFailure> {
         let key = SecretDigest::of(token);
         if let Some(g) = self.bearer.get(&key) {
+            if g.kind == GrantKind::AnyToken {
+                g.tenant.activity.touch(now);
+            }
             return match g.expires_at {
                 Some(exp) if now >= exp => Err(AuthFailure::Expired),
                 _ => Ok(g.tenant.clone()),
@@ -121,9 +164,10 @@ impl Tokens {
             Entry::Occupied(e) => Ok(e.get().tenant.clone()),
             Entry::Vacant(v) => {
                 let tenant = make();
+                tenant.activity.provisional(now);
                 v.insert(Grant {
                     tenant: tenant.clone(),
-                    kind: GrantKind::Static,
+                    kind: GrantKind::AnyToken,
                     expires_at: None,
                 });
                 Ok(tenant)

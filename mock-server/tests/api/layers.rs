@@ -36,6 +36,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "deliver",
             "eviction",
             "tenancy",
+            "any_token",
+            "admission",
             "persist",
             "wire",
             "shutdown/drain",

@@ -4,8 +4,10 @@
 mod aborted;
 mod admin;
 mod admin_lean;
+mod any_token;
 mod auth;
 mod binary;
+mod bounds;
 mod cli;
 mod contract;
 mod docs;

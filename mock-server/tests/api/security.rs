@@ -214,6 +214,38 @@ async fn a_web_page_cannot_reset_the_fake_through_a_cross_site_form() {
 }
 
 #[tokio::test]
+async fn a_rebound_dns_name_cannot_reach_the_control_api() {
+    // A page on evil.example whose name now resolves to 127.0.0.1 is
+    // same-origin to the browser: its GET carries no `Origin`, only `Host`.
+    let app = TestApp::spawn_with(|c| c.public_url = Some("http://fake.ci.internal:8080".into())).await;
+    for host in ["evil.example:8080", "evil.example", "127.0.0.1.evil.example"] {
+        let r = app
+            .get("/__admin/journal")
+            .header("host", host)
+            .send()
+            .await
+            .expect(403);
+        assert_eq!(r.error_field().as_deref(), Some("Host"), "{host}");
+        app.post("/__admin/reset").header("host", host).send().await.expect(403);
+    }
+    for host in [
+        "127.0.0.1:8080",
+        "localhost:8080",
+        "[::1]:8080",
+        "fake.ci.internal:8080",
+    ] {
+        app.get("/__admin/health").header("host", host).send().await.expect(200);
+    }
+    // The vendor API answers under any name.
+    app.get("/project")
+        .token(DEMO)
+        .header("host", "evil.example:8080")
+        .send()
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
 async fn the_control_api_answers_pages_of_the_cors_origins_only() {
     let app = TestApp::spawn_with(|c| c.cors_origin = vec!["http://app.test:3000".into()]).await;
     let r = app

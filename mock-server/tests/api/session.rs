@@ -24,7 +24,7 @@ async fn a_session_holds_requests_and_control_calls_in_order_without_secrets() {
 
     let s = app.get("/__admin/session").send().await.expect(200).json();
     assert_eq!(s["format"], "flat2model-session/1");
-    assert_eq!(s["seed"], app.state.settings.seed);
+    assert_eq!(s["seed"], app.state.seed());
     assert_eq!(s["bodies_complete"], true);
     let steps = s["steps"].as_array().expect("steps");
     let kinds: Vec<String> = steps

@@ -393,3 +393,20 @@ async fn sigterm_with_a_data_dir_sends_what_was_due_once_and_a_restart_sends_not
     let status = restarted.exit(Duration::from_secs(20)).await;
     assert_eq!(status.code(), Some(0), "{:?}", restarted.log);
 }
+
+#[tokio::test]
+async fn once_the_shutdowns_last_catch_up_ran_no_job_event_is_applied() {
+    let app = TestApp::spawn().await;
+    let inputs = app.job_inputs(DEMO, 1).await;
+    let job = app
+        .create_job(DEMO, TestApp::job_body(&inputs, json!([{ "pose": "standing" }])))
+        .await;
+    let before = app.status(DEMO, &job).await;
+    // What the drain does: the events due by now, then no more.
+    mock_server::jobs::catch_up_and_freeze(&app.state);
+    app.advance(Duration::from_secs(3600));
+    // A request still in flight catches up: nothing happens.
+    let after = app.status(DEMO, &job).await;
+    assert_eq!(after["status"], before["status"], "{after}");
+    assert_ne!(after["status"], "completed");
+}

@@ -42,6 +42,9 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let (bytes, forwarded) = match read_body(body, limit).await {
         Read::Whole(bytes) => (bytes.clone(), Body::from(bytes)),
         Read::Over { seen, body } => (seen, body),
+        Read::Failed(e) if crate::http::body_timeout::stalled(&e) => {
+            return crate::http::body_timeout::timed_out(state.settings.body_timeout).into_response();
+        }
         Read::Failed(e) => {
             return crate::error::ApiError::invalid(vec![crate::error::FieldError {
                 field: None,

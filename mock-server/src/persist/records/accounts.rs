@@ -105,6 +105,7 @@ impl From<&Grant> for GrantRecord {
     fn from(g: &Grant) -> Self {
         let kind = match g.kind {
             GrantKind::Static => "static",
+            GrantKind::AnyToken => "any_token",
             GrantKind::Access => "access",
             GrantKind::ApiToken => "api_token",
         };
@@ -121,6 +122,7 @@ impl GrantRecord {
     pub fn grant(self, tenant: Arc<crate::storage::records::Tenant>) -> Result<Grant, DecodeError> {
         let kind = match self.kind.as_str() {
             "static" => GrantKind::Static,
+            "any_token" => GrantKind::AnyToken,
             "access" => GrantKind::Access,
             "api_token" => GrantKind::ApiToken,
             other => return Err(DecodeError(format!("token: unknown kind {other:?}"))),
@@ -258,6 +260,7 @@ mod tests {
         let tenant = Arc::new(Tenant::new(account));
         for (kind, expires_at) in [
             (GrantKind::Static, None),
+            (GrantKind::AnyToken, None),
             (GrantKind::Access, Some(t(5))),
             (GrantKind::ApiToken, Some(t(6))),
         ] {

@@ -1,0 +1,119 @@
+//! Which connections the fake takes. Every connection costs an open file,
+//! from the same pool as the data dir, the webhook client and the listener
+//! itself; once that pool is empty, `accept` fails and nothing is served,
+//! not even to a well-behaved client. So at start the open-file soft limit
+//! is raised to the hard limit ([`raise_open_file_limit`]), and near it a
+//! new connection is closed at once instead of served ([`Admission`]),
+//! keeping `RESERVED_FILES` descriptors for everything else. Shedding is
+//! logged once when it begins, not per connection, and again only after
+//! it stopped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Descriptors kept for what is not a client connection: the data dir,
+/// webhook deliveries, the listener, logs.
+pub const RESERVED_FILES: u64 = 256;
+
+/// Raises the open-file soft limit to the hard limit; returns (before,
+/// after), or `None` where there is no such limit (or it cannot be read).
+pub fn raise_open_file_limit() -> Option<(u64, u64)> {
+    let (before, _) = rlimit::Resource::NOFILE.get().ok()?;
+    let after = rlimit::increase_nofile_limit(u64::MAX).ok()?;
+    Some((before, after))
+}
+
+/// How many connections to serve at once: `--max-connections`, or, when
+/// 0, the open-file soft limit less [`RESERVED_FILES`] (at least 16).
+pub fn connection_cap(flag: usize) -> usize {
+    if flag > 0 {
+        return flag;
+    }
+    let soft = rlimit::Resource::NOFILE.get().map_or(1024, |(soft, _)| soft);
+    usize::try_from(soft.saturating_sub(RESERVED_FILES).max(16)).unwrap_or(usize::MAX)
+}
+
+/// Open connections, against the cap.
+#[derive(Debug)]
+pub struct Admission {
+    cap: usize,
+    open: Arc<AtomicUsize>,
+    shedding: AtomicBool,
+}
+
+/// One admitted connection; it stops counting when dropped.
+#[derive(Debug)]
+pub struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission {
+    /// At most `cap` connections at once.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            open: Arc::new(AtomicUsize::new(0)),
+            shedding: AtomicBool::new(false),
+        }
+    }
+
+    /// Admits one more connection, or `None`: close it at once.
+    pub fn admit(&self) -> Option<Admitted> {
+        let admitted = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.cap).then_some(n + 1))
+            .is_ok();
+        if admitted {
+            if self.shedding.swap(false, Ordering::AcqRel) {
+                tracing::info!(cap = self.cap, "connections are served again");
+            }
+            Some(Admitted(self.open.clone()))
+        } else {
+            if !self.shedding.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    cap = self.cap,
+                    "at the connection cap (--max-connections, or the open-file limit less {RESERVED_FILES}): \
+                     new connections are closed at once until some end"
+                );
+            }
+            None
+        }
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Whether connections are being shed now.
+    pub fn shedding(&self) -> bool {
+        self.shedding.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_cap_connections_are_shed_until_one_ends() {
+        let a = Admission::new(2);
+        let one = a.admit().expect("first");
+        let _two = a.admit().expect("second");
+        assert!(a.admit().is_none() && a.shedding());
+        assert!(a.admit().is_none(), "still shedding");
+        drop(one);
+        assert_eq!(a.open(), 1);
+        assert!(a.admit().is_some() && !a.shedding(), "served again");
+    }
+
+    #[test]
+    fn the_cap_follows_the_flag_or_the_open_file_limit() {
+        assert_eq!(connection_cap(7), 7);
+        assert!(connection_cap(0) >= 16);
+    }
+}
