@@ -160,6 +160,8 @@ struct Client {
     http: reqwest::Client,
     got: Vec<(String, String, Vec<u8>)>,
     scenario: Option<&'static str>,
+    /// The SSE backfill read last.
+    sse_text: String,
 }
 
 impl Client {
@@ -169,6 +171,7 @@ impl Client {
             http: reqwest::Client::new(),
             got: Vec::new(),
             scenario: None,
+            sse_text: String::new(),
         }
     }
 
@@ -281,6 +284,18 @@ impl Client {
             text.push_str(&String::from_utf8_lossy(&chunk));
         }
         assert!(text.contains("\"batch_edit\""), "{text}");
+        self.sse_text = text;
+    }
+
+    /// The `full_size` links of the `image_result` notifications of the
+    /// SSE backfill read last.
+    fn sse_links(&self) -> Vec<String> {
+        self.sse_text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l.strip_prefix("data: ")?).ok())
+            .filter(|n| n["name"] == "image_result")
+            .filter_map(|n| n["data"]["output"]["full_size"].as_str().map(str::to_owned))
+            .collect()
     }
 }
 
@@ -374,6 +389,14 @@ async fn links_go_through_the_proxy_only_when_rewriting_is_asked() {
     assert!(full.starts_with(p.url()), "{full}");
     let image = reqwest::get(full).await.expect("image");
     assert_eq!(image.status(), 200);
+    // The notifications' links too, on the SSE stream.
+    let notified = client.sse_links();
+    assert_eq!(notified.len(), 3, "{}", client.sse_text);
+    for link in &notified {
+        assert!(link.starts_with(p.url()), "{link}");
+    }
+    let image = reqwest::get(&notified[0]).await.expect("image");
+    assert_eq!(image.status(), 200);
     let report = drift_json(&p).await;
     assert_eq!(report["drifts"], json!([]), "{report:#}");
     // The upload's PUT went through the proxy too.
@@ -406,6 +429,9 @@ async fn links_go_through_the_proxy_only_when_rewriting_is_asked() {
     let (_, results) = client.flow("auto").await;
     let full = results["results"][0]["output"]["full_size"].as_str().expect("link");
     assert!(full.starts_with(&fake.base), "{full}");
+    let notified = client.sse_links();
+    assert_eq!(notified.len(), 3, "{}", client.sse_text);
+    assert!(notified.iter().all(|l| l.starts_with(&fake.base)), "{notified:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
