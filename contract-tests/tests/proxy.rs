@@ -37,6 +37,10 @@ enum Plant {
     ExtraField,
     /// `POST /project` answering 200 where the fake answers 201.
     Project200,
+    /// `data.eta` in every notification of `POST /notifications`.
+    NotificationEta,
+    /// `DELETE /notifications/{id}` answering 404 (it was deleted).
+    NotificationGone,
 }
 
 #[derive(Debug)]
@@ -56,6 +60,11 @@ fn edit(v: &mut Value, plants: &[Plant], method: &str, path: &str) {
             (Plant::UnknownStatus, "GET") if status_path => v["status"] = json!("queued"),
             (Plant::NoTotalOutputs, "POST") if path == "/flat-2-model" => {
                 v.as_object_mut().map(|o| o.remove("total_outputs"));
+            }
+            (Plant::NotificationEta, "POST") if path == "/notifications" => {
+                for n in v.as_array_mut().into_iter().flatten() {
+                    n["data"]["eta"] = json!(5);
+                }
             }
             (Plant::ExtraField, "GET") if path == "/project" => {
                 for p in v["projects"].as_array_mut().into_iter().flatten() {
@@ -115,6 +124,9 @@ async fn stub(State(s): State<Arc<Stub>>, req: Request) -> Response {
     if s.plants.contains(&Plant::Project200) && method == "POST" && path == "/project" && status == 201 {
         status = axum::http::StatusCode::OK;
     }
+    if s.plants.contains(&Plant::NotificationGone) && method == "DELETE" && path.starts_with("/notifications/") {
+        status = axum::http::StatusCode::NOT_FOUND;
+    }
     if s.plants.contains(&Plant::ResultsTextPlain) && path.ends_with("/results") {
         headers.insert("content-type", "text/plain".parse().expect("value"));
     }
@@ -160,6 +172,7 @@ struct Client {
     http: reqwest::Client,
     got: Vec<(String, String, Vec<u8>)>,
     scenario: Option<&'static str>,
+    token: &'static str,
     /// The SSE backfill read last.
     sse_text: String,
 }
@@ -171,6 +184,7 @@ impl Client {
             http: reqwest::Client::new(),
             got: Vec::new(),
             scenario: None,
+            token: DEMO,
             sse_text: String::new(),
         }
     }
@@ -179,7 +193,7 @@ impl Client {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(DEMO);
+            .bearer_auth(self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -207,7 +221,7 @@ impl Client {
         let res = self
             .http
             .post(format!("{}/identity/upload", self.base))
-            .bearer_auth(DEMO)
+            .bearer_auth(self.token)
             .multipart(form)
             .send()
             .await
@@ -268,7 +282,7 @@ impl Client {
         let res = self
             .http
             .get(format!("{}/notifications/events?id_task={job}", self.base))
-            .bearer_auth(DEMO)
+            .bearer_auth(self.token)
             .send()
             .await
             .expect("sse");
@@ -432,6 +446,69 @@ async fn links_go_through_the_proxy_only_when_rewriting_is_asked() {
     let notified = client.sse_links();
     assert_eq!(notified.len(), 3, "{}", client.sse_text);
     assert!(notified.iter().all(|l| l.starts_with(&fake.base)), "{notified:?}");
+}
+
+/// A flow with notifications through a proxy in front of `upstream` (the
+/// fake `numbered`, or a stub over it) with the fake `beside`: `numbered`
+/// first runs a job of another account, so its notification IDs run ahead
+/// of the fake beside's. The client lists its job's notifications, deletes
+/// the first, and lists one output's. Returns the drift report.
+async fn notification_flow(numbered: &str, upstream: &str, beside: &str) -> Value {
+    let mut other = Client::new(numbered);
+    other.token = "f2m_other_token";
+    other.flow("auto").await;
+    let p = proxy(upstream, Some(beside), false).await;
+    let mut client = Client::new(p.url());
+    let (job, _) = client.flow("auto").await;
+    let (_, listed) = client
+        .call(reqwest::Method::POST, "/notifications", Some(json!({"id_task": [job]})))
+        .await;
+    let first = listed[0]["id"].as_i64().expect("an integer id");
+    let (_, theirs) = Client::new(beside)
+        .call(reqwest::Method::GET, "/notifications", None)
+        .await;
+    assert_ne!(theirs[0]["id"], json!(first), "the IDs differ: {theirs}");
+    client
+        .call(reqwest::Method::DELETE, &format!("/notifications/{first}"), None)
+        .await;
+    client
+        .call(reqwest::Method::GET, &format!("/notifications?id_image={job}_0"), None)
+        .await;
+    drift_json(&p).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_ids_are_mapped_so_a_flow_compares_clean_and_a_planted_difference_shows() {
+    let (upstream, beside) = (common::fake(&[]), common::fake(&[]));
+    let report = notification_flow(&upstream.base, &upstream.base, &beside.base).await;
+    assert_eq!(report["drifts"], json!([]), "{report:#}");
+    // Only the SSE stream was not asked: every request naming a
+    // notification was.
+    let not_compared: Vec<&String> = report["not_compared"].as_object().expect("map").keys().collect();
+    assert_eq!(not_compared, ["a stream or a credentials exchange"], "{report:#}");
+    assert_eq!(report["operations"]["DELETE /notifications/{id}"], 1, "{report:#}");
+
+    let (numbered, beside) = (common::fake(&[]), common::fake(&[]));
+    let (stub, _) = start_stub(&numbered.base, &[Plant::NotificationEta, Plant::NotificationGone]).await;
+    let report = notification_flow(&numbered.base, &stub, &beside.base).await;
+    let mut found: Vec<(&str, &str, &str)> = report["drifts"]
+        .as_array()
+        .expect("drifts")
+        .iter()
+        .map(|d| {
+            let s = |k: &str| d[k].as_str().expect("string");
+            (s("kind"), s("operation"), s("field"))
+        })
+        .collect();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            ("fake-status", "DELETE /notifications/{id}", "HTTP status"),
+            ("field-not-faked", "POST /notifications", "[].data.eta"),
+        ],
+        "{report:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
