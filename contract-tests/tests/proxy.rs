@@ -546,16 +546,6 @@ async fn a_recorded_session_replays_on_a_fresh_fake_with_the_same_shape() {
     client.scenario = Some("recorded");
     client.flow("auto").await;
     let replay = p2.cassette().await;
-    let shape = |c: &Value| {
-        let job = &c["log"]["_flow"]["jobs"][0];
-        let engines: Vec<Value> = job["outputs"]
-            .as_array()
-            .expect("outputs")
-            .iter()
-            .map(|o| json!([o["status"], o["model_used"]]))
-            .collect();
-        (job["states"].clone(), engines)
-    };
     let (states, engines) = shape(&cassette);
     assert_eq!(states[0], "pending", "{states}");
     assert_eq!(
@@ -565,4 +555,97 @@ async fn a_recorded_session_replays_on_a_fresh_fake_with_the_same_shape() {
     );
     assert_eq!(engines[0], json!(["completed", "seedream"]));
     assert_eq!(shape(&replay), (states, engines));
+}
+
+/// The shape of a cassette's first job: its states in order, and each
+/// output's status and engine.
+fn shape(c: &Value) -> (Value, Vec<Value>) {
+    let job = &c["log"]["_flow"]["jobs"][0];
+    let engines: Vec<Value> = job["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|o| json!([o["status"], o["model_used"]]))
+        .collect();
+    (job["states"].clone(), engines)
+}
+
+/// `contract-tests proxy` started from its binary in front of `upstream`,
+/// writing its cassette to `record`; and its address.
+fn proxy_binary(upstream: &str, record: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"))
+        .args(["proxy", "--upstream", upstream, "--listen", "127.0.0.1:0", "--record"])
+        .arg(record)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the proxy starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the proxy says where it listens");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+/// The acceptance, through the built binary: a session recorded by
+/// `contract-tests proxy --record`, turned into a scenario by
+/// `contract-tests cassette to-scenario`, replays on a fresh fake with the
+/// same states and engines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_recorded_by_the_binary_replays_on_a_fresh_fake() {
+    let dir = std::env::temp_dir().join(format!("f2m-cassette-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let har = dir.join("session.har");
+    let recorded = common::fake(&[]);
+    let (mut child, url) = proxy_binary(&recorded.base, &har);
+    let mut client = Client::new(&url);
+    client.scenario = Some("refuse-fallback");
+    client.flow("auto").await;
+    // Stopped as by Ctrl-C in a terminal's process group: SIGTERM.
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let exit = child.wait().expect("the proxy ends");
+    assert_eq!(exit.code(), Some(0), "no drift in front of the fake");
+    let cassette: Value = serde_json::from_slice(&std::fs::read(&har).expect("the cassette is written")).expect("JSON");
+    assert!(!cassette.to_string().contains(DEMO), "the token is in the cassette");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"))
+        .args(["cassette", "to-scenario", "--name", "recorded"])
+        .arg(&har)
+        .output()
+        .expect("to-scenario runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let scenario: Value = serde_json::from_slice(&out.stdout).expect("a scenario on stdout");
+    assert_eq!(scenario["job"]["refuse_outputs"], json!([0]), "{scenario:#}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"))
+        .args(["cassette", "to-scenario"])
+        .arg(dir.join("missing.har"))
+        .output()
+        .expect("to-scenario runs");
+    assert_eq!(bad.status.code(), Some(2), "a missing file is a usage error");
+
+    let fresh = common::fake(&[]);
+    let loaded = reqwest::Client::new()
+        .post(format!("{}/__admin/scenarios", fresh.base))
+        .json(&scenario)
+        .send()
+        .await
+        .expect("load");
+    assert!(loaded.status().is_success(), "{:?}", loaded.text().await);
+    let p = proxy(&fresh.base, None, false).await;
+    let mut client = Client::new(p.url());
+    client.scenario = Some("recorded");
+    client.flow("auto").await;
+    let (states, engines) = shape(&cassette);
+    assert_eq!(engines[0], json!(["completed", "seedream"]), "{cassette:#}");
+    assert_eq!(shape(&p.cassette().await), (states, engines));
+    std::fs::remove_dir_all(&dir).ok();
 }
