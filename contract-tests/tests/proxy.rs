@@ -532,20 +532,7 @@ async fn a_recorded_session_replays_on_a_fresh_fake_with_the_same_shape() {
     let scenario = contract_tests::cassette::to_scenario(&cassette, "recorded").expect("scenario");
     assert_eq!(scenario["job"]["refuse_outputs"], json!([0]), "{scenario:#}");
 
-    // The replay: a fresh fake given the scenario, the same client.
-    let fresh = common::fake(&[]);
-    let loaded = reqwest::Client::new()
-        .post(format!("{}/__admin/scenarios", fresh.base))
-        .json(&scenario)
-        .send()
-        .await
-        .expect("load");
-    assert!(loaded.status().is_success(), "{:?}", loaded.text().await);
-    let p2 = proxy(&fresh.base, None, false).await;
-    let mut client = Client::new(p2.url());
-    client.scenario = Some("recorded");
-    client.flow("auto").await;
-    let replay = p2.cassette().await;
+    let replay = replay_on_a_fresh_fake(&scenario).await;
     let (states, engines) = shape(&cassette);
     assert_eq!(states[0], "pending", "{states}");
     assert_eq!(
@@ -555,6 +542,24 @@ async fn a_recorded_session_replays_on_a_fresh_fake_with_the_same_shape() {
     );
     assert_eq!(engines[0], json!(["completed", "seedream"]));
     assert_eq!(shape(&replay), (states, engines));
+}
+
+/// The replay: a fresh fake given `scenario` (as `POST /__admin/scenarios`),
+/// the same client's flow under it through a proxy; the replay's cassette.
+async fn replay_on_a_fresh_fake(scenario: &Value) -> Value {
+    let fresh = common::fake(&[]);
+    let loaded = reqwest::Client::new()
+        .post(format!("{}/__admin/scenarios", fresh.base))
+        .json(scenario)
+        .send()
+        .await
+        .expect("load");
+    assert!(loaded.status().is_success(), "{:?}", loaded.text().await);
+    let p = proxy(&fresh.base, None, false).await;
+    let mut client = Client::new(p.url());
+    client.scenario = Some("recorded");
+    client.flow("auto").await;
+    p.cassette().await
 }
 
 /// The shape of a cassette's first job: its states in order, and each
@@ -571,24 +576,19 @@ fn shape(c: &Value) -> (Value, Vec<Value>) {
 }
 
 /// `contract-tests proxy` started from its binary in front of `upstream`,
-/// writing its cassette to `record`; and its address.
+/// writing its cassette to `record` and its JSON drift report beside it
+/// (`.json`); and its address.
 fn proxy_binary(upstream: &str, record: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::BufRead as _;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"))
         .args(["proxy", "--upstream", upstream, "--listen", "127.0.0.1:0", "--record"])
         .arg(record)
+        .args(["--report", "json", "--output"])
+        .arg(record.with_extension("json"))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("the proxy starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the proxy says where it listens");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    // Its stdout kept open: it prints its report there when it stops.
+    let url = common::listening_on(child.stdout.as_mut().expect("stdout"));
     (child, url)
 }
 
@@ -616,6 +616,11 @@ async fn a_session_recorded_by_the_binary_replays_on_a_fresh_fake() {
     assert_eq!(exit.code(), Some(0), "no drift in front of the fake");
     let cassette: Value = serde_json::from_slice(&std::fs::read(&har).expect("the cassette is written")).expect("JSON");
     assert!(!cassette.to_string().contains(DEMO), "the token is in the cassette");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(har.with_extension("json")).expect("the report is written"))
+            .expect("a JSON report");
+    assert_eq!(report["drifts"], json!([]), "{report:#}");
+    assert_eq!(report["operations"]["POST /flat-2-model"], 1, "{report:#}");
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"))
         .args(["cassette", "to-scenario", "--name", "recorded"])
@@ -632,20 +637,9 @@ async fn a_session_recorded_by_the_binary_replays_on_a_fresh_fake() {
         .expect("to-scenario runs");
     assert_eq!(bad.status.code(), Some(2), "a missing file is a usage error");
 
-    let fresh = common::fake(&[]);
-    let loaded = reqwest::Client::new()
-        .post(format!("{}/__admin/scenarios", fresh.base))
-        .json(&scenario)
-        .send()
-        .await
-        .expect("load");
-    assert!(loaded.status().is_success(), "{:?}", loaded.text().await);
-    let p = proxy(&fresh.base, None, false).await;
-    let mut client = Client::new(p.url());
-    client.scenario = Some("recorded");
-    client.flow("auto").await;
+    let replay = replay_on_a_fresh_fake(&scenario).await;
     let (states, engines) = shape(&cassette);
     assert_eq!(engines[0], json!(["completed", "seedream"]), "{cassette:#}");
-    assert_eq!(shape(&p.cassette().await), (states, engines));
+    assert_eq!(shape(&replay), (states, engines));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -186,6 +186,12 @@ impl Proxy {
         (s.drifts.render(format), s.drifts.len())
     }
 
+    /// The drift log as it stands (call [`Self::settle`] first to have the
+    /// fake beside's answers in).
+    pub fn drifts(&self) -> DriftLog {
+        self.shared.lock().drifts.clone()
+    }
+
     /// The session as a cassette (HAR and the flow's IDs), redacted.
     pub async fn cassette(&self) -> Value {
         self.settle().await;
