@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use axum::http::HeaderMap;
+use contract::har::{self, Content, NameValue, PostData, Request, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::proxy::tap::Capture;
@@ -110,7 +112,7 @@ pub fn redact_json(v: &mut Value) {
     }
 }
 
-fn headers(h: &HeaderMap) -> Vec<Value> {
+fn headers(h: &HeaderMap) -> Vec<NameValue> {
     h.iter()
         .map(|(name, value)| {
             let value = if SECRET_HEADERS.contains(&name.as_str()) {
@@ -120,7 +122,7 @@ fn headers(h: &HeaderMap) -> Vec<Value> {
             } else {
                 String::from_utf8_lossy(value.as_bytes()).into_owned()
             };
-            json!({"name": name.as_str(), "value": value})
+            NameValue::new(name.as_str(), value)
         })
         .collect()
 }
@@ -163,30 +165,21 @@ fn redact_text(t: &str) -> String {
         .collect()
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+/// What HAR has no field for: the operation of each entry.
+#[derive(Debug, Serialize)]
+struct Operation {
+    #[serde(rename = "_operation")]
+    operation: String,
 }
 
-fn entry(r: &Recorded) -> Value {
+/// The flow's IDs and jobs, in `log._flow`.
+#[derive(Debug, Serialize)]
+struct Flow {
+    #[serde(rename = "_flow")]
+    flow: Value,
+}
+
+fn entry(r: &Recorded) -> har::Entry<Operation> {
     let req_type = r
         .request_headers
         .get("content-type")
@@ -198,47 +191,49 @@ fn entry(r: &Recorded) -> Value {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let url = redact_url(&r.url);
-    let query: Vec<Value> = url
+    let query: Vec<NameValue> = url
         .split_once('?')
         .map(|(_, q)| {
             q.split('&')
                 .map(|p| {
                     let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    json!({"name": k, "value": v})
+                    NameValue::new(k, v)
                 })
                 .collect()
         })
         .unwrap_or_default();
     let (req_text, req_note) = text(&r.request, req_type);
     let (resp_text, resp_note) = text(&r.response, resp_type);
-    let ms = r.duration.as_millis() as u64;
-    let mut request = json!({
-        "method": r.method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
-        "headers": headers(&r.request_headers), "queryString": query,
-        "headersSize": -1, "bodySize": r.request.size,
+    let post_data = (r.request.size > 0).then(|| PostData {
+        mime_type: req_type.to_owned(),
+        text: req_text.unwrap_or_default(),
+        comment: req_note,
     });
-    if r.request.size > 0 {
-        request["postData"] = json!({"mimeType": req_type, "text": req_text.unwrap_or_default(), "comment": req_note});
-    }
-    let mut content = json!({"size": r.response.size, "mimeType": resp_type, "comment": resp_note});
-    if let Some(t) = resp_text {
-        content["text"] = Value::String(t);
-    }
-    json!({
-        "startedDateTime": rfc3339(r.at),
-        "time": ms,
-        "request": request,
-        "response": {
-            "status": r.status,
-            "statusText": axum::http::StatusCode::from_u16(r.status).ok()
-                .and_then(|s| s.canonical_reason()).unwrap_or_default(),
-            "httpVersion": "HTTP/1.1", "cookies": [], "headers": headers(&r.response_headers),
-            "content": content, "redirectURL": "", "headersSize": -1, "bodySize": r.response.size,
+    let size = |n: u64| i64::try_from(n).unwrap_or(-1);
+    let content = Content {
+        size: size(r.response.size),
+        mime_type: resp_type.to_owned(),
+        text: resp_text,
+        encoding: None,
+        comment: resp_note,
+    };
+    har::Entry::new(
+        har::rfc3339_millis(r.at),
+        u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+        Request::new(
+            r.method.clone(),
+            url.clone(),
+            headers(&r.request_headers),
+            query,
+            post_data,
+            size(r.request.size),
+        ),
+        Response::new(r.status, headers(&r.response_headers), content, size(r.response.size)),
+        None,
+        Operation {
+            operation: r.operation.clone(),
         },
-        "cache": {},
-        "timings": {"send": 0, "wait": ms, "receive": 0},
-        "_operation": r.operation,
-    })
+    )
 }
 
 /// The flow: the IDs handed out and, per job, what it did.
@@ -326,7 +321,7 @@ fn flow(recorded: &[Recorded]) -> Value {
         states.dedup();
         job["states"] = json!(states);
         if let Some(at) = started.get(&id) {
-            job["started"] = Value::String(rfc3339(*at));
+            job["started"] = Value::String(har::rfc3339_millis(*at));
         }
     }
     json!({"ids": ids, "jobs": jobs})
@@ -354,13 +349,15 @@ fn outputs(results: &Value) -> Value {
 
 /// The cassette of `recorded`, sent to `upstream`: HAR with `_flow`.
 pub fn of(recorded: &[Recorded], upstream: &str) -> Value {
-    json!({"log": {
-        "version": "1.2",
-        "creator": {"name": "contract-tests proxy", "version": env!("CARGO_PKG_VERSION")},
-        "comment": format!("upstream {upstream}; secrets redacted"),
-        "entries": recorded.iter().map(entry).collect::<Vec<_>>(),
-        "_flow": flow(recorded),
-    }})
+    let cassette = har::Har::new(
+        "contract-tests proxy",
+        env!("CARGO_PKG_VERSION"),
+        Some(format!("upstream {upstream}; secrets redacted")),
+        recorded.iter().map(entry).collect(),
+        Flow { flow: flow(recorded) },
+    );
+    // Plain data with string keys: serialising it cannot fail.
+    serde_json::to_value(cassette).unwrap_or_default()
 }
 
 /// A scenario of the fake replaying the first job of `cassette` that has
@@ -475,12 +472,6 @@ mod tests {
             redact_text("data: {\"link\":\"http://f/o?Signature=s\"}\n\n"),
             "data: {\"link\":\"http://f/o?Signature=[redacted]\"}\n\n"
         );
-    }
-
-    #[test]
-    fn dates_are_rfc3339() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_709_251_200_123);
-        assert_eq!(rfc3339(t), "2024-03-01T00:00:00.123Z");
     }
 
     #[test]

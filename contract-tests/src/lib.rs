@@ -5,6 +5,7 @@
 //! text, JSON or JUnit.
 
 pub mod cassette;
+pub mod cli;
 pub mod gate;
 pub mod listen;
 pub mod proxy;

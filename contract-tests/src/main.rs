@@ -5,7 +5,7 @@
 //! `listen` and `trigger` try a webhook receiver ([`listen_cmd`]);
 //! `schemas` lists the schema names.
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,7 +14,7 @@ mod listen_cmd;
 mod replay_cmd;
 
 use clap::{Parser, Subcommand};
-use contract::profile::Profile;
+use contract_tests::cli::{ProfileArg, USAGE, usage};
 use contract_tests::report::{Format, RunReport, render};
 use contract_tests::suite::{Config, Credentials, Image, RunError, run};
 
@@ -67,15 +67,6 @@ enum Command {
         /// The payload file; stdin when absent.
         file: Option<PathBuf>,
     },
-}
-
-/// The profiles of `--profile`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ProfileArg {
-    /// What the vendor documents (tolerances in docs/contract-tests.md).
-    Vendor,
-    /// The vendor's promises plus this fake's own (schemas/, exact statuses).
-    Strict,
 }
 
 #[derive(Debug, clap::Args)]
@@ -205,14 +196,6 @@ struct VerifyArgs {
     har_all: bool,
 }
 
-/// Exit code of a usage error.
-const USAGE: u8 = 2;
-
-fn usage(msg: &str) -> ExitCode {
-    eprintln!("contract-tests: {msg}");
-    ExitCode::from(USAGE)
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -288,10 +271,7 @@ fn run_command(a: RunArgs) -> ExitCode {
         (Err(e), _) | (_, Err(e)) => return usage(&e),
     }
     cfg.other = other;
-    cfg.profile = match a.profile {
-        ProfileArg::Vendor => Profile::Vendor,
-        ProfileArg::Strict => Profile::Strict,
-    };
+    cfg.profile = a.profile.into();
     cfg.headers = headers;
     cfg.job_timeout = Duration::from_secs(a.job_timeout_secs);
     cfg.poll_interval = Duration::from_secs_f64(a.poll_interval_secs);
@@ -328,25 +308,10 @@ fn run_command(a: RunArgs) -> ExitCode {
     emit(&report, a.report, a.output.as_ref())
 }
 
-/// Writes `report` as asked (a file gets `format`, stdout the text), and
-/// returns the exit code of its verdict.
+/// Writes `report` as asked, and returns the exit code of its verdict.
 fn emit(report: &RunReport, format: Format, output: Option<&PathBuf>) -> ExitCode {
-    let text = render(report, format);
-    match output {
-        Some(path) => {
-            if let Err(e) = std::fs::write(path, &text) {
-                return usage(&format!("cannot write {}: {e}", path.display()));
-            }
-            print!("{}", render(report, Format::Text));
-        }
-        None => print!("{text}"),
-    }
-    let _ = std::io::stdout().flush();
-    if report.failed() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    let rendered = |f| render(report, f);
+    contract_tests::cli::emit(rendered, report.failed() > 0, format, output.map(PathBuf::as_path))
 }
 
 fn verify_client(a: VerifyArgs) -> ExitCode {

@@ -37,6 +37,10 @@ enum Plant {
     ExtraField,
     /// `POST /project` answering 200 where the fake answers 201.
     Project200,
+    /// `data.eta` in every notification of `POST /notifications`.
+    NotificationEta,
+    /// `DELETE /notifications/{id}` answering 404 (it was deleted).
+    NotificationGone,
 }
 
 #[derive(Debug)]
@@ -56,6 +60,11 @@ fn edit(v: &mut Value, plants: &[Plant], method: &str, path: &str) {
             (Plant::UnknownStatus, "GET") if status_path => v["status"] = json!("queued"),
             (Plant::NoTotalOutputs, "POST") if path == "/flat-2-model" => {
                 v.as_object_mut().map(|o| o.remove("total_outputs"));
+            }
+            (Plant::NotificationEta, "POST") if path == "/notifications" => {
+                for n in v.as_array_mut().into_iter().flatten() {
+                    n["data"]["eta"] = json!(5);
+                }
             }
             (Plant::ExtraField, "GET") if path == "/project" => {
                 for p in v["projects"].as_array_mut().into_iter().flatten() {
@@ -115,6 +124,9 @@ async fn stub(State(s): State<Arc<Stub>>, req: Request) -> Response {
     if s.plants.contains(&Plant::Project200) && method == "POST" && path == "/project" && status == 201 {
         status = axum::http::StatusCode::OK;
     }
+    if s.plants.contains(&Plant::NotificationGone) && method == "DELETE" && path.starts_with("/notifications/") {
+        status = axum::http::StatusCode::NOT_FOUND;
+    }
     if s.plants.contains(&Plant::ResultsTextPlain) && path.ends_with("/results") {
         headers.insert("content-type", "text/plain".parse().expect("value"));
     }
@@ -160,6 +172,9 @@ struct Client {
     http: reqwest::Client,
     got: Vec<(String, String, Vec<u8>)>,
     scenario: Option<&'static str>,
+    token: &'static str,
+    /// The SSE backfill read last.
+    sse_text: String,
 }
 
 impl Client {
@@ -169,6 +184,8 @@ impl Client {
             http: reqwest::Client::new(),
             got: Vec::new(),
             scenario: None,
+            token: DEMO,
+            sse_text: String::new(),
         }
     }
 
@@ -176,7 +193,7 @@ impl Client {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(DEMO);
+            .bearer_auth(self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -204,7 +221,7 @@ impl Client {
         let res = self
             .http
             .post(format!("{}/identity/upload", self.base))
-            .bearer_auth(DEMO)
+            .bearer_auth(self.token)
             .multipart(form)
             .send()
             .await
@@ -265,7 +282,7 @@ impl Client {
         let res = self
             .http
             .get(format!("{}/notifications/events?id_task={job}", self.base))
-            .bearer_auth(DEMO)
+            .bearer_auth(self.token)
             .send()
             .await
             .expect("sse");
@@ -281,6 +298,18 @@ impl Client {
             text.push_str(&String::from_utf8_lossy(&chunk));
         }
         assert!(text.contains("\"batch_edit\""), "{text}");
+        self.sse_text = text;
+    }
+
+    /// The `full_size` links of the `image_result` notifications of the
+    /// SSE backfill read last.
+    fn sse_links(&self) -> Vec<String> {
+        self.sse_text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l.strip_prefix("data: ")?).ok())
+            .filter(|n| n["name"] == "image_result")
+            .filter_map(|n| n["data"]["output"]["full_size"].as_str().map(str::to_owned))
+            .collect()
     }
 }
 
@@ -374,6 +403,14 @@ async fn links_go_through_the_proxy_only_when_rewriting_is_asked() {
     assert!(full.starts_with(p.url()), "{full}");
     let image = reqwest::get(full).await.expect("image");
     assert_eq!(image.status(), 200);
+    // The notifications' links too, on the SSE stream.
+    let notified = client.sse_links();
+    assert_eq!(notified.len(), 3, "{}", client.sse_text);
+    for link in &notified {
+        assert!(link.starts_with(p.url()), "{link}");
+    }
+    let image = reqwest::get(&notified[0]).await.expect("image");
+    assert_eq!(image.status(), 200);
     let report = drift_json(&p).await;
     assert_eq!(report["drifts"], json!([]), "{report:#}");
     // The upload's PUT went through the proxy too.
@@ -406,6 +443,72 @@ async fn links_go_through_the_proxy_only_when_rewriting_is_asked() {
     let (_, results) = client.flow("auto").await;
     let full = results["results"][0]["output"]["full_size"].as_str().expect("link");
     assert!(full.starts_with(&fake.base), "{full}");
+    let notified = client.sse_links();
+    assert_eq!(notified.len(), 3, "{}", client.sse_text);
+    assert!(notified.iter().all(|l| l.starts_with(&fake.base)), "{notified:?}");
+}
+
+/// A flow with notifications through a proxy in front of `upstream` (the
+/// fake `numbered`, or a stub over it) with the fake `beside`: `numbered`
+/// first runs a job of another account, so its notification IDs run ahead
+/// of the fake beside's. The client lists its job's notifications, deletes
+/// the first, and lists one output's. Returns the drift report.
+async fn notification_flow(numbered: &str, upstream: &str, beside: &str) -> Value {
+    let mut other = Client::new(numbered);
+    other.token = "f2m_other_token";
+    other.flow("auto").await;
+    let p = proxy(upstream, Some(beside), false).await;
+    let mut client = Client::new(p.url());
+    let (job, _) = client.flow("auto").await;
+    let (_, listed) = client
+        .call(reqwest::Method::POST, "/notifications", Some(json!({"id_task": [job]})))
+        .await;
+    let first = listed[0]["id"].as_i64().expect("an integer id");
+    let (_, theirs) = Client::new(beside)
+        .call(reqwest::Method::GET, "/notifications", None)
+        .await;
+    assert_ne!(theirs[0]["id"], json!(first), "the IDs differ: {theirs}");
+    client
+        .call(reqwest::Method::DELETE, &format!("/notifications/{first}"), None)
+        .await;
+    client
+        .call(reqwest::Method::GET, &format!("/notifications?id_image={job}_0"), None)
+        .await;
+    drift_json(&p).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_ids_are_mapped_so_a_flow_compares_clean_and_a_planted_difference_shows() {
+    let (upstream, beside) = (common::fake(&[]), common::fake(&[]));
+    let report = notification_flow(&upstream.base, &upstream.base, &beside.base).await;
+    assert_eq!(report["drifts"], json!([]), "{report:#}");
+    // Only the SSE stream was not asked: every request naming a
+    // notification was.
+    let not_compared: Vec<&String> = report["not_compared"].as_object().expect("map").keys().collect();
+    assert_eq!(not_compared, ["a stream or a credentials exchange"], "{report:#}");
+    assert_eq!(report["operations"]["DELETE /notifications/{id}"], 1, "{report:#}");
+
+    let (numbered, beside) = (common::fake(&[]), common::fake(&[]));
+    let (stub, _) = start_stub(&numbered.base, &[Plant::NotificationEta, Plant::NotificationGone]).await;
+    let report = notification_flow(&numbered.base, &stub, &beside.base).await;
+    let mut found: Vec<(&str, &str, &str)> = report["drifts"]
+        .as_array()
+        .expect("drifts")
+        .iter()
+        .map(|d| {
+            let s = |k: &str| d[k].as_str().expect("string");
+            (s("kind"), s("operation"), s("field"))
+        })
+        .collect();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            ("fake-status", "DELETE /notifications/{id}", "HTTP status"),
+            ("field-not-faked", "POST /notifications", "[].data.eta"),
+        ],
+        "{report:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,30 +532,7 @@ async fn a_recorded_session_replays_on_a_fresh_fake_with_the_same_shape() {
     let scenario = contract_tests::cassette::to_scenario(&cassette, "recorded").expect("scenario");
     assert_eq!(scenario["job"]["refuse_outputs"], json!([0]), "{scenario:#}");
 
-    // The replay: a fresh fake given the scenario, the same client.
-    let fresh = common::fake(&[]);
-    let loaded = reqwest::Client::new()
-        .post(format!("{}/__admin/scenarios", fresh.base))
-        .json(&scenario)
-        .send()
-        .await
-        .expect("load");
-    assert!(loaded.status().is_success(), "{:?}", loaded.text().await);
-    let p2 = proxy(&fresh.base, None, false).await;
-    let mut client = Client::new(p2.url());
-    client.scenario = Some("recorded");
-    client.flow("auto").await;
-    let replay = p2.cassette().await;
-    let shape = |c: &Value| {
-        let job = &c["log"]["_flow"]["jobs"][0];
-        let engines: Vec<Value> = job["outputs"]
-            .as_array()
-            .expect("outputs")
-            .iter()
-            .map(|o| json!([o["status"], o["model_used"]]))
-            .collect();
-        (job["states"].clone(), engines)
-    };
+    let replay = replay_on_a_fresh_fake(&scenario).await;
     let (states, engines) = shape(&cassette);
     assert_eq!(states[0], "pending", "{states}");
     assert_eq!(
@@ -462,4 +542,104 @@ async fn a_recorded_session_replays_on_a_fresh_fake_with_the_same_shape() {
     );
     assert_eq!(engines[0], json!(["completed", "seedream"]));
     assert_eq!(shape(&replay), (states, engines));
+}
+
+/// The replay: a fresh fake given `scenario` (as `POST /__admin/scenarios`),
+/// the same client's flow under it through a proxy; the replay's cassette.
+async fn replay_on_a_fresh_fake(scenario: &Value) -> Value {
+    let fresh = common::fake(&[]);
+    let loaded = reqwest::Client::new()
+        .post(format!("{}/__admin/scenarios", fresh.base))
+        .json(scenario)
+        .send()
+        .await
+        .expect("load");
+    assert!(loaded.status().is_success(), "{:?}", loaded.text().await);
+    let p = proxy(&fresh.base, None, false).await;
+    let mut client = Client::new(p.url());
+    client.scenario = Some("recorded");
+    client.flow("auto").await;
+    p.cassette().await
+}
+
+/// The shape of a cassette's first job: its states in order, and each
+/// output's status and engine.
+fn shape(c: &Value) -> (Value, Vec<Value>) {
+    let job = &c["log"]["_flow"]["jobs"][0];
+    let engines: Vec<Value> = job["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|o| json!([o["status"], o["model_used"]]))
+        .collect();
+    (job["states"].clone(), engines)
+}
+
+/// `contract-tests proxy` started from its binary in front of `upstream`,
+/// writing its cassette to `record` and its JSON drift report beside it
+/// (`.json`); and its address.
+fn proxy_binary(upstream: &str, record: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"))
+        .args(["proxy", "--upstream", upstream, "--listen", "127.0.0.1:0", "--record"])
+        .arg(record)
+        .args(["--report", "json", "--output"])
+        .arg(record.with_extension("json"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the proxy starts");
+    // Its stdout kept open: it prints its report there when it stops.
+    let url = common::listening_on(child.stdout.as_mut().expect("stdout"));
+    (child, url)
+}
+
+/// The acceptance, through the built binary: a session recorded by
+/// `contract-tests proxy --record`, turned into a scenario by
+/// `contract-tests cassette to-scenario`, replays on a fresh fake with the
+/// same states and engines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_recorded_by_the_binary_replays_on_a_fresh_fake() {
+    let dir = std::env::temp_dir().join(format!("f2m-cassette-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let har = dir.join("session.har");
+    let recorded = common::fake(&[]);
+    let (mut child, url) = proxy_binary(&recorded.base, &har);
+    let mut client = Client::new(&url);
+    client.scenario = Some("refuse-fallback");
+    client.flow("auto").await;
+    // Stopped as by Ctrl-C in a terminal's process group: SIGTERM.
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let exit = child.wait().expect("the proxy ends");
+    assert_eq!(exit.code(), Some(0), "no drift in front of the fake");
+    let cassette: Value = serde_json::from_slice(&std::fs::read(&har).expect("the cassette is written")).expect("JSON");
+    assert!(!cassette.to_string().contains(DEMO), "the token is in the cassette");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(har.with_extension("json")).expect("the report is written"))
+            .expect("a JSON report");
+    assert_eq!(report["drifts"], json!([]), "{report:#}");
+    assert_eq!(report["operations"]["POST /flat-2-model"], 1, "{report:#}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"))
+        .args(["cassette", "to-scenario", "--name", "recorded"])
+        .arg(&har)
+        .output()
+        .expect("to-scenario runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let scenario: Value = serde_json::from_slice(&out.stdout).expect("a scenario on stdout");
+    assert_eq!(scenario["job"]["refuse_outputs"], json!([0]), "{scenario:#}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_contract-tests"))
+        .args(["cassette", "to-scenario"])
+        .arg(dir.join("missing.har"))
+        .output()
+        .expect("to-scenario runs");
+    assert_eq!(bad.status.code(), Some(2), "a missing file is a usage error");
+
+    let replay = replay_on_a_fresh_fake(&scenario).await;
+    let (states, engines) = shape(&cassette);
+    assert_eq!(engines[0], json!(["completed", "seedream"]), "{cassette:#}");
+    assert_eq!(shape(&replay), (states, engines));
+    std::fs::remove_dir_all(&dir).ok();
 }

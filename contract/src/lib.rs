@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+pub mod har;
 pub mod profile;
 pub mod rules;
 

@@ -4,9 +4,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use contract::profile::Profile;
-
 use super::{Options, Proxy};
+use crate::cli::{ProfileArg, emit, usage};
 use crate::report::Format;
 
 /// `contract-tests proxy`.
@@ -42,7 +41,8 @@ pub struct ProxyArgs {
     /// Which promises the upstream is held to.
     #[arg(long, env = "PROXY_PROFILE", value_enum, default_value_t = ProfileArg::Vendor)]
     profile: ProfileArg,
-    /// The drift report's format when written to --output.
+    /// The drift report's format: in --output (the text still goes to
+    /// stdout), else on stdout.
     #[arg(long, env = "PROXY_REPORT", value_enum, default_value_t = Format::Text)]
     report: Format,
     /// Write the drift report here on exit (Ctrl-C or SIGTERM).
@@ -52,15 +52,6 @@ pub struct ProxyArgs {
     /// here on exit.
     #[arg(long, env = "PROXY_RECORD")]
     record: Option<PathBuf>,
-}
-
-/// The profiles of `--profile`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ProfileArg {
-    /// What the vendor documents.
-    Vendor,
-    /// The vendor's promises plus this fake's own schemas.
-    Strict,
 }
 
 /// `contract-tests cassette`.
@@ -78,11 +69,6 @@ pub enum CassetteCommand {
     },
 }
 
-fn usage(m: &str) -> ExitCode {
-    eprintln!("contract-tests: {m}");
-    ExitCode::from(2)
-}
-
 /// Runs the proxy until Ctrl-C or SIGTERM, then writes the report and the
 /// cassette. Exit code 0 when nothing drifted, 1 when something did, 2 on
 /// a usage error.
@@ -92,10 +78,7 @@ pub fn proxy(a: ProxyArgs) -> ExitCode {
     }
     let opts = Options {
         upstream: a.upstream.clone(),
-        profile: match a.profile {
-            ProfileArg::Vendor => Profile::Vendor,
-            ProfileArg::Strict => Profile::Strict,
-        },
+        profile: a.profile.into(),
         rewrite_urls: a.rewrite_urls,
         compare: a.compare.clone().map(|c| (c, a.compare_token.clone())),
     };
@@ -114,23 +97,14 @@ pub fn proxy(a: ProxyArgs) -> ExitCode {
         println!("listening on {}", proxy.url());
         let _ = std::io::stdout().flush();
         stopped().await;
-        let (text, drifts) = proxy.report(a.report).await;
-        if let Some(path) = &a.output
-            && let Err(e) = std::fs::write(path, &text)
-        {
-            return usage(&format!("cannot write {}: {e}", path.display()));
-        }
         if let Some(path) = &a.record
             && let Err(e) = std::fs::write(path, proxy.cassette().await.to_string())
         {
             return usage(&format!("cannot write {}: {e}", path.display()));
         }
-        print!("{}", proxy.report(Format::Text).await.0);
-        if drifts == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }
+        proxy.settle().await;
+        let drifts = proxy.drifts();
+        emit(|f| drifts.render(f), !drifts.is_empty(), a.report, a.output.as_deref())
     })
 }
 

@@ -48,7 +48,7 @@ impl Kind {
 }
 
 /// One difference, before counting.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drift {
     /// What kind.
     pub kind: Kind,
@@ -62,17 +62,12 @@ pub struct Drift {
     pub message: String,
 }
 
-/// A counted drift: the first message seen, and how often it happened.
+/// A counted drift: the first one seen, and how often it happened.
 #[derive(Debug, Clone, Serialize)]
 pub struct Counted {
-    /// What kind.
-    pub kind: Kind,
-    /// The operation (`POST /flat-2-model`).
-    pub operation: String,
-    /// The field path.
-    pub field: String,
-    /// The first occurrence's message.
-    pub message: String,
+    /// The first occurrence.
+    #[serde(flatten)]
+    pub drift: Drift,
     /// How many exchanges showed it.
     pub count: u64,
 }
@@ -100,13 +95,10 @@ impl DriftLog {
     pub fn add(&mut self, drifts: impl IntoIterator<Item = Drift>) {
         for d in drifts {
             let key = (d.kind, d.operation.clone(), d.field.clone());
-            self.drifts.entry(key).and_modify(|c| c.count += 1).or_insert(Counted {
-                kind: d.kind,
-                operation: d.operation,
-                field: d.field,
-                message: d.message,
-                count: 1,
-            });
+            self.drifts
+                .entry(key)
+                .and_modify(|c| c.count += 1)
+                .or_insert(Counted { drift: d, count: 1 });
         }
     }
 
@@ -141,7 +133,7 @@ impl DriftLog {
     pub fn to_run_report(&self) -> RunReport {
         let mut checks = Vec::new();
         for (op, n) in &self.operations {
-            if !self.drifts.values().any(|d| &d.operation == op) {
+            if !self.drifts.values().any(|c| &c.drift.operation == op) {
                 checks.push(CheckResult {
                     name: op.clone(),
                     status: Status::Passed,
@@ -150,11 +142,11 @@ impl DriftLog {
                 });
             }
         }
-        for d in self.drifts.values() {
+        for Counted { drift: d, count } in self.drifts.values() {
             checks.push(CheckResult {
                 name: format!("{} {} {}", d.kind.as_str(), d.operation, d.field),
                 status: Status::Failed,
-                message: format!("{} (x{})", d.message, d.count),
+                message: format!("{} (x{count})", d.message),
                 duration_ms: 0,
             });
         }

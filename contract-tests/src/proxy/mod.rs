@@ -20,6 +20,7 @@ pub mod check;
 pub mod cli;
 pub mod drift;
 mod rewrite;
+mod rewrite_sse;
 mod shadow;
 pub mod tap;
 
@@ -183,6 +184,12 @@ impl Proxy {
         self.settle().await;
         let s = self.shared.lock();
         (s.drifts.render(format), s.drifts.len())
+    }
+
+    /// The drift log as it stands (call [`Self::settle`] first to have the
+    /// fake beside's answers in).
+    pub fn drifts(&self) -> DriftLog {
+        self.shared.lock().drifts.clone()
     }
 
     /// The session as a cassette (HAR and the flow's IDs), redacted.
@@ -386,7 +393,16 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Err(e) => bad_gateway(format!("the upstream's answer broke off: {e}")),
         };
     }
-    let mut r = Response::new(Body::from_stream(Tap::new(res.bytes_stream(), Box::new(x))));
+    let sse = x.sse.is_some();
+    let body = Tap::new(res.bytes_stream(), Box::new(x));
+    let body = if shared.opts.rewrite_urls && sse {
+        // The notifications' links, rewritten line by line as they pass.
+        headers.remove("content-length");
+        Body::from_stream(rewrite_sse::Rewrite::new(body, &shared.upstream, &shared.public))
+    } else {
+        Body::from_stream(body)
+    };
+    let mut r = Response::new(body);
     *r.status_mut() = code;
     *r.headers_mut() = headers;
     r

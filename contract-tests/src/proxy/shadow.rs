@@ -5,7 +5,7 @@
 //! The fake hands out its own IDs and links. The proxy learns which of
 //! them stands for which of the upstream's by walking both answers to the
 //! same request side by side (`job_id` ↔ `job_id`, `upload_url` ↔
-//! `upload_url`), and translates later requests (path segments, query
+//! `upload_url`, a notification's integer `id` ↔ `id`), and translates later requests (path segments, query
 //! values, JSON strings, a whole pre-signed URL) before asking the fake. A
 //! request naming an ID the fake never saw is not asked (counted, with the
 //! reason). Exchanges are asked one at a time, in the order they ended, so
@@ -30,6 +30,9 @@ const ID_FIELDS: &[&str] = &[
     "identity_code",
     "existing_identity_code",
     "id_task",
+    "id_image",
+    // A notification's (an integer) and the webhook registration's.
+    "id",
     "upload_url",
     "download_url",
     "full_size",
@@ -73,6 +76,10 @@ pub struct Shadow {
     /// receiver (the proxy's sink): the client must not get them twice.
     sink: String,
     ids: HashMap<String, String>,
+    /// The integer IDs (notifications'), upstream's → fake's: only ever
+    /// translated in a path's `{id}`, never in a body, where any number
+    /// could be a width or a count.
+    numbers: HashMap<i64, i64>,
     /// Uploads the fake was not sent the bytes of (the client PUT them
     /// straight to the upstream's storage): the upstream's `download_url`
     /// → the fake's `upload_url` and the Content-Type.
@@ -94,6 +101,7 @@ impl Shadow {
             token: token.to_owned(),
             sink,
             ids: HashMap::new(),
+            numbers: HashMap::new(),
             pending_uploads: HashMap::new(),
         }
     }
@@ -189,8 +197,12 @@ impl Shadow {
         for (i, seg) in path.trim_matches('/').split('/').enumerate() {
             out.push('/');
             let is_id = template.get(i).is_some_and(|t| t.starts_with('{'));
-            match (is_id, self.ids.get(seg)) {
-                (true, Some(mapped)) => out.push_str(mapped),
+            let number = || {
+                let n = self.numbers.get(&seg.parse::<i64>().ok()?)?;
+                Some(n.to_string())
+            };
+            match (is_id, self.ids.get(seg).cloned().or_else(number)) {
+                (true, Some(mapped)) => out.push_str(&mapped),
                 (true, None) if !path.starts_with("/__admin") => {
                     return Err("an ID the fake never saw".into());
                 }
@@ -252,10 +264,16 @@ impl Shadow {
             (Value::Object(u), Value::Object(f)) => {
                 for (k, uv) in u {
                     let Some(fv) = f.get(k) else { continue };
-                    if let (true, Value::String(us), Value::String(fs)) = (ID_FIELDS.contains(&k.as_str()), uv, fv) {
-                        self.ids.insert(us.clone(), fs.clone());
-                    } else {
-                        self.learn(uv, fv);
+                    match (ID_FIELDS.contains(&k.as_str()), uv, fv) {
+                        (true, Value::String(us), Value::String(fs)) => {
+                            self.ids.insert(us.clone(), fs.clone());
+                        }
+                        (true, Value::Number(un), Value::Number(fn_)) => {
+                            if let (Some(u), Some(f)) = (un.as_i64(), fn_.as_i64()) {
+                                self.numbers.insert(u, f);
+                            }
+                        }
+                        _ => self.learn(uv, fv),
                     }
                 }
             }
@@ -389,6 +407,23 @@ mod tests {
         let mut img = exchange("/i", 200, json!({}));
         img.url = "http://up/i?s=1".into();
         assert_eq!(s.target(&img).as_deref(), Ok("http://fake/i?s=2"));
+        // A notification's integer ID, in the path only.
+        s.learn(
+            &json!([{"id": 41, "name": "batch_edit", "data": {"id_task": "up_1", "id_image": "up_1_0"}}]),
+            &json!([{"id": 7, "name": "batch_edit", "data": {"id_task": "job_9", "id_image": "job_9_0"}}]),
+        );
+        let mut delete = exchange("/notifications/41", 200, json!({}));
+        delete.op = Operation::of("DELETE", "/notifications/41");
+        assert_eq!(s.target(&delete).as_deref(), Ok("http://fake/notifications/7"));
+        let mut filtered = exchange("/notifications", 200, json!({}));
+        filtered.query = Some("id_image=up_1_0".into());
+        assert_eq!(
+            s.target(&filtered).as_deref(),
+            Ok("http://fake/notifications?id_image=job_9_0")
+        );
+        let mut body = json!({"num_variations": 41, "id_task": "up_1"});
+        s.translate(&mut body);
+        assert_eq!(body, json!({"num_variations": 41, "id_task": "job_9"}));
         let unknown = exchange("/jobs/up_2/status", 200, json!({}));
         assert!(s.target(&unknown).is_err());
         let mut hook = exchange("/webhooks", 200, json!({}));

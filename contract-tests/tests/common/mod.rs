@@ -56,14 +56,20 @@ pub fn fake(extra: &[&str]) -> Fake {
         .stderr(Stdio::null())
         .spawn()
         .expect("the fake starts");
+    // Its stdout closed after the first line: nothing else is read.
+    let base = listening_on(child.stdout.take().expect("stdout"));
+    Fake { child, base }
+}
+
+/// The address a server started from its binary prints first on `stdout`
+/// (`listening on http://127.0.0.1:PORT`).
+pub fn listening_on(stdout: impl std::io::Read) -> String {
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
+    BufReader::new(stdout)
         .read_line(&mut line)
-        .expect("the fake says where it listens");
-    let base = line
-        .trim()
+        .expect("the server says where it listens");
+    line.trim()
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Fake { child, base }
+        .to_owned()
 }

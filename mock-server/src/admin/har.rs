@@ -1,47 +1,23 @@
-//! The journal as a HAR 1.2 log (<http://www.softwareishard.com/blog/har-12-spec/>),
-//! so a failing CI run can attach what its client sent and got, and any HAR
-//! viewer (browser dev tools) opens it. Written with serde types: no
-//! maintained crate writes HAR. What HAR has no field for goes in `_`
-//! fields, as the format allows: the journal's `seq`, `caller`,
-//! `violations` and `ignored_retry_after`. Credentials are not in the
-//! journal, so not here either.
+//! The journal as a HAR 1.2 log ([`contract::har`]), so a failing CI run
+//! can attach what its client sent and got, and any HAR viewer (browser dev
+//! tools) opens it. What HAR has no field for goes in `_` fields, as the
+//! format allows: the journal's `seq`, `caller`, `violations` and
+//! `ignored_retry_after`. Credentials are not in the journal, so not here
+//! either.
 
 use std::sync::Arc;
 
+use contract::har::{self, Content, NameValue, PostData, Request, Response};
 use serde::Serialize;
 
 use crate::journal::{Entry, KeptBody};
 
-/// A HAR document.
-#[derive(Debug, Serialize)]
-pub struct Har {
-    log: Log,
-}
+/// A HAR document of the journal.
+pub type Har = har::Har<Extension>;
 
+/// What HAR has no field for: the journal's own.
 #[derive(Debug, Serialize)]
-struct Log {
-    version: &'static str,
-    creator: Creator,
-    entries: Vec<HarEntry>,
-}
-
-#[derive(Debug, Serialize)]
-struct Creator {
-    name: &'static str,
-    version: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HarEntry {
-    started_date_time: String,
-    time: u64,
-    request: HarRequest,
-    response: HarResponse,
-    cache: serde_json::Map<String, serde_json::Value>,
-    timings: Timings,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<String>,
+pub struct Extension {
     #[serde(rename = "_seq")]
     seq: u64,
     #[serde(rename = "_caller")]
@@ -52,74 +28,9 @@ struct HarEntry {
     ignored_retry_after: bool,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HarRequest {
-    method: String,
-    url: String,
-    http_version: &'static str,
-    cookies: Vec<NameValue>,
-    headers: Vec<NameValue>,
-    query_string: Vec<NameValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    post_data: Option<PostData>,
-    headers_size: i64,
-    body_size: i64,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HarResponse {
-    status: u16,
-    status_text: String,
-    http_version: &'static str,
-    cookies: Vec<NameValue>,
-    headers: Vec<NameValue>,
-    content: Content,
-    #[serde(rename = "redirectURL")]
-    redirect_url: String,
-    headers_size: i64,
-    body_size: i64,
-}
-
-#[derive(Debug, Serialize)]
-struct NameValue {
-    name: String,
-    value: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PostData {
-    mime_type: String,
-    text: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Content {
-    size: i64,
-    mime_type: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    encoding: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Timings {
-    send: u64,
-    wait: u64,
-    receive: u64,
-}
-
 /// A kept body as HAR text: UTF-8 as it is, else base64; and a note when
 /// only its head (or nothing) was kept.
-fn text_of(b: &KeptBody) -> (Option<String>, Option<&'static str>, Option<String>) {
+fn text_of(b: &KeptBody) -> (Option<String>, Option<String>, Option<String>) {
     use base64::Engine as _;
     let note = b
         .truncated()
@@ -128,13 +39,13 @@ fn text_of(b: &KeptBody) -> (Option<String>, Option<&'static str>, Option<String
         Ok(t) => (Some(t.to_owned()), None, note),
         Err(_) => (
             Some(base64::engine::general_purpose::STANDARD.encode(&b.bytes)),
-            Some("base64"),
+            Some("base64".into()),
             note,
         ),
     }
 }
 
-fn entry(e: &Entry, base: &str) -> HarEntry {
+fn entry(e: &Entry, base: &str) -> har::Entry<Extension> {
     let url = match &e.query {
         Some(q) => format!("{base}{}?{q}", e.path),
         None => format!("{base}{}", e.path),
@@ -144,10 +55,7 @@ fn entry(e: &Entry, base: &str) -> HarEntry {
         .as_deref()
         .map(|q| {
             form_urlencoded::parse(q.as_bytes())
-                .map(|(name, value)| NameValue {
-                    name: name.into_owned(),
-                    value: value.into_owned(),
-                })
+                .map(|(name, value)| NameValue::new(name, value))
                 .collect()
         })
         .unwrap_or_default();
@@ -155,10 +63,7 @@ fn entry(e: &Entry, base: &str) -> HarEntry {
         .headers
         .to_map()
         .into_iter()
-        .map(|(name, v)| NameValue {
-            name,
-            value: v.as_str().unwrap_or_default().to_owned(),
-        })
+        .map(|(name, v)| NameValue::new(name, v.as_str().unwrap_or_default()))
         .collect();
     let post_data = e.request_body.as_ref().filter(|b| b.size > 0).map(|b| {
         let (text, encoding, comment) = text_of(b);
@@ -195,59 +100,35 @@ fn entry(e: &Entry, base: &str) -> HarEntry {
     if e.ignored_retry_after {
         notes.push("ignored the Retry-After of an earlier 429".into());
     }
-    HarEntry {
-        started_date_time: e.at.rfc3339_millis(),
-        time: e.duration_ms,
-        request: HarRequest {
-            method: e.method.as_str().to_owned(),
+    har::Entry::new(
+        e.at.rfc3339_millis(),
+        e.duration_ms,
+        Request::new(
+            e.method.as_str().to_owned(),
             url,
-            http_version: "HTTP/1.1",
-            cookies: Vec::new(),
             headers,
             query_string,
             post_data,
-            headers_size: -1,
-            body_size: i64::try_from(e.body_size).unwrap_or(-1),
+            i64::try_from(e.body_size).unwrap_or(-1),
+        ),
+        Response::new(e.status, Vec::new(), content, -1),
+        (!notes.is_empty()).then(|| notes.join("; ")),
+        Extension {
+            seq: e.seq,
+            caller: e.caller.clone(),
+            violations: e.violations.clone(),
+            ignored_retry_after: e.ignored_retry_after,
         },
-        response: HarResponse {
-            status: e.status,
-            status_text: axum::http::StatusCode::from_u16(e.status)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .unwrap_or_default()
-                .to_owned(),
-            http_version: "HTTP/1.1",
-            cookies: Vec::new(),
-            headers: Vec::new(),
-            content,
-            redirect_url: String::new(),
-            headers_size: -1,
-            body_size: -1,
-        },
-        cache: serde_json::Map::new(),
-        timings: Timings {
-            send: 0,
-            wait: e.duration_ms,
-            receive: 0,
-        },
-        comment: (!notes.is_empty()).then(|| notes.join("; ")),
-        seq: e.seq,
-        caller: e.caller.clone(),
-        violations: e.violations.clone(),
-        ignored_retry_after: e.ignored_retry_after,
-    }
+    )
 }
 
 /// The HAR log of `entries`, their URLs under `base` (`--public-url`).
 pub fn of(entries: &[Arc<Entry>], base: &str) -> Har {
-    Har {
-        log: Log {
-            version: "1.2",
-            creator: Creator {
-                name: "flat2model-mock",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            entries: entries.iter().map(|e| entry(e, base)).collect(),
-        },
-    }
+    har::Har::new(
+        "flat2model-mock",
+        env!("CARGO_PKG_VERSION"),
+        None,
+        entries.iter().map(|e| entry(e, base)).collect(),
+        har::NoExtension {},
+    )
 }
