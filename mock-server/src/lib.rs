@@ -27,7 +27,8 @@
 //!   adapter), [`wire`] (a new job held until its 202 is on the wire),
 //!   [`admission`] (the connections it takes, near the open-file limit),
 //!   and `shutdown::drain`.
-//! - **State**: [`state`]: the settings and the collaborators, nothing more;
+//! - **State**: [`state`]: the settings (what the core reads of the flags,
+//!   taken once from [`Config`]) and the collaborators, nothing more;
 //!   the crate's own, except what `state::inspect` names for tests.
 //! - **What the state holds**: [`config`], [`views`] (typed bodies: status,
 //!   results, notifications), [`links`] (every link handed out, signed, and
