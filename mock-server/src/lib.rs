@@ -23,7 +23,8 @@
 //!   [`drain`] (running the clock until nothing is pending), [`any_token`]
 //!   (the tenants `--any-token` makes: kept, taken back, evicted),
 //!   [`tenancy`] (one tenant's creation, settings and reset, for a shared
-//!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
+//!   fake), [`identities`] (an identity upload: made, kept unless a
+//!   duplicate, announced), [`persist`] (the `--data-dir` store, behind [`durable`]'s
 //!   adapter), [`wire`] (a new job held until its 202 is on the wire),
 //!   [`admission`] (the connections it takes, near the open-file limit),
 //!   and `shutdown::drain`.
@@ -68,6 +69,7 @@ pub mod error;
 pub mod events;
 pub mod eviction;
 pub mod http;
+pub mod identities;
 pub mod jobs;
 pub mod journal;
 pub mod links;

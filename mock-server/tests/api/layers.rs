@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "deliver",
             "eviction",
             "tenancy",
+            "identities",
             "any_token",
             "admission",
             "persist",
