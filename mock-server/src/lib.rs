@@ -47,7 +47,8 @@
 //!   the account, project and identity entities, returning domain errors;
 //!   no I/O, no HTTP).
 //! - **The foundation**: [`clock`], [`redact`] (what of a request the log
-//!   and the journal may show), [`public_base`] (the base of the URLs a
+//!   and the journal may show), [`remove_where`] (entries out of a shared
+//!   map, keeping their keys), [`public_base`] (the base of the URLs a
 //!   request is handed, when they follow its `Host`), the [`render`] and
 //!   [`contract`] crates.
 
@@ -77,6 +78,7 @@ pub mod persist;
 pub mod public_base;
 pub mod publish;
 pub mod redact;
+pub mod remove_where;
 pub use ::render;
 pub mod scenarios;
 pub mod shutdown;
