@@ -122,7 +122,7 @@ pub fn app(state: AppState) -> Router {
         router = router.layer(cors);
     }
     // Only when URLs follow the request: otherwise it costs nothing.
-    if state.settings.public_from_request() {
+    if state.settings.public_from_request {
         router = router.layer(crate::public_base::Layer {
             trust_proxy: state.settings.trust_proxy,
         });

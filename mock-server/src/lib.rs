@@ -23,11 +23,13 @@
 //!   [`drain`] (running the clock until nothing is pending), [`any_token`]
 //!   (the tenants `--any-token` makes: kept, taken back, evicted),
 //!   [`tenancy`] (one tenant's creation, settings and reset, for a shared
-//!   fake), [`persist`] (the `--data-dir` store, behind [`durable`]'s
+//!   fake), [`identities`] (an identity upload: made, kept unless a
+//!   duplicate, announced), [`persist`] (the `--data-dir` store, behind [`durable`]'s
 //!   adapter), [`wire`] (a new job held until its 202 is on the wire),
 //!   [`admission`] (the connections it takes, near the open-file limit),
 //!   and `shutdown::drain`.
-//! - **State**: [`state`]: the settings and the collaborators, nothing more;
+//! - **State**: [`state`]: the settings (what the core reads of the flags,
+//!   taken once from [`Config`]) and the collaborators, nothing more;
 //!   the crate's own, except what `state::inspect` names for tests.
 //! - **What the state holds**: [`config`], [`views`] (typed bodies: status,
 //!   results, notifications), [`links`] (every link handed out, signed, and
@@ -45,7 +47,8 @@
 //!   the account, project and identity entities, returning domain errors;
 //!   no I/O, no HTTP).
 //! - **The foundation**: [`clock`], [`redact`] (what of a request the log
-//!   and the journal may show), [`public_base`] (the base of the URLs a
+//!   and the journal may show), [`remove_where`] (entries out of a shared
+//!   map, keeping their keys), [`public_base`] (the base of the URLs a
 //!   request is handed, when they follow its `Host`), the [`render`] and
 //!   [`contract`] crates.
 
@@ -67,6 +70,7 @@ pub mod error;
 pub mod events;
 pub mod eviction;
 pub mod http;
+pub mod identities;
 pub mod jobs;
 pub mod journal;
 pub mod links;
@@ -74,6 +78,7 @@ pub mod persist;
 pub mod public_base;
 pub mod publish;
 pub mod redact;
+pub mod remove_where;
 pub use ::render;
 pub mod scenarios;
 pub mod shutdown;

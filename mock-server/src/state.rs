@@ -25,39 +25,14 @@ use crate::storage::store::Store;
 use crate::storage::tokens::{Grant, GrantKind, Tokens};
 
 mod inspect;
+mod settings;
 
-/// Settings fixed at start: the flags, and the base URL they resolve to.
-/// Reads as the flags themselves (`state.settings.job_ttl`), so a new flag
-/// needs no copy here.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Base of every URL handed out, without a trailing slash:
-    /// `--public-url`, else the address the fake listens on.
-    pub(crate) public_url: String,
-    flags: Config,
-}
-
-impl Settings {
-    /// The settings of `cfg`, serving under `public_url`.
-    pub fn new(cfg: &Config, public_url: &str) -> Self {
-        Self {
-            public_url: public_url.trim_end_matches('/').to_owned(),
-            flags: cfg.clone(),
-        }
-    }
-}
-
-impl Deref for Settings {
-    type Target = Config;
-    fn deref(&self) -> &Config {
-        &self.flags
-    }
-}
+pub use settings::Settings;
 
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct Shared {
-    /// Settings.
+    /// What the core reads of the flags, taken once from the `Config`.
     pub(crate) settings: Settings,
     /// The injected clock.
     pub(crate) clock: Arc<dyn Clock>,

@@ -126,40 +126,15 @@ pub(crate) fn fill_circle(img: &mut RgbImage, disc: Disc) {
 
 /// Copies `src` onto the canvas at (`x`, `y`), row by row, clipped.
 pub(crate) fn blit_rgb(img: &mut RgbImage, src: &RgbImage, x: u32, y: u32) {
-    let src_stride = src.width() as usize * 3;
-    if src_stride == 0 {
-        return;
-    }
-    for (sy, src_row) in src.chunks_exact(src_stride).enumerate() {
-        let Some(range) = span(
-            img,
-            i64::from(y) + sy as i64,
-            i64::from(x),
-            i64::from(x) + i64::from(src.width()),
-        ) else {
-            continue;
-        };
-        let n = range.len();
-        (**img)[range].copy_from_slice(&src_row[..n]);
-    }
+    blit_rows(img, src, src.width(), 3, (x, y), |dst, src_row| {
+        dst.copy_from_slice(&src_row[..dst.len()]);
+    });
 }
 
 /// Blends `src` (straight alpha) onto the canvas at (`x`, `y`), clipped.
 pub(crate) fn blit_rgba(img: &mut RgbImage, src: &RgbaImage, x: u32, y: u32) {
-    let src_stride = src.width() as usize * 4;
-    if src_stride == 0 {
-        return;
-    }
-    for (sy, src_row) in src.chunks_exact(src_stride).enumerate() {
-        let Some(range) = span(
-            img,
-            i64::from(y) + sy as i64,
-            i64::from(x),
-            i64::from(x) + i64::from(src.width()),
-        ) else {
-            continue;
-        };
-        for (dst, s) in (**img)[range].chunks_exact_mut(3).zip(src_row.chunks_exact(4)) {
+    blit_rows(img, src, src.width(), 4, (x, y), |dst, src_row| {
+        for (dst, s) in dst.chunks_exact_mut(3).zip(src_row.chunks_exact(4)) {
             match s[3] {
                 0 => {}
                 255 => dst.copy_from_slice(&s[..3]),
@@ -170,6 +145,30 @@ pub(crate) fn blit_rgba(img: &mut RgbImage, src: &RgbaImage, x: u32, y: u32) {
                     }
                 }
             }
+        }
+    });
+}
+
+/// The one walk of both blits: for each row of `src` (`width` pixels of
+/// `channels` bytes) placed with its top left at `at`, hands `row` the
+/// canvas bytes it covers, clipped, and the source row from its first
+/// pixel (the left edge never clips: `at` is unsigned).
+fn blit_rows(
+    img: &mut RgbImage,
+    src: &[u8],
+    width: u32,
+    channels: usize,
+    (x, y): (u32, u32),
+    mut row: impl FnMut(&mut [u8], &[u8]),
+) {
+    let src_stride = width as usize * channels;
+    if src_stride == 0 {
+        return;
+    }
+    for (sy, src_row) in src.chunks_exact(src_stride).enumerate() {
+        let (x0, x1) = (i64::from(x), i64::from(x) + i64::from(width));
+        if let Some(range) = span(img, i64::from(y) + sy as i64, x0, x1) {
+            row(&mut (**img)[range], src_row);
         }
     }
 }
@@ -245,5 +244,31 @@ mod tests {
             0,
         );
         assert_eq!(img.get_pixel(0, 0).0, [0, 0, 127]);
+    }
+
+    #[test]
+    fn blits_place_each_source_row_and_clip_at_the_right_and_bottom() {
+        let mut img = RgbImage::new(4, 4);
+        let src = RgbImage::from_fn(3, 3, |x, y| image::Rgb([x as u8 + 1, y as u8 + 1, 7]));
+        blit_rgb(&mut img, &src, 2, 2);
+        assert_eq!(img.get_pixel(2, 2).0, [1, 1, 7]);
+        assert_eq!(img.get_pixel(3, 2).0, [2, 1, 7]);
+        assert_eq!(img.get_pixel(2, 3).0, [1, 2, 7]);
+        assert_eq!(img.get_pixel(3, 3).0, [2, 2, 7]);
+        assert_eq!(img.get_pixel(1, 2).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(2, 1).0, [0, 0, 0]);
+        let mut img = RgbImage::from_pixel(3, 3, image::Rgb([0, 0, 0]));
+        let src = RgbaImage::from_fn(2, 2, |x, y| match (x, y) {
+            (0, 0) => image::Rgba([200, 100, 50, 255]),
+            (1, 0) => image::Rgba([255, 255, 255, 51]),
+            (0, 1) => image::Rgba([9, 9, 9, 0]),
+            _ => image::Rgba([255, 0, 0, 255]),
+        });
+        blit_rgba(&mut img, &src, 1, 1);
+        assert_eq!(img.get_pixel(1, 1).0, [200, 100, 50]);
+        assert_eq!(img.get_pixel(2, 1).0, [51, 51, 51]);
+        assert_eq!(img.get_pixel(1, 2).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(2, 2).0, [255, 0, 0]);
+        assert_eq!(img.get_pixel(0, 1).0, [0, 0, 0]);
     }
 }

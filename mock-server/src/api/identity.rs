@@ -9,18 +9,16 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::api::probe_off_runtime;
-use crate::domain::identity::Identity;
+use crate::domain::identity::{Identity, Upload};
 use crate::domain::ids::IdentityCode;
 use crate::domain::names::{identity_label, image_file_name};
 use crate::domain::pagination::PageRequest;
-use crate::durable::Dirty;
 use crate::error::{ApiError, FieldError, Position};
 use crate::http::Routes;
 use crate::http::extract::{ApiQuery, Caller, Scenario, too_large};
-use crate::publish;
+use crate::identities;
 use crate::state::AppState;
 use crate::storage::store::IdentityInsert;
 
@@ -184,8 +182,8 @@ async fn read_form(state: &AppState, mut form: Multipart) -> Result<UploadForm, 
     Ok(UploadForm {
         image,
         filename,
-        name: name.filter(|n| !n.is_empty()),
-        tag: tag.filter(|t| !t.is_empty()),
+        name,
+        tag,
     })
 }
 
@@ -206,39 +204,18 @@ async fn upload(
     let info = probe_off_runtime(form.image.clone())
         .await
         .map_err(|e| form_error("image", e.0))?;
-    let digest: [u8; 32] = Sha256::digest(&form.image).into();
-    let identity = Identity {
-        code: state.ids.next::<IdentityCode>(),
-        owner: tenant.id().clone(),
-        name: form.name.unwrap_or_else(|| Identity::name_from_file(&form.filename)),
+    let upload = Upload {
+        filename: form.filename,
+        name: form.name,
         tag: form.tag,
-        original_filename: form.filename,
-        content_type: info.content_type(),
-        bytes: form.image,
-        width: info.width,
-        height: info.height,
-        face_detected: info.face_detected,
-        created_at: state.now(),
-        seq: state.store.next_seq(),
-        stock: None,
+        image: form.image,
+        info,
     };
-    let stored =
-        state
-            .store
-            .insert_identity(&tenant, digest, identity)
-            .map_err(|IdentityInsert::Duplicate(code)| {
-                ApiError::conflict("an identity with the same image already exists", "image")
-                    .with_extra("existing_identity_code", code.to_string())
-            })?;
-    state.mark(Dirty::Identity(stored.code.clone()));
-    publish::publish(
-        &state,
-        tenant.id(),
-        "identity_preprocessing",
-        json!({ "identity_code": stored.code, "preprocessing_status": "completed", "error_message": null }),
-        stored.created_at,
-        scenario.0.as_ref().and_then(|s| s.webhook.clone()),
-    );
+    let fault = scenario.0.as_ref().and_then(|s| s.webhook.clone());
+    let stored = identities::upload(&state, &tenant, upload, fault).map_err(|IdentityInsert::Duplicate(code)| {
+        ApiError::conflict("an identity with the same image already exists", "image")
+            .with_extra("existing_identity_code", code.to_string())
+    })?;
     let mut view = identity_view(&state, &stored, &tenant.account.username());
     view["success"] = Value::Bool(true);
     Ok(Json(view))

@@ -61,18 +61,7 @@ fn resolve_inputs(
     if identity.is_none() {
         missing.push(not_found_ref("identity_code".into(), "identity"));
     }
-    // By id, else by `project_key`: the vendor's client sends the key it
-    // read from `GET /project` when a 409 did not give it the id. Only the
-    // caller's projects are searched, so another account's key is unknown.
-    let project = {
-        let data = tenant.data.lock();
-        let key = req.project_id.as_str();
-        data.projects
-            .iter()
-            .find(|p| p.id == req.project_id)
-            .or_else(|| data.projects.iter().find(|p| p.key == key))
-            .cloned()
-    };
+    let project = crate::domain::project::referenced(&tenant.data.lock().projects, &req.project_id).cloned();
     if project.is_none() {
         missing.push(not_found_ref("project_id".into(), "project"));
     }

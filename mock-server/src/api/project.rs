@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::domain::names::ProjectName;
 use crate::domain::pagination::PageRequest;
-use crate::domain::project::Project;
+use crate::domain::project::{self, Project};
 use crate::durable::Dirty;
 use crate::error::{ApiError, Position};
 use crate::http::Routes;
@@ -36,18 +36,17 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = ProjectName::parse(&req.project_name).map_err(|v| ApiError::violated([v], Position::Body))?;
     let mut data = tenant.data.lock();
-    if let Some(p) = data.projects.iter().find(|p| p.name == name.as_str()) {
-        return Err(
-            ApiError::conflict("a project with this name already exists", "project_name")
-                .with_extra("project_id", p.id.to_string())
-                .with_extra("project_name", p.name.clone()),
-        );
-    }
-    let project = Project::new(state.ids.next(), name, state.now());
-    let (id, name) = (project.id.clone(), project.name.clone());
-    data.projects.push(project);
+    let at = project::add(&mut data.projects, name, |name| {
+        Project::new(state.ids.next(), name, state.now())
+    })
+    .map_err(|p| {
+        ApiError::conflict("a project with this name already exists", "project_name")
+            .with_extra("project_id", p.id.to_string())
+            .with_extra("project_name", p.name.clone())
+    })?;
+    let (id, name) = (data.projects[at].id.clone(), data.projects[at].name.clone());
     // Under the account's lock: positions reach the store in order.
-    state.mark(Dirty::Project(tenant.id().clone(), data.projects.len() - 1));
+    state.mark(Dirty::Project(tenant.id().clone(), at));
     Ok((
         StatusCode::CREATED,
         Json(json!({ "project_id": id, "project_name": name })),

@@ -55,12 +55,8 @@ async fn create(
         Some(pn) => {
             // A name no project can have is a broken rule (400), not a miss.
             let pn = ProjectName::parse(pn).map_err(|v| ApiError::violated([v], Position::Body))?;
-            let pn = pn.as_str();
             let data = tenant.data.lock();
-            let p = data
-                .projects
-                .iter()
-                .find(|p| p.name == pn)
+            let p = crate::domain::project::named(&data.projects, &pn)
                 .ok_or_else(|| ApiError::not_found("project", Some(("project_name", Position::Body))))?;
             Some((p.id.clone(), p.name.clone()))
         }

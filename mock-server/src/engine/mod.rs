@@ -20,6 +20,7 @@ use crate::clock::Instant;
 use crate::domain::ids::{JobId, TenantId};
 use crate::engine::job::{Job, NewJob};
 use crate::engine::schedule::TimedEvent;
+use crate::remove_where::remove_where;
 
 /// An event the engine applied.
 #[derive(Debug, Clone)]
@@ -159,32 +160,15 @@ impl Engine {
 
     /// [`Engine::evict_final`], naming what went (so `--data-dir` deletes it too).
     pub fn evict_final_ids(&self, mut expired: impl FnMut(Instant) -> bool) -> Vec<JobId> {
-        let mut removed = Vec::new();
-        // `retain` locks one shard at a time, so lookups in other shards
-        // (and job creation) go on during the sweep.
-        self.jobs.retain(|id, job| {
-            let evict = job.final_since().is_some_and(&mut expired);
-            if evict {
-                removed.push(id.clone());
-            }
-            !evict
-        });
-        removed
+        // One shard at a time: lookups and job creation go on meanwhile.
+        remove_where(&self.jobs, |job| job.final_since().is_some_and(&mut expired))
     }
 
     /// Removes every job of `owner`, running or not (a reset of that
     /// tenant); returns their ids. Queue entries of a removed job are
     /// skipped when they fall due.
     pub fn remove_owned(&self, owner: &TenantId) -> Vec<JobId> {
-        let mut removed = Vec::new();
-        self.jobs.retain(|id, job| {
-            let mine = &job.owner == owner;
-            if mine {
-                removed.push(id.clone());
-            }
-            !mine
-        });
-        removed
+        remove_where(&self.jobs, |job| &job.owner == owner)
     }
 
     /// When the next event of any job is due.

@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::clock::Instant;
 use crate::durable::{Dirty, Op};
+use crate::remove_where::remove_where;
 use crate::state::Shared;
 
 pub mod timer;
@@ -88,13 +89,8 @@ pub fn sweep(state: &Shared, now: Instant) -> Evicted {
         .webhooks
         .evict_finished_ids(|t| expired(t, s.notification_ttl, now));
     // After the jobs, so a link whose jobs just went goes in the same sweep.
-    let mut links = Vec::new();
-    state.downloads.retain(|token, g| {
-        let evict = now >= g.expires_at && g.jobs.iter().all(|id| state.engine.get_any(id).is_none());
-        if evict {
-            links.push(*token);
-        }
-        !evict
+    let links = remove_where(&state.downloads, |g| {
+        now >= g.expires_at && g.jobs.iter().all(|id| state.engine.get_any(id).is_none())
     });
     // Last: what an idle tenant owns goes with it, counted apart.
     let tenants = crate::any_token::evict_idle(state, now);

@@ -11,6 +11,7 @@ use dashmap::DashMap;
 use crate::clock::Instant;
 use crate::domain::identity::Identity;
 use crate::domain::ids::{FileId, IdentityCode, TenantId};
+use crate::remove_where::remove_where;
 use crate::storage::records::{StoredFile, Tenant};
 
 /// All stored objects.
@@ -148,22 +149,8 @@ impl Store {
     /// Removes every identity and file of `owner` (a reset of that tenant);
     /// returns what went.
     pub fn remove_owned(&self, owner: &TenantId) -> (Vec<IdentityCode>, Vec<FileId>) {
-        let mut identities = Vec::new();
-        self.identities.retain(|code, i| {
-            let mine = &i.owner == owner;
-            if mine {
-                identities.push(code.clone());
-            }
-            !mine
-        });
-        let mut files = Vec::new();
-        self.files.retain(|id, f| {
-            let mine = &f.owner == owner;
-            if mine {
-                files.push(id.clone());
-            }
-            !mine
-        });
+        let identities = remove_where(&self.identities, |i| &i.owner == owner);
+        let files = remove_where(&self.files, |f| &f.owner == owner);
         (identities, files)
     }
 
@@ -199,15 +186,7 @@ impl Store {
 
     /// [`Store::evict_files`], naming what went (so `--data-dir` deletes it too).
     pub fn evict_files_ids(&self, mut expired: impl FnMut(Instant) -> bool) -> Vec<FileId> {
-        let mut removed = Vec::new();
-        self.files.retain(|id, f| {
-            let evict = expired(f.created_at);
-            if evict {
-                removed.push(id.clone());
-            }
-            !evict
-        });
-        removed
+        remove_where(&self.files, |f| expired(f.created_at))
     }
 
     /// Runs `f` on the stored file `id`, if it exists.

@@ -90,10 +90,7 @@ async fn a_finished_job_lives_until_its_ttl_then_answers_like_an_unknown_job() {
     assert_eq!(app.get(&image).send().await.expect(404).s3_code(), "NoSuchKey");
     app.get(&zip).send().await.expect(404);
     let r = app
-        .post("/download")
-        .token(DEMO)
-        .json(json!({"job_id": job}))
-        .send()
+        .zip_request(DEMO, "/download", json!({"job_id": job}))
         .await
         .expect(404);
     assert_eq!(r.error_field().as_deref(), Some("job_id"));

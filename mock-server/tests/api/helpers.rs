@@ -235,9 +235,14 @@ impl TestApp {
         call.send().await
     }
 
+    /// `POST /flat-2-model` expecting 202; returns the whole answer.
+    pub async fn accept_job(&self, token: &str, body: Value) -> Resp {
+        self.send_job(token, body, None).await.expect(202)
+    }
+
     /// `POST /flat-2-model` expecting 202; returns the job id.
     pub async fn create_job(&self, token: &str, body: Value) -> String {
-        Self::accepted(self.send_job(token, body, None).await)
+        Self::accepted(self.accept_job(token, body).await)
     }
 
     /// `POST /flat-2-model` under the fault plan `plan` expecting 202;

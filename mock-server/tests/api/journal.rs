@@ -177,13 +177,7 @@ async fn flow(app: &TestApp) -> Vec<Vec<u8>> {
         .await
         .expect(200);
     let body = json!({"identity_code": code, "project_id": project, "images": [up["file_id"]], "instructions": [{"pose": "a"}, {"pose": "b", "num_variations": 2}]});
-    let r = app
-        .post("/flat-2-model")
-        .token(DEMO)
-        .json(body)
-        .send()
-        .await
-        .expect(202);
+    let r = app.accept_job(DEMO, body).await;
     bodies.push(r.body.to_vec());
     let job = r.json()["job_id"].as_str().expect("id").to_owned();
     for _ in 0..40 {

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 /// Bottom to top. A module path (`deliver/client`) belongs to the layer of
 /// its longest prefix listed here.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("foundation", &["clock", "redact", "public_base", "render", "contract"]),
+    (
+        "foundation",
+        &["clock", "redact", "remove_where", "public_base", "render", "contract"],
+    ),
     ("domain", &["domain"]),
     ("errors", &["error"]),
     ("model", &["engine", "events", "scenarios", "storage"]),
@@ -36,6 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "deliver",
             "eviction",
             "tenancy",
+            "identities",
             "any_token",
             "admission",
             "persist",

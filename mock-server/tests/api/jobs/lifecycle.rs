@@ -16,14 +16,7 @@ async fn the_vendor_example_runs_completes_and_downloads() {
     let mut body = TestApp::job_body(&inputs, vendor_instructions());
     body["post_process"] = json!(false);
     body["options"] = json!({"model": "auto"});
-    let r = app
-        .post("/flat-2-model")
-        .token(DEMO)
-        .json(body)
-        .send()
-        .await
-        .expect(202)
-        .json();
+    let r = app.accept_job(DEMO, body).await.json();
     assert_eq!(r["total_outputs"], 2);
     assert_eq!(r["message"], "Job created successfully");
     let job = r["job_id"].as_str().expect("id").to_owned();

@@ -51,29 +51,15 @@ async fn downloads_need_a_completed_job_and_links_expire() {
     let inputs = app.job_inputs(DEMO, 1).await;
     let job = app.create_job(DEMO, TestApp::job_body(&inputs, json!([{}]))).await;
     let r = app
-        .post("/download")
-        .token(DEMO)
-        .json(json!({"job_id": job}))
-        .send()
+        .zip_request(DEMO, "/download", json!({"job_id": job}))
         .await
         .expect(409);
     assert_eq!(r.error_field().as_deref(), Some("job_id"));
-    app.post("/download")
-        .token(DEMO)
-        .json(json!({"job_id": "job_unknown"}))
-        .send()
+    app.zip_request(DEMO, "/download", json!({"job_id": "job_unknown"}))
         .await
         .expect(404);
     app.finish_jobs();
-    let dl = app
-        .post("/download")
-        .token(DEMO)
-        .json(json!({"job_id": job}))
-        .send()
-        .await
-        .expect(200)
-        .json();
-    let url = dl["download_url"].as_str().expect("url").to_owned();
+    let url = app.zip_link(DEMO, "/download", json!({"job_id": job})).await;
     app.get(&url).send().await.expect(200);
     app.advance(Duration::from_secs(3600));
     assert_eq!(

@@ -347,14 +347,7 @@ async fn every_shape_of_every_field_is_accepted() {
     body["review_config"] = json!(null);
     body["an_unknown_field"] = json!({"is": "ignored"});
     body["instructions"][1]["num_variations"] = json!(2.0);
-    let r = app
-        .post("/flat-2-model")
-        .token(DEMO)
-        .json(body)
-        .send()
-        .await
-        .expect(202)
-        .json();
+    let r = app.accept_job(DEMO, body).await.json();
     assert_eq!(r["total_outputs"], 5, "the sum of num_variations");
     let job = r["job_id"].as_str().expect("id").to_owned();
     app.finish_jobs();
@@ -415,10 +408,7 @@ async fn jobs_are_tenant_scoped() {
         app.get(&path).token(OTHER).send().await.expect(404);
     }
     let r = app
-        .post("/download")
-        .token(OTHER)
-        .json(json!({"job_id": job}))
-        .send()
+        .zip_request(OTHER, "/download", json!({"job_id": job}))
         .await
         .expect(404);
     assert_eq!(r.error_field().as_deref(), Some("job_id"));
