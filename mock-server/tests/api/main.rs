@@ -39,3 +39,4 @@ mod text_rules;
 mod tls;
 mod trigger;
 mod upload;
+mod webhook_bounds;
