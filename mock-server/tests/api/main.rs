@@ -11,6 +11,7 @@ mod bounds;
 mod cli;
 mod contract;
 mod docs;
+mod documented_bounds;
 mod drain;
 mod errors;
 mod events;
