@@ -169,6 +169,20 @@ pub struct Config {
     #[arg(long, env = "MOCK_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_ttl_ms)]
     pub webhook_timeout: Duration,
 
+    /// Webhook attempts on the wire at once, over every account: each holds
+    /// a socket (an open file) until its receiver answers or
+    /// `--webhook-timeout` ends it, so a receiver that never answers cannot
+    /// take the descriptors the API serves with. A due delivery past it
+    /// waits, pending, for an attempt to end.
+    #[arg(long, env = "MOCK_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub webhook_max_in_flight: u32,
+
+    /// Webhook deliveries one account may have unfinished (pending, or in
+    /// flight) at once; one more drops the account's oldest pending
+    /// delivery, which the delivery log then shows as `dropped`.
+    #[arg(long, env = "MOCK_WEBHOOK_MAX_PENDING", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_max_pending: u32,
+
     /// A PEM file of extra CA certificates that `https://` webhook receivers
     /// may present (besides the bundled public roots): for a receiver with
     /// a certificate of its own. A file that cannot be read stops the start.

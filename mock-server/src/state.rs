@@ -56,6 +56,8 @@ pub struct Shared {
     pub(crate) webhooks: Webhooks,
     /// The HTTP client that delivers webhooks ([`crate::deliver`]).
     pub(crate) http: reqwest::Client,
+    /// One permit per webhook attempt on the wire (`--webhook-max-in-flight`).
+    pub(crate) webhook_slots: Arc<tokio::sync::Semaphore>,
     /// Numbers notifications, and the section they are published in.
     pub(crate) publisher: Publisher,
     /// Renders running at once: one per CPU.
@@ -131,8 +133,9 @@ impl AppState {
             engine: Engine::new(cfg.seed, cfg.time_scale),
             downloads: DashMap::new(),
             ticker: Notify::new(),
-            webhooks: Webhooks::default(),
+            webhooks: Webhooks::with_max_pending(cfg.webhook_max_pending as usize),
             http,
+            webhook_slots: Arc::new(tokio::sync::Semaphore::new(cfg.webhook_max_in_flight as usize)),
             publisher: Publisher::default(),
             render_permits: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),

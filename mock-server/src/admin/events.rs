@@ -72,11 +72,11 @@ async fn deliveries(
 ) -> Result<Json<Value>, ApiError> {
     let only = account(&state, q.account.as_deref())?;
     if let Some(s) = q.status.as_deref()
-        && !["pending", "in_flight", "delivered", "failed"].contains(&s)
+        && !["pending", "in_flight", "delivered", "failed", "dropped"].contains(&s)
     {
         return Err(ApiError::invalid_field(
             "status",
-            "must be pending, in_flight, delivered or failed",
+            "must be pending, in_flight, delivered, failed or dropped",
             Position::Query,
         ));
     }

@@ -14,13 +14,18 @@ use crate::config::Config;
 
 /// The webhook client for `cfg`: no proxy (the receiver is where the URL
 /// says), no redirects (a 3xx is an answer, not a delivery), plain HTTP and
-/// TLS. A CA file that cannot be read or holds no certificate is an error,
+/// TLS, a pool of its own. A CA file that cannot be read or holds no certificate is an error,
 /// so the fake does not start.
 pub fn client(cfg: &Config) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("flat2model-mock/", env!("CARGO_PKG_VERSION")))
+        // Its own pool, apart from the API's connections: no more idle
+        // sockets kept per receiver than attempts may run at once, and
+        // those let go after a while.
+        .pool_max_idle_per_host(cfg.webhook_max_in_flight as usize)
+        .pool_idle_timeout(std::time::Duration::from_secs(30))
         .use_rustls_tls()
         // Receivers' names resolved in Rust (/etc/hosts, then the DNS
         // servers of /etc/resolv.conf), never by glibc's NSS, which a

@@ -38,6 +38,19 @@ impl Binary {
         Self::spawn(cmd).await
     }
 
+    /// [`Binary::start`] with the open-file limit (soft and hard) at
+    /// `files`, as `ulimit -n` sets it, so the binary cannot raise it.
+    pub async fn start_with_open_files(files: u32, args: &[&str]) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_mock-server"))
+            .args(["--port", "0", "--log-format", "json"])
+            .args(args)
+            .env("MOCK_FIXTURES", concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"));
+        Self::spawn(cmd).await
+    }
+
     /// Starts the binary as a user would after copying or installing it:
     /// in folder `cwd`, with port 0 and `args` only (no `MOCK_FIXTURES`:
     /// the compiled-in fixtures).
@@ -121,6 +134,15 @@ impl Binary {
                 return;
             }
         }
+    }
+
+    /// Every log line read so far, with those waiting read too (without
+    /// waiting for more).
+    pub fn log_so_far(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.log.push(line);
+        }
+        &self.log
     }
 
     /// Waits for the process to exit (at most `within`), reading the rest

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::pending::Unfinished;
 use super::{Delivery, DeliveryStatus};
 use crate::domain::ids::TenantId;
 
@@ -37,6 +38,8 @@ pub(super) struct Book {
     pub(super) due: BTreeSet<(i64, u64)>,
     /// Set once a shutdown began: what may still be sent.
     pub(super) cutoff: Option<Cutoff>,
+    /// Each account's unfinished deliveries: exactly those in its lines.
+    pub(super) unfinished: Unfinished,
 }
 
 impl Book {
@@ -78,6 +81,7 @@ impl Book {
     /// again); one it moves back from first place stops being due.
     pub(super) fn join_line(&mut self, id: u64) {
         let Some(d) = self.deliveries.get(&id) else { return };
+        self.unfinished.add(&d.account, id);
         let line = self.lines.entry((d.account.clone(), d.key.clone())).or_default();
         let displaced = line.first().copied().filter(|first| *first > id);
         line.insert(id);
@@ -101,6 +105,7 @@ impl Book {
     /// becomes due.
     pub(super) fn leave_line(&mut self, id: u64) {
         let Some(d) = self.deliveries.get(&id) else { return };
+        self.unfinished.remove(&d.account, id);
         let key = (d.account.clone(), d.key.clone());
         let Some(line) = self.lines.get_mut(&key) else { return };
         line.remove(&id);
@@ -110,5 +115,31 @@ impl Book {
                 self.lines.remove(&key);
             }
         }
+    }
+
+    /// While `account` has more than `cap` unfinished deliveries, drops its
+    /// oldest pending one (one on the wire runs its course): never sent,
+    /// out of its line, so the next delivery of its job may go. Returns
+    /// the ids dropped.
+    pub(super) fn drop_oldest_past(&mut self, account: &TenantId, cap: usize) -> Vec<u64> {
+        let mut dropped = Vec::new();
+        while self.unfinished.count(account) > cap {
+            let deliveries = &self.deliveries;
+            let Some(id) = self
+                .unfinished
+                .of(account)
+                .find(|id| deliveries.get(id).is_some_and(|d| d.status == DeliveryStatus::Pending))
+            else {
+                break;
+            };
+            self.unschedule(id);
+            if let Some(d) = self.deliveries.get_mut(&id) {
+                d.status = DeliveryStatus::Dropped;
+                d.next_attempt_at = None;
+            }
+            self.leave_line(id);
+            dropped.push(id);
+        }
+        dropped
     }
 }

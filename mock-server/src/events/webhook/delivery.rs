@@ -32,6 +32,16 @@ pub enum DeliveryStatus {
     Delivered,
     /// Every attempt failed.
     Failed,
+    /// Never sent: its account had more deliveries unfinished than
+    /// `--webhook-max-pending`, and it was the oldest pending one.
+    Dropped,
+}
+
+impl DeliveryStatus {
+    /// Whether nothing more will happen to it (unless redelivered).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Delivered | Self::Failed | Self::Dropped)
+    }
 }
 
 /// One attempt's outcome.

@@ -14,10 +14,13 @@
 //!
 //! - `signature`: signing and verifying a body;
 //! - `delivery`: a delivery, its attempts, what the sender is handed;
-//! - `book`: the indexes behind [`Webhooks`].
+//! - `book`: the indexes behind [`Webhooks`];
+//! - `pending`: each account's unfinished deliveries, against
+//!   `--webhook-max-pending`, and the drop bursts it causes.
 
 mod book;
 mod delivery;
+mod pending;
 mod signature;
 
 use std::collections::HashSet;
@@ -78,19 +81,29 @@ pub struct Webhooks {
     book: Mutex<Book>,
     /// Earliest due attempt (ms), so a check with nothing due takes no lock.
     next_due: AtomicI64,
+    /// Most unfinished deliveries of one account (`--webhook-max-pending`).
+    max_pending: usize,
 }
 
 impl Default for Webhooks {
+    /// A book without a cap on an account's unfinished deliveries.
     fn default() -> Self {
-        Self {
-            registrations: DashMap::new(),
-            book: Mutex::new(Book::default()),
-            next_due: AtomicI64::new(i64::MAX),
-        }
+        Self::with_max_pending(usize::MAX)
     }
 }
 
 impl Webhooks {
+    /// A book that keeps at most `max_pending` deliveries of one account
+    /// unfinished: one more drops the oldest pending one.
+    pub fn with_max_pending(max_pending: usize) -> Self {
+        Self {
+            registrations: DashMap::new(),
+            book: Mutex::new(Book::default()),
+            next_due: AtomicI64::new(i64::MAX),
+            max_pending,
+        }
+    }
+
     /// Forgets everything (while shutting down, nothing made after this is
     /// sent).
     pub fn clear(&self) {
@@ -212,34 +225,47 @@ impl Webhooks {
     }
 
     /// Puts a delivery in the book (a prepared one, or one kept by
-    /// `--data-dir`); returns the ids of finished deliveries the cap of
-    /// [`MAX_DELIVERIES`] pushed out.
+    /// `--data-dir`); returns the ids of the deliveries it changed besides:
+    /// the oldest pending ones of its account dropped past the account's
+    /// cap (now `dropped`), and finished ones the cap of
+    /// [`MAX_DELIVERIES`] pushed out (gone).
     pub fn insert(&self, d: Delivery) -> Vec<u64> {
         let mut book = self.book.lock();
         book.next_id = book.next_id.max(d.id);
-        let (id, unfinished) = (
-            d.id,
-            matches!(d.status, DeliveryStatus::Pending | DeliveryStatus::InFlight),
-        );
+        let (id, unfinished) = (d.id, !d.status.is_finished());
+        let (account, made) = (d.account.clone(), d.created_at);
         book.deliveries.insert(id, d);
+        let mut dropped = Vec::new();
         if unfinished {
             book.join_line(id);
+            dropped = book.drop_oldest_past(&account, self.max_pending);
         }
-        let mut dropped = Vec::new();
+        let burst = !dropped.is_empty() && book.unfinished.note_drop(&account, made);
         if book.deliveries.len() > MAX_DELIVERIES {
-            dropped = book
+            let gone: Vec<u64> = book
                 .deliveries
                 .values()
-                .filter(|d| matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed))
+                .filter(|d| d.status.is_finished())
                 .map(|d| d.id)
                 .take(book.deliveries.len() - MAX_DELIVERIES)
                 .collect();
             // Finished ones are in no line and not due: the index stays right.
-            for f in &dropped {
+            for f in &gone {
                 book.deliveries.remove(f);
             }
+            dropped.extend(gone);
         }
         self.publish_next_due(&book);
+        drop(book);
+        if burst {
+            tracing::warn!(
+                account = %account,
+                cap = self.max_pending,
+                "an account has more webhook deliveries unfinished than --webhook-max-pending: \
+                 its oldest pending ones are dropped (`dropped` in the delivery log); \
+                 logged once per burst of drops"
+            );
+        }
         dropped
     }
 
@@ -290,13 +316,21 @@ impl Webhooks {
     /// for its (account, key); once a shutdown began, only those
     /// [`Webhooks::send_only_due`] lets through.
     pub fn take_due(&self, now: Instant) -> Vec<Send> {
-        if self.next_due.load(Ordering::SeqCst) > now.millis() {
+        self.take_due_at_most(now, usize::MAX)
+    }
+
+    /// [`Webhooks::take_due`], at most `max` of them (the free slots for
+    /// attempts); the others stay pending, in the due index.
+    pub fn take_due_at_most(&self, now: Instant, max: usize) -> Vec<Send> {
+        if max == 0 || self.next_due.load(Ordering::SeqCst) > now.millis() {
             return Vec::new();
         }
         let mut book = self.book.lock();
         let generation = book.generation;
         let mut out = Vec::new();
-        while let Some((at, id)) = book.next_sendable(now.millis()) {
+        while out.len() < max
+            && let Some((at, id)) = book.next_sendable(now.millis())
+        {
             book.due.remove(&(at, id));
             if let Some(c) = book.cutoff.as_mut() {
                 c.tried.insert(id);
@@ -430,7 +464,7 @@ impl Webhooks {
         let mut book = self.book.lock();
         let mut removed = Vec::new();
         book.deliveries.retain(|id, d| {
-            let finished = matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed);
+            let finished = d.status.is_finished();
             let evict = finished && expired(d.attempts.last().map_or(d.created_at, |a| a.at));
             if evict {
                 removed.push(*id);

@@ -259,3 +259,37 @@ fn a_result_from_before_a_reset_is_not_recorded_on_a_new_delivery() {
     assert_eq!(w.deliveries(None)[0].status, DeliveryStatus::Pending);
     assert!(w.deliveries(None)[0].attempts.is_empty());
 }
+
+#[test]
+fn past_the_pending_cap_the_oldest_pending_is_dropped_and_the_next_of_its_job_goes() {
+    let w = Webhooks::with_max_pending(2);
+    let owner = TenantId::from_client("acct_1");
+    let t0 = Instant::from_millis(1_000_000);
+    w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
+    let a = queue(&w, &owner, "batch_edit", 1, "job_a", Bytes::from_static(b"1"), t0);
+    assert_eq!(ids(w.take_due_at_most(t0, 1)), [a], "a is on the wire");
+    let b = queue(&w, &owner, "batch_edit", 2, "job_b", Bytes::from_static(b"2"), t0);
+    let c = queue(&w, &owner, "batch_edit", 3, "job_b", Bytes::from_static(b"3"), t0);
+    let log = w.deliveries(None);
+    assert_eq!(
+        log[0].status,
+        DeliveryStatus::InFlight,
+        "one on the wire is never dropped"
+    );
+    assert_eq!((log[1].status, log[1].next_attempt_at), (DeliveryStatus::Dropped, None));
+    assert_eq!(ids(w.take_due(t0)), [c], "c no longer waits behind the dropped b");
+    assert_eq!(b, log[1].id);
+}
+
+#[test]
+fn taking_at_most_n_leaves_the_rest_due() {
+    let (w, owner) = registered(Instant::from_millis(0));
+    let t0 = Instant::from_millis(1_000);
+    let all: Vec<u64> = (0..5)
+        .map(|n| queue(&w, &owner, "batch_edit", n, &format!("job_{n}"), Bytes::new(), t0))
+        .collect();
+    assert_eq!(ids(w.take_due_at_most(t0, 2)), all[..2]);
+    assert!(w.take_due_at_most(t0, 0).is_empty());
+    assert_eq!(w.next_due(), Some(t0), "the rest are still due");
+    assert_eq!(ids(w.take_due(t0)), all[2..]);
+}
