@@ -887,7 +887,6 @@ fn finish(mut results: Vec<CheckResult>, outcomes: Vec<String>) -> RunReport {
 }
 
 async fn flow(s: &mut Suite<'_>) {
-    auth_checks(s).await;
     let hooks = webhook_register(s).await;
     let identity = identity_checks(s).await;
     let project = project_checks(s).await;
@@ -912,6 +911,7 @@ async fn flow(s: &mut Suite<'_>) {
             s.skip(name, why);
         }
         // What does not need them still runs.
+        auth_checks(s, None).await;
         webhook_finish_deliveries(s, hooks.as_ref(), None).await;
         expiry_checks(s, None).await;
         webhook_finish(s, hooks).await;
@@ -920,6 +920,7 @@ async fn flow(s: &mut Suite<'_>) {
     let base = json!({"identity_code": code, "project_id": project, "images": [file]});
     let job = job_checks(s, &base).await;
     let job_id = job.as_ref().map(|j| j.id.clone());
+    auth_checks(s, job_id.as_deref()).await;
     webhook_finish_deliveries(s, hooks.as_ref(), job_id.as_deref()).await;
     let zip = download_checks(s, job.as_ref()).await;
     isolation_checks(s, job.as_ref(), &code, &project, &base).await;
@@ -930,7 +931,15 @@ async fn flow(s: &mut Suite<'_>) {
     webhook_finish(s, hooks).await;
 }
 
-async fn auth_checks(s: &mut Suite<'_>) {
+/// Each kind of bad token on the account's project list and, once there is
+/// a job, on its status and results: a gateway that checks tokens on some
+/// routes only is caught on the others.
+async fn auth_checks(s: &mut Suite<'_>, job: Option<&str>) {
+    let mut paths = vec!["/project".to_owned()];
+    paths.extend(
+        job.iter()
+            .flat_map(|id| [format!("/jobs/{id}/status"), format!("/jobs/{id}/results")]),
+    );
     for (name, auth) in [
         ("auth.missing_token", None),
         ("auth.malformed_token", Some("Bearer not a token".to_owned())),
@@ -940,9 +949,13 @@ async fn auth_checks(s: &mut Suite<'_>) {
         ),
     ] {
         s.check(name, async |s| {
-            let a = s.send(s.request(Method::GET, "/project", auth.as_deref())).await?;
-            expect_status("GET /project", &a, &[401])?;
-            s.strict_error("GET /project", &a)
+            for path in &paths {
+                let what = format!("GET {path}");
+                let a = s.send(s.request(Method::GET, path, auth.as_deref())).await?;
+                expect_status(&what, &a, &[401])?;
+                s.strict_error(&what, &a)?;
+            }
+            Ok(())
         })
         .await;
     }
@@ -2161,30 +2174,37 @@ async fn isolation_checks(s: &mut Suite<'_>, job: Option<&Job>, code: &str, proj
     };
     match job {
         Some(job) => {
-            for (name, method, path, body) in [
+            // The results are also read through an output's versions.
+            for (name, method, paths, body) in [
                 (
                     "isolation.job_status",
                     Method::GET,
-                    format!("/jobs/{}/status", job.id),
+                    vec![format!("/jobs/{}/status", job.id)],
                     None,
                 ),
                 (
                     "isolation.job_results",
                     Method::GET,
-                    format!("/jobs/{}/results", job.id),
+                    vec![
+                        format!("/jobs/{}/results", job.id),
+                        format!("/jobs/{}/versions/0", job.id),
+                    ],
                     None,
                 ),
                 (
                     "isolation.download",
                     Method::POST,
-                    "/download".to_owned(),
+                    vec!["/download".to_owned()],
                     Some(json!({"job_id": job.id})),
                 ),
             ] {
                 s.check(name, async |s| {
-                    let a = s.api_as(&other, method.clone(), &path, body.as_ref()).await?;
-                    s.expect(&format!("{method} {path} as another account"), &a, Expect::NotYours)?;
-                    s.strict_error(&path, &a)
+                    for path in &paths {
+                        let a = s.api_as(&other, method.clone(), path, body.as_ref()).await?;
+                        s.expect(&format!("{method} {path} as another account"), &a, Expect::NotYours)?;
+                        s.strict_error(path, &a)?;
+                    }
+                    Ok(())
                 })
                 .await;
             }

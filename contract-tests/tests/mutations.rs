@@ -90,6 +90,9 @@ const MUTATIONS: &[Mutation] = &[
     brk("malformed_token_accepted", &["auth.malformed_token"]),
     brk("missing_token_accepted", &["auth.missing_token"]),
     brk("expired_tokens_accepted", &["auth.expired_token"]),
+    brk("unknown_token_accepted_on_status_only", &["auth."]),
+    brk("status_readable_by_another_account", &["isolation."]),
+    brk("versions_readable_by_another_account", &["isolation."]),
     strict("401_without_www_authenticate", &["auth."]),
     strict("401_with_empty_body", &["auth."]),
     // The flow's own answers.
@@ -113,6 +116,11 @@ const MUTATIONS: &[Mutation] = &[
     brk("png_served_as_jpeg", &["images.format"]),
     brk("format_ignored", &["images.format"]),
     brk("size_off_by_8", &["images.size_table"]),
+    brk("height_off_by_one", &["images.size_table"]),
+    brk("thumbnail_larger_than_full_size", &["images.thumbnail"]),
+    brk("jpeg_served_as_png", &["images.format"]),
+    brk("thumbnail_png_served_as_jpeg", &["images.format", "images.thumbnail"]),
+    brk("custom_size_off_by_8", &["images.custom_size"]),
     brk("ar_ignored", &["images.size_table"]),
     brk("size_ignored", &["images.size_table"]),
     brk("custom_size_ignored", &["images.custom_size"]),
@@ -126,6 +134,9 @@ const MUTATIONS: &[Mutation] = &[
     brk("terminal_event_twice", &["notifications.poll"]),
     brk("notifications_delete_ignored", &["notifications.delete"]),
     brk("total_outputs_ignores_variations", &["job.total_outputs"]),
+    brk("total_outputs_off_by_one", &["job.total_outputs"]),
+    brk("progress_above_100", &["job.progress", "job.status"]),
+    brk("duplicate_last_result_indices", &["results.unique_indices"]),
     brk("progress_fraction", &["job.progress"]),
     brk("event_progress_fraction", &["events.progress"]),
     brk("processed_images_go_back", &["events.progress"]),
@@ -146,17 +157,23 @@ const MUTATIONS: &[Mutation] = &[
     // SSE.
     brk("sse_text_plain", &["sse.content_type"]),
     brk("sse_without_ids", &["sse.ids"]),
+    brk("sse_ids_repeat", &["sse.ids"]),
     brk("sse_newest_first", &["sse.order"]),
     brk("sse_filter_ignored", &["sse.filter"]),
     brk("sse_backfill_renamed", &["sse.event_names"]),
+    // Also renames backfill_complete, so the stream never says it is done.
+    brk("sse_event_names_upper_case", &["sse.event_names", "sse.connect"]),
     brk("sse_no_backfill_complete", &["sse.connect"]),
     brk("sse_data_differs", &["sse.notifications"]),
     brk("sse_name_list_ignored", &["sse.name_list"]),
     // Webhooks.
     brk("webhook_bad_signature", &["webhook.signatures"]),
+    brk("webhook_unsigned", &["webhook.signatures"]),
+    brk("webhook_signed_with_another_secret", &["webhook.signatures"]),
     brk("webhook_signature_without_prefix", &["webhook.signatures"]),
     brk("webhook_body_reencoded", &["webhook.signatures"]),
     brk("webhook_event_header_missing", &["webhook.event_header"]),
+    brk("webhook_event_header_wrong", &["webhook.event_header"]),
     brk("webhook_no_ping", &["webhook.ping"]),
     brk("webhook_no_retry", &["webhook.retry"]),
     brk("webhook_no_terminal", &["webhook.terminal"]),
@@ -164,6 +181,7 @@ const MUTATIONS: &[Mutation] = &[
     // Rules.
     brk("rule_field_null", &["rules."]),
     brk("rule_field_parent", &["rules."]),
+    brk("rule_field_of_another_field", &["rules."]),
     brk("rules_answer_429", &["rules."]),
     brk("rules_answer_500", &["rules."]),
     brk("num_variations_9_accepted", &["rules.num_variations_9"]),
@@ -191,6 +209,11 @@ const MUTATIONS: &[Mutation] = &[
     control("empty_error_bodies"),
     control("not_yours_403"),
     control("per_output_refusal"),
+    control("unknown_fields_added"),
+    control("chunked_answers"),
+    control("pretty_printed_json"),
+    control("extra_headers"),
+    control("slower_job"),
 ];
 
 /// What the proxy remembers across requests.
@@ -204,6 +227,8 @@ struct Memory {
     zips: HashMap<String, Vec<u8>>,
     /// Jobs whose status was polled.
     polled: HashSet<String>,
+    /// Status polls by path.
+    polls: HashMap<String, u32>,
     /// Job requests by token, on the fake's clock (ms).
     posts: HashMap<String, VecDeque<i64>>,
 }
@@ -423,6 +448,22 @@ impl Proxy {
                     r.set_bearer(DEMO);
                 }
             }
+            "unknown_token_accepted_on_status_only"
+                if r.is(&get, "/jobs/")
+                    && r.path.ends_with("/status")
+                    && r.bearer()
+                        .is_some_and(|t| ![DEMO, OTHER].contains(&t) && !t.contains(' ')) =>
+            {
+                r.set_bearer(DEMO);
+            }
+            "versions_readable_by_another_account"
+                if other && r.is(&get, "/jobs/") && r.path.contains("/versions/") =>
+            {
+                r.set_bearer(DEMO);
+            }
+            "status_readable_by_another_account" if other && r.is(&get, "/jobs/") && r.path.ends_with("/status") => {
+                r.set_bearer(DEMO);
+            }
             "malformed_token_accepted" if r.bearer().is_some_and(|t| t.contains(' ')) => r.set_bearer(DEMO),
             "missing_token_accepted" if is_api(r) && !r.headers.contains_key("authorization") => r.set_bearer(DEMO),
             "expired_tokens_accepted" if r.bearer().is_some_and(|t| self.memory().issued.contains(t)) => {
@@ -550,6 +591,7 @@ impl Proxy {
             "full_size_and_thumbnail_swapped"
             | "thumbnail_is_full_size"
             | "duplicate_result_indices"
+            | "duplicate_last_result_indices"
             | "result_missing"
             | "completed_output_without_link"
             | "failed_without_error_message"
@@ -569,6 +611,11 @@ impl Proxy {
                         for x in list.iter_mut() {
                             x["output"]["thumbnail"] = x["output"]["full_size"].clone();
                         }
+                    }
+                    "duplicate_last_result_indices" => {
+                        let last = list.len() - 1;
+                        list[last]["image_index"] = list[0]["image_index"].clone();
+                        list[last]["group_index"] = list[0]["group_index"].clone();
                     }
                     "duplicate_result_indices" => {
                         list[1]["image_index"] = list[0]["image_index"].clone();
@@ -662,6 +709,21 @@ impl Proxy {
                 a.body = reimage(&a.body, "jpg", |i| i);
                 a.content_type("image/jpeg");
             }
+            "height_off_by_one" if full => {
+                let (w, h) = dims();
+                a.body = reimage(&a.body, fmt, |i| resize(i, w, h - 1));
+            }
+            "thumbnail_larger_than_full_size" if thumb => {
+                let (w, h) = dims();
+                a.body = reimage(&a.body, fmt, |i| resize(i, w * 9, h * 9));
+            }
+            "thumbnail_png_served_as_jpeg" if thumb && fmt == "jpg" => a.body = reimage(&a.body, "png", |i| i),
+            "custom_size_off_by_8" if full && dims() == (1000, 600) => {
+                a.body = reimage(&a.body, fmt, |i| resize(i, 1000, 608));
+            }
+            "jpeg_served_as_png" if output && a.headers.get("content-type").is_some_and(|c| c == "image/jpeg") => {
+                a.content_type("image/png");
+            }
             "size_off_by_8" if full => {
                 let (w, h) = dims();
                 a.body = reimage(&a.body, fmt, |i| resize(i, w - 8, h));
@@ -685,9 +747,19 @@ impl Proxy {
                 a.body = reimage(&a.body, fmt, |i| resize(i, w * 200 / 256, h * 200 / 256));
             }
             "image_corrupt" if output => a.body.truncate(a.body.len() / 2),
+            "total_outputs_off_by_one" if job_post && a.status == 202 => {
+                let mut v = a.json();
+                v["total_outputs"] = json!(v["total_outputs"].as_u64().unwrap_or(0) + 1);
+                a.set_json(&v);
+            }
             "total_outputs_ignores_variations" if job_post && a.status == 202 => {
                 let mut v = a.json();
                 v["total_outputs"] = json!(r.json()["instructions"].as_array().map_or(0, Vec::len));
+                a.set_json(&v);
+            }
+            "progress_above_100" if status => {
+                let mut v = a.json();
+                v["progress"] = json!(v["progress"].as_f64().unwrap_or(0.0) * 1.5);
                 a.set_json(&v);
             }
             "progress_fraction" | "status_total_images_wrong" | "status_progress_string" if status => {
@@ -739,6 +811,17 @@ impl Proxy {
                 }
             }
             "zip_corrupt" if zip && a.status == 200 => a.body.truncate(a.body.len() / 2),
+            "rule_field_of_another_field" if job_post && a.status == 400 => {
+                let mut v = a.json();
+                for d in v["detail"].as_array_mut().into_iter().flatten() {
+                    d["field"] = json!(if d["field"] == "identity_code" {
+                        "project_id"
+                    } else {
+                        "identity_code"
+                    });
+                }
+                a.set_json(&v);
+            }
             "rule_field_null" | "rule_field_parent" if job_post && a.status == 400 => {
                 let mut v = a.json();
                 for d in v["detail"].as_array_mut().into_iter().flatten() {
@@ -766,6 +849,45 @@ impl Proxy {
                 a.set_json(&json!({"job_id": "job_not_limited", "status": "pending",
                     "message": "Job created successfully", "total_outputs": 1}));
                 a.content_type("application/json");
+            }
+            "unknown_fields_added" if a.headers.get("content-type").is_some_and(|c| c == "application/json") => {
+                let mut v = a.json();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("x_vendor_note".into(), json!({"added": "later"}));
+                    a.set_json(&v);
+                }
+            }
+            // A job that takes longer: its first polls still say processing.
+            "slower_job" if status => {
+                let mut v = a.json();
+                let polls = {
+                    let mut m = self.memory();
+                    let n = m.polls.entry(r.path.clone()).or_default();
+                    *n += 1;
+                    *n
+                };
+                if polls <= 2 && v["status"] != "processing" {
+                    v["status"] = json!("processing");
+                    v["progress"] = json!(0);
+                    v["processed_images"] = json!(0);
+                    a.set_json(&v);
+                }
+            }
+            "pretty_printed_json" if a.headers.get("content-type").is_some_and(|c| c == "application/json") => {
+                if let Ok(v) = serde_json::from_slice::<Value>(&a.body) {
+                    a.body = serde_json::to_vec_pretty(&v).expect("json");
+                    a.body.push(b'\n');
+                }
+            }
+            "extra_headers" => {
+                for (k, v) in [
+                    ("x-request-id", "req-1"),
+                    ("cache-control", "no-store"),
+                    ("server", "nginx"),
+                    ("vary", "Origin"),
+                ] {
+                    a.headers.insert(k, HeaderValue::from_static(v));
+                }
             }
             "project_create_200" if r.is(&post, "/project") && a.status == 201 => a.status = 200,
             "identity_upload_201" if r.is(&post, "/identity/upload") && a.status == 200 => a.status = 201,
@@ -807,6 +929,17 @@ impl Proxy {
                 backfill.reverse();
                 join(backfill.into_iter().chain(rest).collect())
             }
+            "sse_ids_repeat" => text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("id:") {
+                        "id: 1\n".to_owned()
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect(),
+            "sse_event_names_upper_case" => text.replace("event: backfill", "event: BACKFILL"),
             "sse_backfill_renamed" => text.replace("event: backfill\n", "event: message\n"),
             "sse_no_backfill_complete" => join(
                 blocks
@@ -889,6 +1022,18 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         p.sse(&mut a);
     }
     p.after(&r, &mut a);
+    if p.m == "chunked_answers" {
+        // No Content-Length: the body comes in two chunks.
+        let body = std::mem::take(&mut a.body);
+        let half = body.len() / 2;
+        let chunks = vec![
+            Ok::<_, std::io::Error>(body[..half].to_vec()),
+            Ok(body[half..].to_vec()),
+        ];
+        let mut resp = a.into_response();
+        *resp.body_mut() = Body::from_stream(futures_util::stream::iter(chunks));
+        return resp;
+    }
     a.into_response()
 }
 
@@ -930,7 +1075,20 @@ async fn relay(State(p): State<Arc<Proxy>>, req: Request) -> Response {
             let bare = sig.trim_start_matches("sha256=").to_owned();
             headers.insert("x-webhook-signature", HeaderValue::from_str(&bare).expect("header"));
         }
+        "webhook_unsigned" => {
+            headers.remove("x-webhook-signature");
+        }
+        "webhook_signed_with_another_secret" => {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"whsec_not_the_registered_one").expect("key");
+            mac.update(&body);
+            let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+            headers.insert("x-webhook-signature", HeaderValue::from_str(&sig).expect("header"));
+        }
         "webhook_body_reencoded" => body = serde_json::to_vec_pretty(&v).expect("json"),
+        "webhook_event_header_wrong" => {
+            headers.insert("x-webhook-event", HeaderValue::from_static("test"));
+        }
         "webhook_event_header_missing" => {
             headers.remove("x-webhook-event");
         }

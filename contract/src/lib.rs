@@ -646,8 +646,13 @@ mod tests {
                         .map(|p| c.resolve(p)["name"].as_str().expect("name"))
                         .collect();
                     for parameter in link["parameters"].as_object().into_iter().flat_map(|p| p.keys()) {
+                        // `path.id`, `query.Expires`: a location may be named.
+                        let bare = parameter.split_once('.').map_or(parameter.as_str(), |(_, n)| n);
+                        // OpenAPI never declares Content-Type as a parameter:
+                        // a link may set it where the target takes a body.
+                        let content_type = parameter == "header.Content-Type" && target.get("requestBody").is_some();
                         assert!(
-                            declared.contains(&parameter.as_str()),
+                            content_type || declared.contains(&bare),
                             "{name}: the target has no {parameter}"
                         );
                     }

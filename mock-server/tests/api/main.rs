@@ -22,6 +22,7 @@ mod identity;
 mod jobs;
 mod journal;
 mod layers;
+mod links;
 mod load;
 mod logs;
 mod ordering;
