@@ -2,8 +2,8 @@
 #   make run    serve the fake on 127.0.0.1:8080 with the fixture account (quick profile)
 #   make image  the container image flat2model-mock:latest (podman or docker; docs/container.md)
 #   make image-test   that image built from the debug build and a job run through it (podman)
-#   make test   every check: format, clippy, Rust tests, two instances behind HAProxy, the vendor's Python examples,
-#               Schemathesis, the CI example (docs/ci.md), the pytest plugin and the Node helper
+#   make test   every check: format, clippy, Rust tests, two instances behind HAProxy, the container image,
+#               the vendor's Python examples, Schemathesis, the CI example (docs/ci.md), the pytest plugin and the Node helper
 #   make lint   format and clippy only
 #   make proptest-long   the property tests with 20,000 cases each
 #   make bench  the benchmark (release build), written to bench/report.md
@@ -21,7 +21,7 @@ ST_STAMP := $(ST_VENV)/.installed-$(shell cksum < tests/schemathesis/requirement
 PEERS_DIR   := bench/peers
 PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)/package-lock.json | cut -d' ' -f1)
 
-.PHONY: run image image-test image-test-if-asked scale-test test-tools test lint rust-test python-test ci-example python-plugin node-helper schemathesis proptest-long venv bench bench-smoke bench-peers \
+.PHONY: run image image-test scale-test test-tools test lint rust-test python-test ci-example python-plugin node-helper schemathesis proptest-long venv bench bench-smoke bench-peers \
 	fuzz fuzz-smoke cargo-fuzz
 
 # The quick profile (Cargo.toml): a first `make run` builds in a fraction of
@@ -43,18 +43,14 @@ image:
 
 # The image from a static link of the debug build, and a job through it
 # with podman (docs/container.md). podman and runc are installed with apt
-# when missing and possible; else it says SKIPPED.
+# when missing and possible; else it says SKIPPED. In make test after
+# rust-test the link compiles only the binary's own crate (seconds): the
+# workspace-hack crate gives mock-server built alone the features of the
+# workspace's build. `make image-test IMAGE_TEST=name:tag` drives an image
+# already built (make image) instead.
 image-test:
 	tests/install-tools.sh podman runc
-	tests/container/image-test.sh
-
-# In make test only with F2M_IMAGE_TEST=1: the static link resolves the
-# features of mock-server alone, not of the whole workspace as rust-test
-# does, so after rust-test it rebuilds reqwest, axum and the fake in a
-# second set (minutes on 2 cores; docs/container.md, "The test").
-image-test-if-asked:
-	@if [ "$${F2M_IMAGE_TEST:-}" = 1 ]; then $(MAKE) --no-print-directory image-test; \
-	else echo "image-test: not run (F2M_IMAGE_TEST=1 make test runs it; make image-test alone)"; fi
+	tests/container/image-test.sh $(IMAGE_TEST)
 
 # What scale-test runs, installed with apt when missing and possible (the
 # test skips with a message where it is not).
@@ -62,7 +58,7 @@ test-tools:
 	tests/install-tools.sh haproxy
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
-test: lint rust-test bench-smoke test-tools scale-test image-test-if-asked schemathesis ci-example node-helper python-test
+test: lint rust-test bench-smoke test-tools scale-test image-test schemathesis ci-example node-helper python-test
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,9 +1,11 @@
 #!/bin/sh
-# make image-test (in make test with F2M_IMAGE_TEST=1): builds the image
-# from a static link of the debug build (image.sh dev: no second build of
-# the dependencies when they were built for mock-server) and runs a job
-# through it with podman (drive.py). Without podman or docker (the Makefile
-# installs podman with apt when it can) it skips with a message and succeeds.
+# make image-test (part of make test): builds the image from a static link
+# of the debug build (image.sh dev: after rust-test it compiles only the
+# binary's own crate, thanks to the workspace-hack crate) and runs a job
+# through it with podman (drive.py). `image-test.sh IMAGE` drives an image
+# already built (make image) and builds nothing. Without podman or docker
+# (the Makefile installs podman with apt when it can) it skips with a
+# message and succeeds.
 set -eu
 cd "$(dirname "$0")/../.."
 . tests/container/engine.sh
@@ -25,7 +27,11 @@ if [ "$ENGINE" = podman ]; then
     export CONTAINERS_CONF
     if command -v runc >/dev/null 2>&1; then run_opts="--runtime runc"; fi
 fi
-tag=flat2model-mock:test
-tests/container/image.sh dev "$tag"
+if [ -n "${1:-}" ]; then
+    tag=$1
+else
+    tag=flat2model-mock:test
+    tests/container/image.sh dev "$tag"
+fi
 # shellcheck disable=SC2086
 ${PYTHON:-python3} tests/container/drive.py "$ENGINE" "$tag" $run_opts
