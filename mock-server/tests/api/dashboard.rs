@@ -39,6 +39,16 @@ async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (u16, Strin
     (status, location, r.text().await.expect("body"))
 }
 
+/// The stream's next chunk; fails after 10 s (the stream looks for a
+/// change five times a second).
+async fn next_chunk(stream: &mut reqwest::Response) -> bytes::Bytes {
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+        .await
+        .expect("a chunk within 10 s")
+        .expect("read")
+        .expect("a chunk")
+}
+
 async fn json(app: &TestApp, path: &str) -> Value {
     app.get(path).send().await.expect(200).json()
 }
@@ -319,12 +329,7 @@ async fn the_live_stream_says_when_the_state_changed() {
         .send()
         .await
         .expect(200);
-    let next = tokio::time::timeout(std::time::Duration::from_secs(10), live.chunk())
-        .await
-        .expect("a change within 10 s")
-        .expect("read")
-        .expect("a chunk");
-    assert_eq!(&next[..], b"event: changed\ndata: {}\n\n");
+    assert_eq!(&next_chunk(&mut live).await[..], b"event: changed\ndata: {}\n\n");
     // A page names the state it was drawn at; a stream opened after a
     // change since then tells it at once (the change is not lost between
     // the drawing and the stream's opening).
@@ -340,12 +345,7 @@ async fn the_live_stream_says_when_the_state_changed() {
         .await
         .expect("open");
     assert_eq!(&late.chunk().await.expect("read").expect("a chunk")[..], b": live\n\n");
-    let told = tokio::time::timeout(std::time::Duration::from_secs(10), late.chunk())
-        .await
-        .expect("told at once")
-        .expect("read")
-        .expect("a chunk");
-    assert_eq!(&told[..], b"event: changed\ndata: {}\n\n");
+    assert_eq!(&next_chunk(&mut late).await[..], b"event: changed\ndata: {}\n\n");
     // The page's script and style are served from the binary.
     let js = app.get("/__admin/ui/live.js").send().await.expect(200);
     assert!(js.text().contains("new EventSource(\"/__admin/ui/live?since=\""));
