@@ -3,7 +3,8 @@
 #   make image  the container image flat2model-mock:latest (podman or docker; docs/container.md)
 #   make image-test   that image built from the debug build and a job run through it (podman)
 #   make test   every check: format, clippy, Rust tests, two instances behind HAProxy, the container image,
-#               the vendor's Python examples, Schemathesis, the CI example (docs/ci.md), the pytest plugin and the Node helper
+#               the vendor's Python examples, Schemathesis, the CI example (docs/ci.md), the pytest plugin,
+#               the Node helper and the dashboard in a real browser (make browser-test)
 #   make lint   format and clippy only
 #   make proptest-long   the property tests with 20,000 cases each
 #   make bench  the benchmark (release build), written to bench/report.md
@@ -16,12 +17,14 @@ VENV   := .venv
 VENV_STAMP := $(VENV)/.installed-$(shell cksum < tests/python/requirements.txt | cut -d' ' -f1)
 PLUGIN_STAMP := $(VENV)/.plugin-$(shell cat clients/python/pyproject.toml clients/python/flat2model_mock/*.py | cksum | cut -d' ' -f1)
 ST_VENV := .venv-st
+BROWSER_VENV := .venv-browser
+BROWSER_STAMP := $(BROWSER_VENV)/.installed-$(shell cksum < tests/browser/requirements.txt | cut -d' ' -f1)
 ST_STAMP := $(ST_VENV)/.installed-$(shell cksum < tests/schemathesis/requirements.txt | cut -d' ' -f1)
 
 PEERS_DIR   := bench/peers
 PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)/package-lock.json | cut -d' ' -f1)
 
-.PHONY: run image image-test scale-test test-tools test lint rust-test python-test ci-example python-plugin node-helper schemathesis proptest-long venv bench bench-smoke bench-peers \
+.PHONY: run image image-test scale-test test-tools test lint rust-test python-test ci-example python-plugin node-helper schemathesis proptest-long venv bench bench-smoke bench-peers browser-test \
 	fuzz fuzz-smoke cargo-fuzz
 
 # The quick profile (Cargo.toml): a first `make run` builds in a fraction of
@@ -58,7 +61,7 @@ test-tools:
 	tests/install-tools.sh haproxy
 
 # pytest last: its closing line ("N passed") is the run's summary for CI.
-test: lint rust-test bench-smoke test-tools scale-test image-test schemathesis ci-example node-helper python-test
+test: lint rust-test bench-smoke test-tools scale-test image-test schemathesis ci-example node-helper browser-test python-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -135,6 +138,22 @@ bench-peers: $(PEERS_STAMP)
 $(PEERS_STAMP): $(PEERS_DIR)/package.json $(PEERS_DIR)/package-lock.json
 	rm -rf $(PEERS_DIR)/node_modules
 	cd $(PEERS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The dashboard in a real browser (tests/browser/): Debian's chromium and
+# chromium-driver (installed here as root, about 45 s on a clean machine),
+# driven by selenium, pinned in tests/browser/requirements.txt; skipped with
+# a message where they cannot be had. F2M_SCREENSHOTS=1 rewrites the
+# screenshots in docs/img/ that docs/qa.md shows.
+browser-test: $(BROWSER_STAMP)
+	tests/install-tools.sh chromium chromium-driver
+	$(BUILD_DEBUG)
+	tests/browser/run.sh
+
+$(BROWSER_STAMP): tests/browser/requirements.txt
+	rm -rf $(BROWSER_VENV)
+	$(PYTHON) -m venv $(BROWSER_VENV)
+	$(BROWSER_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
 	touch $@
 
 # Schemathesis against the fake's OpenAPI (pinned in tests/python/requirements.txt).

@@ -28,12 +28,12 @@ pub fn routes(r: Routes) -> Routes {
         )
 }
 
-#[derive(Debug, Deserialize)]
-struct AccountQuery {
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AccountQuery {
     /// A tenant id (`acct_…`) or a fixture account's e-mail.
-    account: Option<String>,
+    pub(crate) account: Option<String>,
     /// Only deliveries with this status.
-    status: Option<String>,
+    pub(crate) status: Option<String>,
 }
 
 /// Resolves `account` (tenant id or e-mail); unknown → 404.
@@ -42,7 +42,7 @@ fn account(state: &AppState, q: Option<&str>) -> Result<Option<TenantId>, ApiErr
         .transpose()
 }
 
-async fn notifications(
+pub(crate) async fn notifications(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AccountQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -66,7 +66,7 @@ async fn notifications(
     Ok(Json(json!({ "notifications": items })))
 }
 
-async fn deliveries(
+pub(crate) async fn deliveries(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AccountQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -90,7 +90,7 @@ async fn deliveries(
     Ok(Json(json!({ "deliveries": list })))
 }
 
-async fn redeliver(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn redeliver(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let not_found = || ApiError::not_found("delivery", Some(("id", Position::Path)));
     let id: u64 = id.parse().map_err(|_| not_found())?;
     let d = state.webhooks.redeliver(id, state.now()).ok_or_else(not_found)?;

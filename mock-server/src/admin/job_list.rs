@@ -27,17 +27,17 @@ pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/__admin/jobs", get(list))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JobQuery {
+pub(crate) struct JobQuery {
     /// A tenant id (`acct_…`) or a fixture account's e-mail.
-    account: Option<String>,
+    pub(crate) account: Option<String>,
     /// The same, under the name the dashboard and the issue use.
-    tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
     /// One of [`STATUSES`].
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     /// RFC 3339: jobs created at or after it.
-    since: Option<String>,
+    pub(crate) since: Option<String>,
 }
 
 /// One job in the listing: the status fields, its owner and scenario, and
@@ -52,7 +52,10 @@ fn entry(job: &Job, s: &JobState) -> Value {
     v
 }
 
-async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<JobQuery>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<JobQuery>,
+) -> Result<Json<Value>, ApiError> {
     let named = match (&q.account, &q.tenant) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_field(

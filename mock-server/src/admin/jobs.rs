@@ -24,7 +24,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/__admin/jobs/{id}/state", post(force))
 }
 
-fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
+pub(crate) fn internal_view(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
     let job = crate::jobs::named(state, None, &JobId::from_client(id))
         .ok_or_else(|| ApiError::not_found("job", Some(("id", Position::Path))))?;
     let s = job.state();

@@ -46,7 +46,10 @@ fn resolve(state: &AppState, mut f: Filter, position: Position) -> Result<Filter
     Ok(f)
 }
 
-async fn list(State(state): State<AppState>, ApiQuery(f): ApiQuery<Filter>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(f): ApiQuery<Filter>,
+) -> Result<Json<Value>, ApiError> {
     let f = resolve(&state, f, Position::Query)?;
     Ok(Json(json!({ "requests": state.journal.query(&f) })))
 }

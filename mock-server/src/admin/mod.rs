@@ -13,6 +13,7 @@ pub mod scenarios;
 pub mod session;
 pub mod tenants;
 pub mod trigger;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -37,7 +38,7 @@ use crate::storage::records::Tenant;
 /// Adds the control routes.
 pub fn routes(r: Routes) -> Routes {
     let r = tenants::routes(journal::routes(scenarios::routes(events::routes(jobs::routes(r)))));
-    let r = session::routes(trigger::routes(job_list::routes(r)));
+    let r = ui::routes(session::routes(trigger::routes(job_list::routes(r))));
     r.add(Method::GET, "/__admin/health", get(health))
         .add(
             Method::GET,
@@ -161,7 +162,7 @@ async fn reset(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>
     }
 }
 
-fn clock_view(state: &AppState) -> Json<Value> {
+pub(crate) fn clock_view(state: &AppState) -> Json<Value> {
     let now = state.now();
     Json(json!({
         "now": now.rfc3339_millis(),
@@ -177,17 +178,20 @@ async fn clock(State(state): State<AppState>) -> Json<Value> {
 /// `{"set": "2026-01-01T00:00:00Z"}` jumps to a time; `{"advance": "15m"}`
 /// (or a number of seconds) moves forward; both may be given (set first);
 /// `{"until_idle": true}` then runs everything still to come ([`crate::drain`]).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MoveClock {
-    set: Option<String>,
-    advance: Option<Value>,
+pub(crate) struct MoveClock {
+    pub(crate) set: Option<String>,
+    pub(crate) advance: Option<Value>,
     #[serde(default)]
-    until_idle: bool,
-    max_steps: Option<u32>,
+    pub(crate) until_idle: bool,
+    pub(crate) max_steps: Option<u32>,
 }
 
-async fn move_clock(State(state): State<AppState>, ApiJson(req): ApiJson<MoveClock>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn move_clock(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<MoveClock>,
+) -> Result<Json<Value>, ApiError> {
     let set = match req.set.as_deref() {
         None => None,
         Some(s) => Some(Instant::parse_rfc3339(s).ok_or_else(|| {

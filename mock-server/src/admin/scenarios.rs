@@ -65,7 +65,7 @@ fn choices_with(state: &AppState, scenarios: Value) -> Json<Value> {
     Json(v)
 }
 
-async fn list(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
     view(&state)
 }
 
@@ -102,19 +102,22 @@ struct ActivateResolved {
 /// `"name": null` clears the choice.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Activate {
+pub(crate) struct Activate {
     /// Required, `null` to clear: missing and null differ.
     #[serde(default, deserialize_with = "present")]
-    name: Option<Option<String>>,
+    pub(crate) name: Option<Option<String>>,
     #[serde(default)]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
-async fn activate(State(state): State<AppState>, ApiJson(req): ApiJson<Activate>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn activate(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<Activate>,
+) -> Result<Json<Value>, ApiError> {
     let Some(name) = req.name else {
         return Err(ApiError::invalid_field(
             "name",

@@ -29,11 +29,11 @@ pub fn routes(r: Routes) -> Routes {
 /// to the flags' default.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Change {
+pub(crate) struct Change {
     #[serde(default, deserialize_with = "present")]
-    job_rate_limit: Option<Option<u32>>,
+    pub(crate) job_rate_limit: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
-    scenario: Option<Option<String>>,
+    pub(crate) scenario: Option<Option<String>>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
@@ -58,7 +58,7 @@ impl Change {
     }
 }
 
-fn view(state: &AppState, t: &Tenant) -> Value {
+pub(crate) fn view(state: &AppState, t: &Tenant) -> Value {
     let settings = t.data.lock().settings.clone();
     let mut callers: Vec<String> = crate::tenancy::callers(state, t).into_iter().collect();
     callers.sort();
@@ -92,7 +92,7 @@ async fn read(State(state): State<AppState>, Path(account): Path<String>) -> Res
     Ok(Json(view(&state, &t)))
 }
 
-async fn change(
+pub(crate) async fn change(
     State(state): State<AppState>,
     Path(account): Path<String>,
     ApiJson(change): ApiJson<Change>,

@@ -27,6 +27,24 @@ use crate::state::AppState;
 /// The reserved prefix of every control route.
 pub const PREFIX: &str = "/__admin";
 
+/// The dashboard's prefix (`crate::admin::ui`): its pages post their forms
+/// to their own origin, which a browser names in `Origin`.
+pub const UI_PREFIX: &str = "/__admin/ui";
+
+/// Whether `req` is a dashboard form posted from the dashboard itself: a
+/// path under [`UI_PREFIX`] and every `Origin` the request's own
+/// (`http://` + its `Host`, which [`super::host_check`] has let through).
+/// A page of another site cannot name this origin, so it still cannot drive
+/// the fake; a page of the same origin is one the fake served.
+fn own_form(req: &Request) -> bool {
+    let Some(host) = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let own = format!("http://{host}");
+    (req.uri().path() == UI_PREFIX || req.uri().path().starts_with(&format!("{UI_PREFIX}/")))
+        && origin_allowed(req.headers(), &[own])
+}
+
 /// Whether every `Origin` header of a request is one of `allowed` (the
 /// `--cors-origin` origins, compared as the CORS layer compares them). `*`
 /// opens the vendor API to any page, but never the control API: a page
@@ -52,7 +70,7 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
             ))
             .into_response();
     }
-    if !origin_allowed(req.headers(), &state.settings.cors_origin) {
+    if !origin_allowed(req.headers(), &state.settings.cors_origin) && !own_form(&req) {
         return ApiError::new(StatusCode::FORBIDDEN)
             .with_detail(FieldError::new(
                 "Origin",

@@ -10,6 +10,7 @@ mod binary;
 mod bounds;
 mod cli;
 mod contract;
+mod dashboard;
 mod docs;
 mod documented_bounds;
 mod drain;
