@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use redb::{Database, ReadOnlyTable, ReadableTable};
 
 use super::records::{
@@ -15,6 +14,7 @@ use super::records::{
     JobRecord, NotificationRecord, ProjectRecord, RegistrationRecord, ScheduleRecord, decode,
 };
 use super::tables::{self, Table};
+use crate::blob_bytes::{BlobBytes, BlobSource};
 use crate::domain::account::Account;
 use crate::domain::ids::TenantId;
 use crate::domain::job_request::parse;
@@ -43,16 +43,11 @@ fn entries(txn: &redb::ReadTransaction, table: Table) -> Result<Vec<(String, Vec
     Ok(out)
 }
 
-/// The bytes stored under `digest`.
-fn blob(blobs: &Option<Read>, digest: &str, what: &str) -> Result<Bytes, String> {
-    blobs
-        .as_ref()
-        .map(|t| t.get(digest))
-        .transpose()
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|v| Bytes::from(v.value().to_vec()))
-        .ok_or_else(|| format!("{what}: its bytes ({digest}) are missing"))
+/// The bytes stored under `digest`, left in the data dir: read when a
+/// request asks for them ([`BlobBytes`]). Not even looked at here: that
+/// would page every byte stored through the database's cache at start.
+fn blob(blobs: &Arc<dyn BlobSource>, digest: &str) -> BlobBytes {
+    BlobBytes::stored(digest, blobs.clone())
 }
 
 /// `tenant`'s `Arc`, or an error naming `what` refers to it.
@@ -65,7 +60,7 @@ fn tenant(state: &AppState, id: &TenantId, what: &str) -> Result<Arc<Tenant>, St
 
 /// Rebuilds `state` from `db`. `Ok(false)`: the data dir holds nothing yet
 /// (never committed to), and the caller loads the fixture accounts.
-pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
+pub fn load(db: &Database, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Result<bool, String> {
     let txn = db.begin_read().map_err(|e| e.to_string())?;
     let meta = entries(&txn, tables::META)?;
     let Some((_, counters)) = meta.iter().find(|(k, _)| k == "counters") else {
@@ -121,11 +116,6 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
         data.api_tokens.push(r.entry());
     }
 
-    let blobs: Option<Read> = match txn.open_table(tables::BLOBS) {
-        Ok(t) => Some(t),
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(e.to_string()),
-    };
     for (code, v) in entries(&txn, tables::IDENTITIES)? {
         let r: IdentityRecord = decode(&v, "identity").map_err(|e| e.to_string())?;
         let t = tenant(state, &r.owner, "an identity")?;
@@ -133,20 +123,17 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
             .ok()
             .and_then(|d| d.try_into().ok())
             .ok_or_else(|| format!("identity {code}: a malformed digest"))?;
-        let bytes = blob(&blobs, &r.image.clone(), &format!("identity {code}"))?;
+        let bytes = blob(blobs, &r.image);
         if state.store.insert_identity(&t, digest, r.identity(bytes)).is_err() {
             tracing::warn!(%code, "the data dir holds the same identity image twice: the second is left out");
         }
     }
-    for (id, v) in entries(&txn, tables::FILES)? {
+    for (_, v) in entries(&txn, tables::FILES)? {
         let r: FileRecord = decode(&v, "file").map_err(|e| e.to_string())?;
-        let bytes = match &r.blob {
-            Some(b) => Some(blob(&blobs, &b.bytes, &format!("file {id}"))?),
-            None => None,
-        };
+        let bytes = r.blob.as_ref().map(|b| blob(blobs, &b.bytes));
         state.store.insert_file(r.file(bytes));
     }
-    load_jobs(&txn, &blobs, state)?;
+    load_jobs(&txn, blobs, state)?;
 
     // What the retention caps push out while loading goes from the data dir
     // too (a crash can leave it there).
@@ -215,7 +202,7 @@ fn check_position(key: &str, n: usize) -> Result<(), String> {
     }
 }
 
-fn load_jobs(txn: &redb::ReadTransaction, blobs: &Option<Read>, state: &AppState) -> Result<(), String> {
+fn load_jobs(txn: &redb::ReadTransaction, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Result<(), String> {
     let schedules: std::collections::HashMap<String, Vec<u8>> =
         entries(txn, tables::JOB_SCHEDULES)?.into_iter().collect();
     let applied: std::collections::HashMap<String, Vec<u8>> = entries(txn, tables::JOB_APPLIED)?.into_iter().collect();
@@ -245,7 +232,7 @@ fn load_jobs(txn: &redb::ReadTransaction, blobs: &Option<Read>, state: &AppState
                 file_id: i.file_id.clone(),
                 filename: i.filename.clone(),
                 note: i.note.clone(),
-                bytes: blob(blobs, &i.bytes, &what)?,
+                bytes: blob(blobs, &i.bytes),
             });
         }
         let schedule: Schedule = schedules

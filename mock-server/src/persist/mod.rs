@@ -35,10 +35,14 @@
 //!   is taken, so no ID handed out in an acknowledged response is handed out
 //!   again after a restart.
 //!
+//! Uploaded bytes are written, but after a restart not loaded: memory holds
+//! their digests and [`blob_reader`] reads them when a request asks.
+//!
 //! Renders are not stored: rendering is a pure function of a job's inputs
 //! and schedule, so an image is rendered again, byte for byte, on its first
 //! request after a restart.
 
+mod blob_reader;
 pub mod load;
 mod migrate;
 pub mod records;
@@ -57,6 +61,12 @@ use crate::durable::{After, Durable, Op, Pending, StoreError};
 use crate::state::{AppState, Shared};
 use records::{MetaRecord, decode, encode};
 use tables::{FILE_NAME, FORMAT_VERSION, META};
+
+/// The database's own page cache. redb's default (1 GiB) would fill with
+/// every page the start reads and every blob a request reads back, so the
+/// process would grow with what is stored; the operating system's file
+/// cache keeps hot pages anyway.
+const CACHE_BYTES: usize = 32 << 20;
 
 /// A change as queued.
 struct Change {
@@ -100,13 +110,23 @@ impl Opened {
             .map_err(|_| "--data-dir: the store needs the async runtime to be running".to_owned())?;
         std::fs::create_dir_all(dir).map_err(|e| format!("--data-dir {}: cannot create it: {e}", dir.display()))?;
         let path = dir.join(FILE_NAME);
-        let db = Database::create(&path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => format!(
-                "--data-dir {}: the database is locked: another mock-server is using this data dir",
-                dir.display()
-            ),
-            e => format!("--data-dir {}: cannot open {}: {e}", dir.display(), path.display()),
-        })?;
+        let repairing = std::sync::atomic::AtomicBool::new(false);
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .set_repair_callback(move |_| {
+                // Called as the repair goes on: said once.
+                if !repairing.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!("the data dir was not closed cleanly: checking the whole database file");
+                }
+            })
+            .create(&path)
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen => format!(
+                    "--data-dir {}: the database is locked: another mock-server is using this data dir",
+                    dir.display()
+                ),
+                e => format!("--data-dir {}: cannot open {}: {e}", dir.display(), path.display()),
+            })?;
         check_identity(&db, dir, seed)?;
         Ok(Self {
             db: Arc::new(db),
@@ -146,6 +166,7 @@ impl Opened {
             }),
             progress,
             gate,
+            blobs: Arc::new(blob_reader::BlobReader::new(self.db.clone())),
             loader: Mutex::new(Some(self.db)),
             dir: self.dir,
         }
@@ -216,6 +237,8 @@ pub struct Persist {
     gate: Arc<RwLock<()>>,
     /// The database, until the state is loaded from it.
     loader: Mutex<Option<Arc<Database>>>,
+    /// Reads uploaded bytes back for the handles the load made.
+    blobs: Arc<blob_reader::BlobReader>,
     dir: PathBuf,
 }
 
@@ -292,6 +315,8 @@ impl Persist {
             (sent, q.seq)
         };
         self.loader.lock().take();
+        // Before the closer hears of it: the lock goes with the last handle.
+        self.blobs.close();
         if sent {
             let _ = rx.await;
         }
@@ -349,7 +374,8 @@ pub fn load_into(p: &Persist, state: &AppState) -> Result<bool, String> {
     let Some(db) = p.take_loader() else {
         return Ok(false);
     };
-    load::load(&db, state).map_err(|e| format!("--data-dir {}: {e}", p.dir.display()))
+    let blobs: Arc<dyn crate::blob_bytes::BlobSource> = p.blobs.clone();
+    load::load(&db, &blobs, state).map_err(|e| format!("--data-dir {}: {e}", p.dir.display()))
 }
 
 /// Runs `fut` (a request's handling) noting the last change it queued for
