@@ -46,6 +46,7 @@ mod blob_reader;
 pub mod load;
 mod migrate;
 pub mod records;
+pub mod refusal;
 pub mod tables;
 mod writer;
 
@@ -108,10 +109,34 @@ impl Opened {
     pub fn open(dir: &Path, seed: u64) -> Result<Self, String> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "--data-dir: the store needs the async runtime to be running".to_owned())?;
-        std::fs::create_dir_all(dir).map_err(|e| format!("--data-dir {}: cannot create it: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            refusal::line(
+                dir,
+                &format!("cannot create it ({e}): choose a folder the fake may create and write"),
+            )
+        })?;
         let path = dir.join(FILE_NAME);
+        // redb asserts on some damage (a file cut short): a panic here is
+        // the file's fault, said in one line like any other.
+        let db = refusal::quietly(
+            || {
+                let db = Self::open_file(dir, &path)?;
+                check_identity(&db, dir, seed)?;
+                Ok(db)
+            },
+            |panic| refusal::damaged(dir, &path, panic),
+        )?;
+        Ok(Self {
+            db: Arc::new(db),
+            dir: dir.to_owned(),
+            runtime,
+        })
+    }
+
+    /// Opens (or creates) the database file `path` of data dir `dir`, locked.
+    fn open_file(dir: &Path, path: &Path) -> Result<Database, String> {
         let repairing = std::sync::atomic::AtomicBool::new(false);
-        let db = Database::builder()
+        Database::builder()
             .set_cache_size(CACHE_BYTES)
             .set_repair_callback(move |_| {
                 // Called as the repair goes on: said once.
@@ -119,20 +144,31 @@ impl Opened {
                     tracing::warn!("the data dir was not closed cleanly: checking the whole database file");
                 }
             })
-            .create(&path)
+            .create(path)
             .map_err(|e| match e {
-                DatabaseError::DatabaseAlreadyOpen => format!(
-                    "--data-dir {}: the database is locked: another mock-server is using this data dir",
-                    dir.display()
+                DatabaseError::DatabaseAlreadyOpen => refusal::line(
+                    dir,
+                    &format!(
+                        "the database {} is locked: another mock-server is using this data dir; stop it, or start on another --data-dir",
+                        path.display()
+                    ),
                 ),
-                e => format!("--data-dir {}: cannot open {}: {e}", dir.display(), path.display()),
-            })?;
-        check_identity(&db, dir, seed)?;
-        Ok(Self {
-            db: Arc::new(db),
-            dir: dir.to_owned(),
-            runtime,
-        })
+                DatabaseError::Storage(redb::StorageError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                    ) =>
+                {
+                    refusal::line(
+                        dir,
+                        &format!(
+                            "cannot open {} for writing ({e}): give the fake write access to it, or start on another --data-dir",
+                            path.display()
+                        ),
+                    )
+                }
+                e => refusal::damaged(dir, path, &e.to_string()),
+            })
     }
 
     /// Starts the writer for the state `shared` will be.
@@ -176,7 +212,8 @@ impl Opened {
 /// Writes `format` and `seed` into a new database, or checks them in an
 /// existing one.
 fn check_identity(db: &Database, dir: &Path, seed: u64) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| format!("--data-dir {}: {e}", dir.display());
+    let file = dir.join(FILE_NAME);
+    let err = |e: &dyn std::fmt::Display| refusal::damaged(dir, &file, &e.to_string());
     let expected = MetaRecord {
         format: FORMAT_VERSION,
         seed,
@@ -202,16 +239,30 @@ fn check_identity(db: &Database, dir: &Path, seed: u64) -> Result<(), String> {
                 tracing::info!(from = m.format, to = FORMAT_VERSION, "data dir upgraded");
             }
             Some(m) if m.seed != seed => {
-                return Err(err(&format!(
-                    "written with --seed {}, started with --seed {seed}: start with --seed {} or use another data dir",
-                    m.seed, m.seed
-                )));
+                return Err(refusal::line(
+                    dir,
+                    &format!(
+                        "{} was written with --seed {}, started with --seed {seed}: start with --seed {} or use another data dir",
+                        file.display(),
+                        m.seed,
+                        m.seed
+                    ),
+                ));
             }
             Some(m) if m.format != FORMAT_VERSION => {
-                return Err(err(&format!(
-                    "written in store format {}, this build reads format {FORMAT_VERSION}: use another data dir",
-                    m.format
-                )));
+                let by = if m.format > FORMAT_VERSION {
+                    "a newer"
+                } else {
+                    "an older"
+                };
+                return Err(refusal::line(
+                    dir,
+                    &format!(
+                        "{} was written in store format {} by {by} build, this build reads format {FORMAT_VERSION}: start that build on it, or use another data dir",
+                        file.display(),
+                        m.format
+                    ),
+                ));
             }
             Some(_) => {}
         }
@@ -375,7 +426,11 @@ pub fn load_into(p: &Persist, state: &AppState) -> Result<bool, String> {
         return Ok(false);
     };
     let blobs: Arc<dyn crate::blob_bytes::BlobSource> = p.blobs.clone();
-    load::load(&db, &blobs, state).map_err(|e| format!("--data-dir {}: {e}", p.dir.display()))
+    let file = p.dir.join(FILE_NAME);
+    refusal::quietly(
+        || load::load(&db, &blobs, state).map_err(|e| refusal::line(&p.dir, &e)),
+        |panic| refusal::damaged(&p.dir, &file, panic),
+    )
 }
 
 /// Runs `fut` (a request's handling) noting the last change it queued for
