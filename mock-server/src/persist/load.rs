@@ -43,6 +43,27 @@ fn entries(txn: &redb::ReadTransaction, table: Table) -> Result<Vec<(String, Vec
     Ok(out)
 }
 
+/// Every (key, record) of `table`, in key order. One record that cannot be
+/// read refuses the start, naming it: skipping it would lose something a
+/// client was told is stored, silently (see docs/persistence.md).
+fn records<T: serde::de::DeserializeOwned>(
+    txn: &redb::ReadTransaction,
+    table: Table,
+) -> Result<Vec<(String, T)>, String> {
+    use redb::TableHandle as _;
+    let mut out = Vec::new();
+    for (key, v) in entries(txn, table)? {
+        let record = decode::<T>(&v, "record").map_err(|e| {
+            format!(
+                "the record {}/{key} cannot be read ({e}): another build wrote it, or the file is damaged; start the build that wrote it, or move the file away to start empty",
+                table.name()
+            )
+        })?;
+        out.push((key, record));
+    }
+    Ok(out)
+}
+
 /// The bytes stored under `digest`, left in the data dir: read when a
 /// request asks for them ([`BlobBytes`]). Not even looked at here: that
 /// would page every byte stored through the database's cache at start.
@@ -69,8 +90,7 @@ pub fn load(db: &Database, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Res
     let c: Counters = decode(counters, "counters").map_err(|e| e.to_string())?;
     restore_counters(state, &c);
 
-    for (_, v) in entries(&txn, tables::TENANTS)? {
-        let record = decode::<AccountRecord>(&v, "tenant").map_err(|e| e.to_string())?;
+    for (_, record) in records::<AccountRecord>(&txn, tables::TENANTS)? {
         let settings = record.settings();
         let t = Arc::new(Tenant::new(Account::from(record)));
         t.data.lock().settings = settings;
@@ -80,8 +100,7 @@ pub fn load(db: &Database, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Res
         state.store.add_tenant(t);
     }
     for (table, refresh) in [(tables::BEARER, false), (tables::REFRESH, true)] {
-        for (key, v) in entries(&txn, table)? {
-            let r: GrantRecord = decode(&v, "token").map_err(|e| e.to_string())?;
+        for (key, r) in records::<GrantRecord>(&txn, table)? {
             let owner = tenant(state, &r.tenant.clone(), "a token")?;
             let grant = r.grant(owner).map_err(|e| e.to_string())?;
             let key = SecretDigest::from_hex(&key).ok_or("a token is not keyed by its digest")?;
@@ -101,23 +120,20 @@ pub fn load(db: &Database, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Res
             }
         }
     }
-    for (key, v) in entries(&txn, tables::PROJECTS)? {
-        let r: ProjectRecord = decode(&v, "project").map_err(|e| e.to_string())?;
+    for (key, r) in records::<ProjectRecord>(&txn, tables::PROJECTS)? {
         let t = tenant(state, &r.tenant, "a project")?;
         let mut data = t.data.lock();
         check_position(&key, data.projects.len())?;
         data.projects.push(r.project());
     }
-    for (key, v) in entries(&txn, tables::API_TOKENS)? {
-        let r: ApiTokenEntry = decode(&v, "API token").map_err(|e| e.to_string())?;
+    for (key, r) in records::<ApiTokenEntry>(&txn, tables::API_TOKENS)? {
         let t = tenant(state, &r.tenant, "an API token")?;
         let mut data = t.data.lock();
         check_position(&key, data.api_tokens.len())?;
         data.api_tokens.push(r.entry());
     }
 
-    for (code, v) in entries(&txn, tables::IDENTITIES)? {
-        let r: IdentityRecord = decode(&v, "identity").map_err(|e| e.to_string())?;
+    for (code, r) in records::<IdentityRecord>(&txn, tables::IDENTITIES)? {
         let t = tenant(state, &r.owner, "an identity")?;
         let digest: [u8; 32] = hex::decode(&r.image)
             .ok()
@@ -128,8 +144,7 @@ pub fn load(db: &Database, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Res
             tracing::warn!(%code, "the data dir holds the same identity image twice: the second is left out");
         }
     }
-    for (_, v) in entries(&txn, tables::FILES)? {
-        let r: FileRecord = decode(&v, "file").map_err(|e| e.to_string())?;
+    for (_, r) in records::<FileRecord>(&txn, tables::FILES)? {
         let bytes = r.blob.as_ref().map(|b| blob(blobs, &b.bytes));
         state.store.insert_file(r.file(bytes));
     }
@@ -138,25 +153,21 @@ pub fn load(db: &Database, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Res
     // What the retention caps push out while loading goes from the data dir
     // too (a crash can leave it there).
     let mut dropped = Vec::new();
-    for (_, v) in entries(&txn, tables::NOTIFICATIONS)? {
-        let r: NotificationRecord = decode(&v, "notification").map_err(|e| e.to_string())?;
+    for (_, r) in records::<NotificationRecord>(&txn, tables::NOTIFICATIONS)? {
         let t = tenant(state, &r.owner.clone(), "a notification")?;
         dropped.extend(t.log.append(Arc::new(r.into())).into_iter().map(Op::NotificationGone));
     }
-    for (owner, v) in entries(&txn, tables::WEBHOOKS)? {
-        let r: RegistrationRecord = decode(&v, "webhook").map_err(|e| e.to_string())?;
+    for (owner, r) in records::<RegistrationRecord>(&txn, tables::WEBHOOKS)? {
         state
             .webhooks
             .restore_registration(TenantId::from_client(&owner), r.into());
     }
     let now = state.now();
-    for (_, v) in entries(&txn, tables::DELIVERIES)? {
-        let r: DeliveryRecord = decode(&v, "webhook delivery").map_err(|e| e.to_string())?;
+    for (_, r) in records::<DeliveryRecord>(&txn, tables::DELIVERIES)? {
         let gone = state.webhooks.insert(r.delivery(now));
         dropped.extend(gone.into_iter().map(|id| Op::Dirty(Dirty::Delivery(id))));
     }
-    for (digest, v) in entries(&txn, tables::DOWNLOADS)? {
-        let r: DownloadRecord = decode(&v, "download link").map_err(|e| e.to_string())?;
+    for (digest, r) in records::<DownloadRecord>(&txn, tables::DOWNLOADS)? {
         let digest = crate::domain::secret::SecretDigest::from_hex(&digest)
             .ok_or_else(|| format!("download link {digest:?}: not a digest"))?;
         state.downloads.insert(digest, r.into());
@@ -206,10 +217,7 @@ fn load_jobs(txn: &redb::ReadTransaction, blobs: &Arc<dyn BlobSource>, state: &A
     let schedules: std::collections::HashMap<String, Vec<u8>> =
         entries(txn, tables::JOB_SCHEDULES)?.into_iter().collect();
     let applied: std::collections::HashMap<String, Vec<u8>> = entries(txn, tables::JOB_APPLIED)?.into_iter().collect();
-    let mut jobs = Vec::new();
-    for (_, v) in entries(txn, tables::JOBS)? {
-        jobs.push(decode::<JobRecord>(&v, "job").map_err(|e| e.to_string())?);
-    }
+    let mut jobs: Vec<JobRecord> = records(txn, tables::JOBS)?.into_iter().map(|(_, j)| j).collect();
     // In creation order, as the engine breaks ties between equal times.
     jobs.sort_by_key(|j| j.seq);
     for r in jobs {

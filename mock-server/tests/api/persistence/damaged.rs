@@ -143,3 +143,23 @@ async fn a_data_dir_that_cannot_be_written_or_is_in_use_is_refused_in_one_line()
     );
     close(&app).await;
 }
+
+/// One record the start cannot read (a bug's, or another build's) refuses
+/// the start, naming it: skipping it would lose, silently, something a
+/// client was told is stored.
+#[tokio::test]
+async fn a_record_that_cannot_be_read_refuses_the_start_naming_it() {
+    use mock_server::persist::tables::FILES;
+    let dir = written("damaged-record").await;
+    let file = dir.path().join(FILE);
+    {
+        let db = redb::Database::open(&file).expect("open");
+        let txn = db.begin_write().expect("txn");
+        txn.open_table(FILES)
+            .expect("files")
+            .insert("sku_bad", br#"{"id": 7}"#.as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    refused(&dir.path(), Path::new("files/sku_bad"), "move the file away");
+}
