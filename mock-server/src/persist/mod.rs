@@ -490,7 +490,9 @@ mod tests {
         drop(opened);
         let format = Opened::open(&dir, 3).expect_err("another format");
         assert!(
-            format.contains(&format!("store format 99, this build reads format {FORMAT_VERSION}")),
+            format.contains(&format!(
+                "store format 99 by a newer build, this build reads format {FORMAT_VERSION}"
+            )),
             "{format}"
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -6,8 +6,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::json;
-
 use crate::helpers::{DEMO, png};
 
 use super::{TempDir, close, spawn_on};
@@ -56,6 +54,17 @@ async fn written(name: &str) -> TempDir {
     dir
 }
 
+/// Writes `value` under `key` in `table` of the (closed) database `file`.
+fn write_row(file: &Path, table: mock_server::persist::tables::Table, key: &str, value: &[u8]) {
+    let db = redb::Database::open(file).expect("open");
+    let txn = db.begin_write().expect("txn");
+    txn.open_table(table)
+        .expect("table")
+        .insert(key, value)
+        .expect("insert");
+    txn.commit().expect("commit");
+}
+
 #[tokio::test]
 async fn a_damaged_database_file_is_refused_in_one_line_with_exit_code_3() {
     let cut = written("damaged-cut").await;
@@ -89,19 +98,11 @@ async fn a_database_of_a_newer_build_is_refused_in_one_line() {
     use mock_server::persist::tables::{FORMAT_VERSION, META};
     let dir = written("damaged-newer").await;
     let file = dir.path().join(FILE);
-    {
-        let db = redb::Database::open(&file).expect("open");
-        let txn = db.begin_write().expect("txn");
-        {
-            let mut meta = txn.open_table(META).expect("meta");
-            let newer = MetaRecord {
-                format: FORMAT_VERSION + 1,
-                seed: 0,
-            };
-            meta.insert("identity", encode(&newer).as_slice()).expect("insert");
-        }
-        txn.commit().expect("commit");
-    }
+    let newer = MetaRecord {
+        format: FORMAT_VERSION + 1,
+        seed: 0,
+    };
+    write_row(&file, META, "identity", &encode(&newer));
     refused(&dir.path(), &file, "by a newer build");
 }
 
@@ -130,12 +131,7 @@ async fn a_data_dir_that_cannot_be_written_or_is_in_use_is_refused_in_one_line()
     // The database of a fake that runs.
     let dir = TempDir::new("damaged-in-use");
     let app = spawn_on(&dir.path(), |_| {}).await;
-    app.post("/project")
-        .token(DEMO)
-        .json(json!({ "project_name": "held" }))
-        .send()
-        .await
-        .expect(201);
+    app.create_project(DEMO, "held").await;
     refused(
         &dir.path(),
         &dir.path().join(FILE),
@@ -152,14 +148,6 @@ async fn a_record_that_cannot_be_read_refuses_the_start_naming_it() {
     use mock_server::persist::tables::FILES;
     let dir = written("damaged-record").await;
     let file = dir.path().join(FILE);
-    {
-        let db = redb::Database::open(&file).expect("open");
-        let txn = db.begin_write().expect("txn");
-        txn.open_table(FILES)
-            .expect("files")
-            .insert("sku_bad", br#"{"id": 7}"#.as_slice())
-            .expect("insert");
-        txn.commit().expect("commit");
-    }
+    write_row(&file, FILES, "sku_bad", br#"{"id": 7}"#);
     refused(&dir.path(), Path::new("files/sku_bad"), "move the file away");
 }
