@@ -48,7 +48,8 @@
 //!   no I/O, no HTTP).
 //! - **The foundation**: [`clock`], [`redact`] (what of a request the log
 //!   and the journal may show), [`remove_where`] (entries out of a shared
-//!   map, keeping their keys), [`public_base`] (the base of the URLs a
+//!   map, keeping their keys), [`blob_bytes`] (uploaded bytes, in memory
+//!   or read from the `--data-dir` store when asked for), [`public_base`] (the base of the URLs a
 //!   request is handed, when they follow its `Host`), the [`render`] and
 //!   [`contract`] crates.
 
@@ -57,6 +58,7 @@ pub mod admission;
 pub mod any_token;
 pub mod api;
 pub mod app;
+pub mod blob_bytes;
 pub mod clock;
 pub mod config;
 pub mod deliver;

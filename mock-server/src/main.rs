@@ -67,6 +67,12 @@ async fn main() -> std::process::ExitCode {
     };
     match mock_server::run(cfg, listener, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A data dir that cannot be used has its own code, so a script can
+        // tell it from any other failed start.
+        Err(e) if mock_server::persist::refusal::is_refusal(&e) => {
+            eprintln!("mock-server: {e}");
+            std::process::ExitCode::from(mock_server::persist::refusal::EXIT_CODE)
+        }
         Err(e) => {
             eprintln!("mock-server: {e}");
             std::process::ExitCode::FAILURE

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 
+use crate::blob_bytes::BlobError;
 use crate::domain::ids::{FileId, IdentityCode, JobId};
 use crate::engine::state::OutputStatus;
 use crate::error::S3Error;
@@ -32,6 +33,14 @@ fn bytes_response(bytes: Bytes, content_type: &'static str, etag: Option<&str>) 
     res
 }
 
+/// Stored bytes that could not be read back (the data dir was closed by a
+/// shutdown, or is damaged): logged, and answered as a missing key, since
+/// the client can do nothing else with it.
+fn unreadable(path: &str, e: &BlobError) -> S3Error {
+    tracing::error!(error = %e, path, "stored bytes could not be read");
+    S3Error::no_such_key(path)
+}
+
 async fn file(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -42,7 +51,8 @@ async fn file(
     state.signer.verify("GET", &path, "", &q, state.now())?;
     let f = state.store.file_any(&id).ok_or_else(|| S3Error::no_such_key(&path))?;
     let blob = f.blob.ok_or_else(|| S3Error::no_such_key(&path))?;
-    Ok(bytes_response(blob.bytes, f.content_type, Some(&blob.etag)))
+    let bytes = blob.bytes.load().await.map_err(|e| unreadable(&path, &e))?;
+    Ok(bytes_response(bytes, f.content_type, Some(&blob.etag)))
 }
 
 async fn identity(
@@ -57,7 +67,8 @@ async fn identity(
         .store
         .identity_any(&code)
         .ok_or_else(|| S3Error::no_such_key(&path))?;
-    Ok(bytes_response(i.bytes.clone(), i.content_type, None))
+    let bytes = i.bytes.load().await.map_err(|e| unreadable(&path, &e))?;
+    Ok(bytes_response(bytes, i.content_type, None))
 }
 
 /// A result image: `full.{ext}` or `thumbnail.{ext}` of output `output`,

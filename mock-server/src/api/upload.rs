@@ -130,7 +130,7 @@ async fn put_bytes(
         .store
         .update_file(&id, |f| {
             f.blob = Some(Blob {
-                bytes,
+                bytes: bytes.into(),
                 etag: etag.clone(),
                 uploaded_at: now,
                 unusable,

@@ -2,8 +2,8 @@
 //! gallery identity every account may use.
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
+use crate::blob_bytes::BlobBytes;
 use crate::clock::Instant;
 use crate::domain::ids::{IdentityCode, TenantId};
 use crate::domain::image_probe::ImageInfo;
@@ -24,8 +24,8 @@ pub struct Identity {
     pub original_filename: String,
     /// Detected MIME type.
     pub content_type: &'static str,
-    /// The image bytes as uploaded.
-    pub bytes: Bytes,
+    /// The image bytes as uploaded (in memory, or read from the data dir).
+    pub bytes: BlobBytes,
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.
@@ -77,7 +77,7 @@ impl Identity {
             tag: upload.tag.filter(|t| !t.is_empty()),
             original_filename: upload.filename,
             content_type: upload.info.content_type(),
-            bytes: upload.image,
+            bytes: upload.image.into(),
             width: upload.info.width,
             height: upload.info.height,
             face_detected: upload.info.face_detected,
@@ -89,7 +89,9 @@ impl Identity {
 
     /// The digest its duplicates share ([`ImageDigest`]).
     pub fn image_digest(&self) -> ImageDigest {
-        Sha256::digest(&self.bytes).into()
+        // A stored image's key is its SHA-256 already: never malformed
+        // unless the data dir is damaged, which its load refuses.
+        self.bytes.sha256().unwrap_or_default()
     }
 
     /// The name of an identity uploaded without one: its file name

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::blob_bytes::BlobBytes;
 use crate::clock::Instant;
 use crate::domain::identity::Identity;
 use crate::domain::ids::{FileId, JobId, TenantId};
@@ -29,8 +30,8 @@ pub struct JobInput {
     pub filename: String,
     /// Its styling note.
     pub note: Option<String>,
-    /// Its bytes.
-    pub bytes: Bytes,
+    /// Its bytes (in memory, or read from the data dir).
+    pub bytes: BlobBytes,
 }
 
 /// Every output has exactly one version, 0: the fake has no re-edit.
@@ -339,10 +340,16 @@ impl Job {
         self.decoded
             .get_or_try_init(|| async {
                 let identity = self.identity.bytes.clone();
-                let garments: Vec<Bytes> = self.inputs.iter().map(|i| i.bytes.clone()).collect();
-                tokio::task::spawn_blocking(move || Inputs::decode(&identity, &garments).map(Arc::new))
-                    .await
-                    .map_err(|e| RenderError(format!("decode task failed: {e}")))?
+                let garments: Vec<BlobBytes> = self.inputs.iter().map(|i| i.bytes.clone()).collect();
+                tokio::task::spawn_blocking(move || {
+                    // Stored bytes are read here, off the runtime, and
+                    // dropped once decoded.
+                    let read = |b: &BlobBytes| b.read().map_err(|e| RenderError(e.to_string()));
+                    let garments = garments.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+                    Inputs::decode(&read(&identity)?, &garments).map(Arc::new)
+                })
+                .await
+                .map_err(|e| RenderError(format!("decode task failed: {e}")))?
             })
             .await
             .cloned()

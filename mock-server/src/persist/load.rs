@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use redb::{Database, ReadOnlyTable, ReadableTable};
 
 use super::records::{
@@ -15,6 +14,7 @@ use super::records::{
     JobRecord, NotificationRecord, ProjectRecord, RegistrationRecord, ScheduleRecord, decode,
 };
 use super::tables::{self, Table};
+use crate::blob_bytes::{BlobBytes, BlobSource};
 use crate::domain::account::Account;
 use crate::domain::ids::TenantId;
 use crate::domain::job_request::parse;
@@ -43,16 +43,32 @@ fn entries(txn: &redb::ReadTransaction, table: Table) -> Result<Vec<(String, Vec
     Ok(out)
 }
 
-/// The bytes stored under `digest`.
-fn blob(blobs: &Option<Read>, digest: &str, what: &str) -> Result<Bytes, String> {
-    blobs
-        .as_ref()
-        .map(|t| t.get(digest))
-        .transpose()
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|v| Bytes::from(v.value().to_vec()))
-        .ok_or_else(|| format!("{what}: its bytes ({digest}) are missing"))
+/// Every (key, record) of `table`, in key order. One record that cannot be
+/// read refuses the start, naming it: skipping it would lose something a
+/// client was told is stored, silently (see docs/persistence.md).
+fn records<T: serde::de::DeserializeOwned>(
+    txn: &redb::ReadTransaction,
+    table: Table,
+) -> Result<Vec<(String, T)>, String> {
+    use redb::TableHandle as _;
+    let mut out = Vec::new();
+    for (key, v) in entries(txn, table)? {
+        let record = decode::<T>(&v, "record").map_err(|e| {
+            format!(
+                "the record {}/{key} cannot be read ({e}): another build wrote it, or the file is damaged; start the build that wrote it, or move the file away to start empty",
+                table.name()
+            )
+        })?;
+        out.push((key, record));
+    }
+    Ok(out)
+}
+
+/// The bytes stored under `digest`, left in the data dir: read when a
+/// request asks for them ([`BlobBytes`]). Not even looked at here: that
+/// would page every byte stored through the database's cache at start.
+fn blob(blobs: &Arc<dyn BlobSource>, digest: &str) -> BlobBytes {
+    BlobBytes::stored(digest, blobs.clone())
 }
 
 /// `tenant`'s `Arc`, or an error naming `what` refers to it.
@@ -65,7 +81,7 @@ fn tenant(state: &AppState, id: &TenantId, what: &str) -> Result<Arc<Tenant>, St
 
 /// Rebuilds `state` from `db`. `Ok(false)`: the data dir holds nothing yet
 /// (never committed to), and the caller loads the fixture accounts.
-pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
+pub fn load(db: &Database, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Result<bool, String> {
     let txn = db.begin_read().map_err(|e| e.to_string())?;
     let meta = entries(&txn, tables::META)?;
     let Some((_, counters)) = meta.iter().find(|(k, _)| k == "counters") else {
@@ -74,8 +90,7 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
     let c: Counters = decode(counters, "counters").map_err(|e| e.to_string())?;
     restore_counters(state, &c);
 
-    for (_, v) in entries(&txn, tables::TENANTS)? {
-        let record = decode::<AccountRecord>(&v, "tenant").map_err(|e| e.to_string())?;
+    for (_, record) in records::<AccountRecord>(&txn, tables::TENANTS)? {
         let settings = record.settings();
         let t = Arc::new(Tenant::new(Account::from(record)));
         t.data.lock().settings = settings;
@@ -85,8 +100,7 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
         state.store.add_tenant(t);
     }
     for (table, refresh) in [(tables::BEARER, false), (tables::REFRESH, true)] {
-        for (key, v) in entries(&txn, table)? {
-            let r: GrantRecord = decode(&v, "token").map_err(|e| e.to_string())?;
+        for (key, r) in records::<GrantRecord>(&txn, table)? {
             let owner = tenant(state, &r.tenant.clone(), "a token")?;
             let grant = r.grant(owner).map_err(|e| e.to_string())?;
             let key = SecretDigest::from_hex(&key).ok_or("a token is not keyed by its digest")?;
@@ -106,70 +120,54 @@ pub fn load(db: &Database, state: &AppState) -> Result<bool, String> {
             }
         }
     }
-    for (key, v) in entries(&txn, tables::PROJECTS)? {
-        let r: ProjectRecord = decode(&v, "project").map_err(|e| e.to_string())?;
+    for (key, r) in records::<ProjectRecord>(&txn, tables::PROJECTS)? {
         let t = tenant(state, &r.tenant, "a project")?;
         let mut data = t.data.lock();
         check_position(&key, data.projects.len())?;
         data.projects.push(r.project());
     }
-    for (key, v) in entries(&txn, tables::API_TOKENS)? {
-        let r: ApiTokenEntry = decode(&v, "API token").map_err(|e| e.to_string())?;
+    for (key, r) in records::<ApiTokenEntry>(&txn, tables::API_TOKENS)? {
         let t = tenant(state, &r.tenant, "an API token")?;
         let mut data = t.data.lock();
         check_position(&key, data.api_tokens.len())?;
         data.api_tokens.push(r.entry());
     }
 
-    let blobs: Option<Read> = match txn.open_table(tables::BLOBS) {
-        Ok(t) => Some(t),
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(e.to_string()),
-    };
-    for (code, v) in entries(&txn, tables::IDENTITIES)? {
-        let r: IdentityRecord = decode(&v, "identity").map_err(|e| e.to_string())?;
+    for (code, r) in records::<IdentityRecord>(&txn, tables::IDENTITIES)? {
         let t = tenant(state, &r.owner, "an identity")?;
         let digest: [u8; 32] = hex::decode(&r.image)
             .ok()
             .and_then(|d| d.try_into().ok())
             .ok_or_else(|| format!("identity {code}: a malformed digest"))?;
-        let bytes = blob(&blobs, &r.image.clone(), &format!("identity {code}"))?;
+        let bytes = blob(blobs, &r.image);
         if state.store.insert_identity(&t, digest, r.identity(bytes)).is_err() {
             tracing::warn!(%code, "the data dir holds the same identity image twice: the second is left out");
         }
     }
-    for (id, v) in entries(&txn, tables::FILES)? {
-        let r: FileRecord = decode(&v, "file").map_err(|e| e.to_string())?;
-        let bytes = match &r.blob {
-            Some(b) => Some(blob(&blobs, &b.bytes, &format!("file {id}"))?),
-            None => None,
-        };
+    for (_, r) in records::<FileRecord>(&txn, tables::FILES)? {
+        let bytes = r.blob.as_ref().map(|b| blob(blobs, &b.bytes));
         state.store.insert_file(r.file(bytes));
     }
-    load_jobs(&txn, &blobs, state)?;
+    load_jobs(&txn, blobs, state)?;
 
     // What the retention caps push out while loading goes from the data dir
     // too (a crash can leave it there).
     let mut dropped = Vec::new();
-    for (_, v) in entries(&txn, tables::NOTIFICATIONS)? {
-        let r: NotificationRecord = decode(&v, "notification").map_err(|e| e.to_string())?;
+    for (_, r) in records::<NotificationRecord>(&txn, tables::NOTIFICATIONS)? {
         let t = tenant(state, &r.owner.clone(), "a notification")?;
         dropped.extend(t.log.append(Arc::new(r.into())).into_iter().map(Op::NotificationGone));
     }
-    for (owner, v) in entries(&txn, tables::WEBHOOKS)? {
-        let r: RegistrationRecord = decode(&v, "webhook").map_err(|e| e.to_string())?;
+    for (owner, r) in records::<RegistrationRecord>(&txn, tables::WEBHOOKS)? {
         state
             .webhooks
             .restore_registration(TenantId::from_client(&owner), r.into());
     }
     let now = state.now();
-    for (_, v) in entries(&txn, tables::DELIVERIES)? {
-        let r: DeliveryRecord = decode(&v, "webhook delivery").map_err(|e| e.to_string())?;
+    for (_, r) in records::<DeliveryRecord>(&txn, tables::DELIVERIES)? {
         let gone = state.webhooks.insert(r.delivery(now));
         dropped.extend(gone.into_iter().map(|id| Op::Dirty(Dirty::Delivery(id))));
     }
-    for (digest, v) in entries(&txn, tables::DOWNLOADS)? {
-        let r: DownloadRecord = decode(&v, "download link").map_err(|e| e.to_string())?;
+    for (digest, r) in records::<DownloadRecord>(&txn, tables::DOWNLOADS)? {
         let digest = crate::domain::secret::SecretDigest::from_hex(&digest)
             .ok_or_else(|| format!("download link {digest:?}: not a digest"))?;
         state.downloads.insert(digest, r.into());
@@ -215,14 +213,11 @@ fn check_position(key: &str, n: usize) -> Result<(), String> {
     }
 }
 
-fn load_jobs(txn: &redb::ReadTransaction, blobs: &Option<Read>, state: &AppState) -> Result<(), String> {
+fn load_jobs(txn: &redb::ReadTransaction, blobs: &Arc<dyn BlobSource>, state: &AppState) -> Result<(), String> {
     let schedules: std::collections::HashMap<String, Vec<u8>> =
         entries(txn, tables::JOB_SCHEDULES)?.into_iter().collect();
     let applied: std::collections::HashMap<String, Vec<u8>> = entries(txn, tables::JOB_APPLIED)?.into_iter().collect();
-    let mut jobs = Vec::new();
-    for (_, v) in entries(txn, tables::JOBS)? {
-        jobs.push(decode::<JobRecord>(&v, "job").map_err(|e| e.to_string())?);
-    }
+    let mut jobs: Vec<JobRecord> = records(txn, tables::JOBS)?.into_iter().map(|(_, j)| j).collect();
     // In creation order, as the engine breaks ties between equal times.
     jobs.sort_by_key(|j| j.seq);
     for r in jobs {
@@ -245,7 +240,7 @@ fn load_jobs(txn: &redb::ReadTransaction, blobs: &Option<Read>, state: &AppState
                 file_id: i.file_id.clone(),
                 filename: i.filename.clone(),
                 note: i.note.clone(),
-                bytes: blob(blobs, &i.bytes, &what)?,
+                bytes: blob(blobs, &i.bytes),
             });
         }
         let schedule: Schedule = schedules

@@ -35,13 +35,18 @@
 //!   is taken, so no ID handed out in an acknowledged response is handed out
 //!   again after a restart.
 //!
+//! Uploaded bytes are written, but after a restart not loaded: memory holds
+//! their digests and [`blob_reader`] reads them when a request asks.
+//!
 //! Renders are not stored: rendering is a pure function of a job's inputs
 //! and schedule, so an image is rendered again, byte for byte, on its first
 //! request after a restart.
 
+mod blob_reader;
 pub mod load;
 mod migrate;
 pub mod records;
+pub mod refusal;
 pub mod tables;
 mod writer;
 
@@ -57,6 +62,12 @@ use crate::durable::{After, Durable, Op, Pending, StoreError};
 use crate::state::{AppState, Shared};
 use records::{MetaRecord, decode, encode};
 use tables::{FILE_NAME, FORMAT_VERSION, META};
+
+/// The database's own page cache. redb's default (1 GiB) would fill with
+/// every page the start reads and every blob a request reads back, so the
+/// process would grow with what is stored; the operating system's file
+/// cache keeps hot pages anyway.
+const CACHE_BYTES: usize = 32 << 20;
 
 /// A change as queued.
 struct Change {
@@ -98,21 +109,66 @@ impl Opened {
     pub fn open(dir: &Path, seed: u64) -> Result<Self, String> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "--data-dir: the store needs the async runtime to be running".to_owned())?;
-        std::fs::create_dir_all(dir).map_err(|e| format!("--data-dir {}: cannot create it: {e}", dir.display()))?;
-        let path = dir.join(FILE_NAME);
-        let db = Database::create(&path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => format!(
-                "--data-dir {}: the database is locked: another mock-server is using this data dir",
-                dir.display()
-            ),
-            e => format!("--data-dir {}: cannot open {}: {e}", dir.display(), path.display()),
+        std::fs::create_dir_all(dir).map_err(|e| {
+            refusal::line(
+                dir,
+                &format!("cannot create it ({e}): choose a folder the fake may create and write"),
+            )
         })?;
-        check_identity(&db, dir, seed)?;
+        let path = dir.join(FILE_NAME);
+        // redb asserts on some damage (a file cut short): a panic here is
+        // the file's fault, said in one line like any other.
+        let db = refusal::quietly(
+            || {
+                let db = Self::open_file(dir, &path)?;
+                check_identity(&db, dir, seed)?;
+                Ok(db)
+            },
+            |panic| refusal::damaged(dir, &path, panic),
+        )?;
         Ok(Self {
             db: Arc::new(db),
             dir: dir.to_owned(),
             runtime,
         })
+    }
+
+    /// Opens (or creates) the database file `path` of data dir `dir`, locked.
+    fn open_file(dir: &Path, path: &Path) -> Result<Database, String> {
+        let repairing = std::sync::atomic::AtomicBool::new(false);
+        Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .set_repair_callback(move |_| {
+                // Called as the repair goes on: said once.
+                if !repairing.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!("the data dir was not closed cleanly: checking the whole database file");
+                }
+            })
+            .create(path)
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen => refusal::line(
+                    dir,
+                    &format!(
+                        "the database {} is locked: another mock-server is using this data dir; stop it, or start on another --data-dir",
+                        path.display()
+                    ),
+                ),
+                DatabaseError::Storage(redb::StorageError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                    ) =>
+                {
+                    refusal::line(
+                        dir,
+                        &format!(
+                            "cannot open {} for writing ({e}): give the fake write access to it, or start on another --data-dir",
+                            path.display()
+                        ),
+                    )
+                }
+                e => refusal::damaged(dir, path, &e.to_string()),
+            })
     }
 
     /// Starts the writer for the state `shared` will be.
@@ -146,6 +202,7 @@ impl Opened {
             }),
             progress,
             gate,
+            blobs: Arc::new(blob_reader::BlobReader::new(self.db.clone())),
             loader: Mutex::new(Some(self.db)),
             dir: self.dir,
         }
@@ -155,7 +212,8 @@ impl Opened {
 /// Writes `format` and `seed` into a new database, or checks them in an
 /// existing one.
 fn check_identity(db: &Database, dir: &Path, seed: u64) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| format!("--data-dir {}: {e}", dir.display());
+    let file = dir.join(FILE_NAME);
+    let err = |e: &dyn std::fmt::Display| refusal::damaged(dir, &file, &e.to_string());
     let expected = MetaRecord {
         format: FORMAT_VERSION,
         seed,
@@ -181,16 +239,30 @@ fn check_identity(db: &Database, dir: &Path, seed: u64) -> Result<(), String> {
                 tracing::info!(from = m.format, to = FORMAT_VERSION, "data dir upgraded");
             }
             Some(m) if m.seed != seed => {
-                return Err(err(&format!(
-                    "written with --seed {}, started with --seed {seed}: start with --seed {} or use another data dir",
-                    m.seed, m.seed
-                )));
+                return Err(refusal::line(
+                    dir,
+                    &format!(
+                        "{} was written with --seed {}, started with --seed {seed}: start with --seed {} or use another data dir",
+                        file.display(),
+                        m.seed,
+                        m.seed
+                    ),
+                ));
             }
             Some(m) if m.format != FORMAT_VERSION => {
-                return Err(err(&format!(
-                    "written in store format {}, this build reads format {FORMAT_VERSION}: use another data dir",
-                    m.format
-                )));
+                let by = if m.format > FORMAT_VERSION {
+                    "a newer"
+                } else {
+                    "an older"
+                };
+                return Err(refusal::line(
+                    dir,
+                    &format!(
+                        "{} was written in store format {} by {by} build, this build reads format {FORMAT_VERSION}: start that build on it, or use another data dir",
+                        file.display(),
+                        m.format
+                    ),
+                ));
             }
             Some(_) => {}
         }
@@ -216,6 +288,8 @@ pub struct Persist {
     gate: Arc<RwLock<()>>,
     /// The database, until the state is loaded from it.
     loader: Mutex<Option<Arc<Database>>>,
+    /// Reads uploaded bytes back for the handles the load made.
+    blobs: Arc<blob_reader::BlobReader>,
     dir: PathBuf,
 }
 
@@ -292,6 +366,8 @@ impl Persist {
             (sent, q.seq)
         };
         self.loader.lock().take();
+        // Before the closer hears of it: the lock goes with the last handle.
+        self.blobs.close();
         if sent {
             let _ = rx.await;
         }
@@ -349,7 +425,12 @@ pub fn load_into(p: &Persist, state: &AppState) -> Result<bool, String> {
     let Some(db) = p.take_loader() else {
         return Ok(false);
     };
-    load::load(&db, state).map_err(|e| format!("--data-dir {}: {e}", p.dir.display()))
+    let blobs: Arc<dyn crate::blob_bytes::BlobSource> = p.blobs.clone();
+    let file = p.dir.join(FILE_NAME);
+    refusal::quietly(
+        || load::load(&db, &blobs, state).map_err(|e| refusal::line(&p.dir, &e)),
+        |panic| refusal::damaged(&p.dir, &file, panic),
+    )
 }
 
 /// Runs `fut` (a request's handling) noting the last change it queued for
@@ -409,7 +490,9 @@ mod tests {
         drop(opened);
         let format = Opened::open(&dir, 3).expect_err("another format");
         assert!(
-            format.contains(&format!("store format 99, this build reads format {FORMAT_VERSION}")),
+            format.contains(&format!(
+                "store format 99 by a newer build, this build reads format {FORMAT_VERSION}"
+            )),
             "{format}"
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -21,6 +21,7 @@ use super::records::{
 };
 use super::tables::{self, Table, number_key, position_key};
 use super::{Change, Msg, Progress};
+use crate::blob_bytes::BlobBytes;
 use crate::domain::ids::TenantId;
 use crate::durable::{Dirty, Op};
 use crate::state::Shared;
@@ -222,10 +223,26 @@ impl<'t> Tables<'t> {
     }
 
     /// Stores `bytes` once; their digest.
-    fn blob(&mut self, bytes: &[u8]) -> Result<String, WriteError> {
-        let d = digest(bytes);
+    fn blob(&mut self, bytes: &BlobBytes) -> Result<String, WriteError> {
+        let Some(resident) = bytes.in_memory() else {
+            // Bytes read from the data dir at start are in it, unless a
+            // collection earlier in this batch took them (their file was
+            // evicted just as a job was made from it): then they are put
+            // back from the last commit, which still holds them.
+            let d = bytes.stored_digest().unwrap_or_default().to_owned();
+            if self.blobs.get(d.as_str())?.is_none() {
+                match bytes.read() {
+                    Ok(b) => {
+                        self.blobs.insert(d.as_str(), b.as_ref())?;
+                    }
+                    Err(e) => tracing::error!(error = %e, "a record names bytes the data dir lost"),
+                }
+            }
+            return Ok(d);
+        };
+        let d = digest(resident);
         if self.blobs.get(d.as_str())?.is_none() {
-            self.blobs.insert(d.as_str(), bytes)?;
+            self.blobs.insert(d.as_str(), resident.as_ref())?;
         }
         Ok(d)
     }

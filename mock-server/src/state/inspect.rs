@@ -61,6 +61,26 @@ impl AppState {
             .sum()
     }
 
+    /// How many uploaded bytes memory holds: files, identity images (not
+    /// the gallery's) and jobs' inputs, each holder counted; bytes left in
+    /// the data dir, read when asked for, count nothing.
+    pub fn resident_upload_bytes(&self) -> usize {
+        let identities: usize = self
+            .store
+            .tenants()
+            .iter()
+            .flat_map(|t| self.store.identities_of(t.id()))
+            .map(|i| i.bytes.resident_len())
+            .sum();
+        let inputs: usize = self
+            .engine
+            .all()
+            .iter()
+            .flat_map(|j| j.inputs.iter().map(|i| i.bytes.resident_len()))
+            .sum();
+        identities + inputs + self.store.resident_file_bytes()
+    }
+
     /// How many identities were uploaded since start or the last reset
     /// (the store-wide upload order), without taking a number.
     pub fn upload_count(&self) -> u64 {

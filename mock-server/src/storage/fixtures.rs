@@ -320,7 +320,7 @@ impl GalleryFile {
                 tag: None,
                 original_filename,
                 content_type: info.content_type(),
-                bytes: Bytes::from(bytes),
+                bytes: Bytes::from(bytes).into(),
                 width: info.width,
                 height: info.height,
                 face_detected: info.face_detected,
@@ -510,7 +510,7 @@ mod tests {
         }
         for i in &gallery {
             assert!(i.face_detected, "{}: a portrait", i.code);
-            assert!(i.bytes.len() < 16 * 1024, "{}: a tiny image", i.code);
+            assert!(i.bytes.resident_len() < 16 * 1024, "{}: a tiny image", i.code);
         }
     }
 

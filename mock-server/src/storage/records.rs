@@ -2,10 +2,10 @@
 //! account, projects and identities: [`crate::domain`]): its lock-guarded
 //! data, uploaded files, download links.
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 
+use crate::blob_bytes::BlobBytes;
 use crate::clock::Instant;
 use crate::domain::account::Account;
 use crate::domain::ids::{FileId, IdentityCode, JobId, ProjectId, TenantId, TokenId};
@@ -117,8 +117,8 @@ pub struct RetryAfter {
 /// Bytes that arrived through a pre-signed PUT.
 #[derive(Debug, Clone)]
 pub struct Blob {
-    /// The bytes.
-    pub bytes: Bytes,
+    /// The bytes (in memory, or read from the data dir).
+    pub bytes: BlobBytes,
     /// Quoted ETag.
     pub etag: String,
     /// Arrival time.

@@ -189,6 +189,15 @@ impl Store {
         remove_where(&self.files, |f| expired(f.created_at))
     }
 
+    /// How many bytes of uploaded files memory holds (bytes left in the
+    /// data dir count nothing).
+    pub fn resident_file_bytes(&self) -> usize {
+        self.files
+            .iter()
+            .filter_map(|f| f.blob.as_ref().map(|b| b.bytes.resident_len()))
+            .sum()
+    }
+
     /// Runs `f` on the stored file `id`, if it exists.
     pub fn update_file<R>(&self, id: &FileId, f: impl FnOnce(&mut StoredFile) -> R) -> Option<R> {
         self.files.get_mut(id).map(|mut e| f(e.value_mut()))

@@ -12,7 +12,15 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundation",
-        &["clock", "redact", "remove_where", "public_base", "render", "contract"],
+        &[
+            "clock",
+            "redact",
+            "remove_where",
+            "public_base",
+            "blob_bytes",
+            "render",
+            "contract",
+        ],
     ),
     ("domain", &["domain"]),
     ("errors", &["error"]),

@@ -1,8 +1,8 @@
 //! Identities, blobs and uploaded files; bytes by digest.
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::blob_bytes::BlobBytes;
 use crate::domain::identity::Identity;
 use crate::domain::ids::{FileId, IdentityCode, ProjectId, TenantId};
 use crate::domain::image_probe::ProbeError;
@@ -49,7 +49,7 @@ impl IdentityRecord {
     }
 
     /// The identity, with its image `bytes`.
-    pub fn identity(self, bytes: Bytes) -> Identity {
+    pub fn identity(self, bytes: BlobBytes) -> Identity {
         Identity {
             code: self.code,
             owner: self.owner,
@@ -117,7 +117,7 @@ impl FileRecord {
     }
 
     /// The file, with its `bytes` when they arrived.
-    pub fn file(self, bytes: Option<Bytes>) -> StoredFile {
+    pub fn file(self, bytes: Option<BlobBytes>) -> StoredFile {
         StoredFile {
             id: self.id,
             owner: self.owner,
@@ -140,6 +140,7 @@ impl FileRecord {
 mod tests {
     use super::*;
     use crate::persist::records::digest;
+    use bytes::Bytes;
     use serde_json::Value;
 
     use crate::persist::records::{decode, encode, round_trip, t};
@@ -154,7 +155,7 @@ mod tests {
             tag: Some("t".into()),
             original_filename: "m.png".into(),
             content_type: "image/png",
-            bytes: bytes.clone(),
+            bytes: bytes.clone().into(),
             width: 3,
             height: 4,
             face_detected: true,
@@ -162,12 +163,18 @@ mod tests {
             seq: 2,
             stock: None,
         };
-        let rec = round_trip(&IdentityRecord::new(&i, digest(&i.bytes)));
+        let rec = round_trip(&IdentityRecord::new(&i, digest(&bytes)));
         assert_eq!(rec.image, digest(&bytes));
-        let back = rec.identity(bytes.clone());
+        let back = rec.identity(bytes.clone().into());
         assert_eq!(
-            (back.code, back.content_type, back.bytes, back.seq, back.created_at),
-            (i.code, "image/png", bytes.clone(), 2, t(10))
+            (
+                back.code,
+                back.content_type,
+                back.bytes.in_memory().cloned(),
+                back.seq,
+                back.created_at
+            ),
+            (i.code, "image/png", Some(bytes.clone()), 2, t(10))
         );
         let f = StoredFile {
             id: FileId::from_client("sku_1"),
@@ -178,25 +185,35 @@ mod tests {
             created_at: t(1),
             upload_expires_at: t(2),
             blob: Some(Blob {
-                bytes: bytes.clone(),
+                bytes: bytes.clone().into(),
                 etag: "\"e\"".into(),
                 uploaded_at: t(3),
                 unusable: Some(ProbeError("not a decodable JPEG, PNG or WebP image: text".into())),
             }),
         };
         let rec = round_trip(&FileRecord::new(&f, Some(digest(&bytes))));
-        let back = rec.clone().file(Some(bytes.clone()));
+        let back = rec.clone().file(Some(bytes.clone().into()));
         let blob = back.blob.as_ref().expect("bytes");
         assert_eq!(
-            (blob.bytes.clone(), blob.etag.as_str(), blob.uploaded_at, &blob.unusable),
-            (bytes.clone(), "\"e\"", t(3), &f.blob.as_ref().expect("bytes").unusable)
+            (
+                blob.bytes.in_memory().cloned(),
+                blob.etag.as_str(),
+                blob.uploaded_at,
+                &blob.unusable
+            ),
+            (
+                Some(bytes.clone()),
+                "\"e\"",
+                t(3),
+                &f.blob.as_ref().expect("bytes").unusable
+            )
         );
         // A record written before the probe's verdict was kept: its bytes
         // passed the PUT's image check then, so they are usable.
         let mut older: Value = serde_json::from_slice(&encode(&rec)).expect("json");
         older["blob"].as_object_mut().expect("blob").remove("unusable");
         let older: FileRecord = decode(&encode(&older), "file").expect("an older record reads");
-        assert_eq!(older.file(Some(bytes.clone())).blob.expect("bytes").unusable, None);
+        assert_eq!(older.file(Some(bytes.into())).blob.expect("bytes").unusable, None);
         assert_eq!((back.project, back.upload_expires_at), (f.project.clone(), t(2)));
         let announced = StoredFile { blob: None, ..f };
         assert!(round_trip(&FileRecord::new(&announced, None)).file(None).blob.is_none());

@@ -5,6 +5,8 @@
 //! Suites: `restart`, `reset`, `crash`; the shared helpers are here.
 
 mod crash;
+mod damaged;
+mod lazy;
 mod reset;
 mod restart;
 
