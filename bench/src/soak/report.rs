@@ -71,7 +71,7 @@ impl Soak {
              then 3 s. Phases a–c run on one fake (`--clock manual --time-scale 0 --any-token \
              --any-token-idle-ttl 1h`), phase d on a second one.\n"
         );
-        let _ = writeln!(o, "## a–b. Baseline and 100,000-token waves\n");
+        let _ = writeln!(o, "## a–b. Baseline and token waves\n");
         let _ = writeln!(o, "| when | RSS MB | descriptors | status p50 ms | p99 ms | answered |");
         let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- |");
         if let Some((rss, fds, s)) = &self.baseline {
@@ -93,13 +93,13 @@ impl Soak {
         );
         let _ = writeln!(
             o,
-            "| wave | tokens | answered 2xx | s | RSS peak MB | RSS after wave MB | tenants before eviction | tenants after | RSS after eviction MB | descriptors after |"
+            "| wave | tokens | answered 2xx | s | RSS peak MB | RSS after wave MB | tenants before eviction | tenants after | clock move (eviction) s | RSS after eviction MB | descriptors after |"
         );
-        let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for (i, w) in self.waves.iter().enumerate() {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {:.1} | {} |",
+                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {:.1} | {:.1} | {} |",
                 i + 1,
                 w.tokens,
                 w.ok,
@@ -108,6 +108,7 @@ impl Soak {
                 mb(w.rss_after_wave),
                 w.tenants_before,
                 w.tenants_after,
+                w.evict_secs,
                 mb(w.rss_evicted),
                 w.fds_evicted
             );

@@ -29,6 +29,8 @@ pub struct Wave {
     pub tenants_before: u64,
     /// Tenants after the clock passed the idle TTL.
     pub tenants_after: u64,
+    /// Seconds the clock move took to answer (it runs the eviction).
+    pub evict_secs: f64,
     /// RSS after that eviction (and the allocator's purge delay).
     pub rss_evicted: u64,
     /// Descriptors after the eviction.
@@ -58,9 +60,11 @@ pub async fn wave(fake: &Server, admin: &Api, wave: usize, n: usize, advance: &s
     let peaks = sampler.stop().await;
     let rss_after_wave = fake.rss();
     let tenants_before = tenants(admin).await?;
+    let evicting = std::time::Instant::now();
     admin
         .admin(reqwest::Method::POST, "/clock", Some(&json!({ "advance": advance })))
         .await?;
+    let evict_secs = evicting.elapsed().as_secs_f64();
     let tenants_after = tenants(admin).await?;
     let rss_evicted = rss_after_purge(fake, admin).await?;
     Ok(Wave {
@@ -71,6 +75,7 @@ pub async fn wave(fake: &Server, admin: &Api, wave: usize, n: usize, advance: &s
         rss_after_wave,
         tenants_before,
         tenants_after,
+        evict_secs,
         rss_evicted,
         fds_evicted: fake.fds(),
     })
