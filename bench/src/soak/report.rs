@@ -49,6 +49,14 @@ fn probe(p: &Probe) -> String {
     format!("{} of {} | {:.2} | {:.2}", p.ok, p.sent, p.p50_ms, p.p99_ms)
 }
 
+/// A two-column table of `rows`.
+fn table(o: &mut String, rows: &[(String, String)]) {
+    let _ = writeln!(o, "| | |\n| --- | --- |");
+    for (k, v) in rows {
+        let _ = writeln!(o, "| {k} | {v} |");
+    }
+}
+
 impl Soak {
     /// The report.
     pub fn markdown(&self) -> String {
@@ -170,36 +178,37 @@ impl Soak {
                 s.nofile.map_or("unknown".to_owned(), |n| n.to_string()),
                 s.uploads
             );
-            let _ = writeln!(o, "| | |\n| --- | --- |");
-            let _ = writeln!(
-                o,
-                "| the fake's descriptors / RSS with the uploads stalled | {} / {:.1} MB |",
-                s.fds_stalled,
-                mb(s.rss_stalled)
-            );
-            let _ = writeln!(
-                o,
-                "| status GET on the kept connection: answered / p50 / p99 ms | {} |",
-                probe(&s.kept).replace(" | ", " / ")
-            );
-            let _ = writeln!(
-                o,
-                "| status GET on new connections during the stall: answered / p50 / p99 ms | {} |",
-                probe(&s.fresh).replace(" | ", " / ")
-            );
             let ends: Vec<String> = s.ends.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-            let _ = writeln!(o, "| how the uploads ended | {} |", ends.join(", "));
-            let _ = writeln!(o, "| from the stall to the last upload's end | {:.1} s |", s.cut_secs);
-            let _ = writeln!(
-                o,
-                "| the fake's descriptors / RSS after | {} / {:.1} MB |",
-                s.fds_after,
-                mb(s.rss_after)
-            );
-            let _ = writeln!(
-                o,
-                "| status GET on new connections after: answered / p50 / p99 ms | {} |",
-                probe(&s.fresh_after).replace(" | ", " / ")
+            let answered = "answered / p50 / p99 ms";
+            table(
+                &mut o,
+                &[
+                    (
+                        "the fake's descriptors / RSS with the uploads stalled".into(),
+                        format!("{} / {:.1} MB", s.fds_stalled, mb(s.rss_stalled)),
+                    ),
+                    (
+                        format!("status GET on the kept connection: {answered}"),
+                        probe(&s.kept).replace(" | ", " / "),
+                    ),
+                    (
+                        format!("status GET on new connections during the stall: {answered}"),
+                        probe(&s.fresh).replace(" | ", " / "),
+                    ),
+                    ("how the uploads ended".into(), ends.join(", ")),
+                    (
+                        "from the stall to the last upload's end".into(),
+                        format!("{:.1} s", s.cut_secs),
+                    ),
+                    (
+                        "the fake's descriptors / RSS after".into(),
+                        format!("{} / {:.1} MB", s.fds_after, mb(s.rss_after)),
+                    ),
+                    (
+                        format!("status GET on new connections after: {answered}"),
+                        probe(&s.fresh_after).replace(" | ", " / "),
+                    ),
+                ],
             );
         }
         o
