@@ -8,6 +8,7 @@
 #   make lint   format and clippy only
 #   make proptest-long   the property tests with 20,000 cases each
 #   make bench  the benchmark (release build), written to bench/report.md
+#   make soak   the soak of issue 20 (quick profile, about 5 minutes), written to bench/soak.md
 #   make fuzz   every fuzz target for FUZZ_SECS seconds each (default 60); fails on a crash
 #               (make test runs the targets on mutated seeds: fuzz-targets/tests/smoke.rs)
 
@@ -24,7 +25,7 @@ ST_STAMP := $(ST_VENV)/.installed-$(shell cksum < tests/schemathesis/requirement
 PEERS_DIR   := bench/peers
 PEERS_STAMP := $(PEERS_DIR)/node_modules/.installed-$(shell cksum < $(PEERS_DIR)/package-lock.json | cut -d' ' -f1)
 
-.PHONY: run image image-test scale-test test-tools test lint rust-test python-test ci-example python-plugin node-helper schemathesis proptest-long venv bench bench-smoke bench-peers browser-test \
+.PHONY: run image image-test scale-test test-tools test lint rust-test python-test ci-example python-plugin node-helper schemathesis proptest-long venv bench bench-smoke bench-peers browser-test soak \
 	fuzz fuzz-smoke cargo-fuzz
 
 # The quick profile (Cargo.toml): a first `make run` builds in a fraction of
@@ -124,6 +125,16 @@ proptest-long:
 bench: bench-peers
 	$(CARGO) build --release -p mock-server -p f2m-bench --locked
 	target/release/f2m-bench run --out bench/report.md
+
+# The soak of issue 20 (docs/development.md, "Soak"): two waves of 100,000
+# --any-token tokens evicted by the clock, a webhook receiver that never
+# answers under 20,000 jobs, 1,000 stalled uploads under an open-file limit
+# of 1,024 (prlimit, util-linux). The quick profile, as make run builds it:
+# a fat-LTO release build is too slow to be worth it here. Not part of
+# make test.
+soak:
+	$(CARGO) build --profile quick --locked -p mock-server -p f2m-bench
+	target/quick/f2m-bench soak --server target/quick/mock-server --out bench/soak.md
 
 # The same bench with tiny sizes on the debug build, so its code cannot rot
 # (part of make test; its figures mean nothing). Without Prism and WireMock

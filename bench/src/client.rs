@@ -55,14 +55,21 @@ impl Inputs {
 #[derive(Debug, Clone)]
 pub struct Api {
     base: String,
+    token: String,
     http: reqwest::Client,
 }
 
 impl Api {
-    /// A client of `base` (`http://host:port`).
+    /// A client of `base` (`http://host:port`) with the fixture token.
     pub fn new(base: &str) -> Self {
+        Self::with_token(base, TOKEN)
+    }
+
+    /// A client of `base` that sends `token`.
+    pub fn with_token(base: &str, token: &str) -> Self {
         Self {
             base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(256)
                 .build()
@@ -77,7 +84,7 @@ impl Api {
         } else {
             format!("{}{path}", self.base)
         };
-        let mut req = self.http.request(method.clone(), &url).bearer_auth(TOKEN);
+        let mut req = self.http.request(method.clone(), &url).bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -110,7 +117,7 @@ impl Api {
         let res = self
             .http
             .post(format!("{}/identity/upload", self.base))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&self.token)
             .multipart(form)
             .send()
             .await

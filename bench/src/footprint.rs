@@ -90,14 +90,7 @@ pub async fn run(
     api.admin(reqwest::Method::POST, "/clock", Some(&json!({"advance": "25h"})))
         .await?;
     let held_evicted = held().await?;
-    // The allocator returns freed pages to the system after its purge delay
-    // (mimalloc: 1 s), on the next allocations: wait, then keep serving.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for _ in 0..200 {
-        api.admin(reqwest::Method::GET, "/health", None).await?;
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let rss_evicted = fake.rss();
+    let rss_evicted = rss_after_purge(&fake, &api).await?;
     // The garment was evicted with the jobs (`--file-ttl`): upload it again.
     inputs.file_id = api.upload_garment().await?;
     fill(&inputs).await?;
@@ -112,4 +105,16 @@ pub async fn run(
         held_evicted,
         rss_refilled,
     })
+}
+
+/// RSS once the allocator has had its chance to give freed pages back: it
+/// does so after its purge delay (mimalloc: 1 s), on later allocations, so
+/// wait, then keep the fake serving, then read.
+pub async fn rss_after_purge(fake: &Server, api: &Api) -> Result<u64, String> {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..200 {
+        api.admin(reqwest::Method::GET, "/health", None).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    Ok(fake.rss())
 }

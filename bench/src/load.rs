@@ -54,7 +54,8 @@ impl Target {
         }
     }
 
-    fn request(&self) -> Result<Request<Full<Bytes>>, String> {
+    /// The request, ready to send.
+    pub fn request(&self) -> Result<Request<Full<Bytes>>, String> {
         let mut b = Request::builder()
             .method(self.method.clone())
             .uri(&self.path)
@@ -176,8 +177,11 @@ async fn connection(t: Target, measure_from: Instant, end: Instant) -> (u64, u64
     (ok, errors, lat)
 }
 
+/// The sending half of a client connection.
+pub type Sender = http1::SendRequest<Full<Bytes>>;
+
 /// A keep-alive HTTP/1.1 connection to `addr`.
-pub async fn connect(addr: SocketAddr) -> std::io::Result<http1::SendRequest<Full<Bytes>>> {
+pub async fn connect(addr: SocketAddr) -> std::io::Result<Sender> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (sender, conn) = http1::handshake(TokioIo::new(stream))

@@ -11,6 +11,7 @@ mod peers;
 mod process;
 mod render;
 mod report;
+mod soak;
 mod throughput;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,9 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         secs: u64,
     },
+    /// The soak of issue 20 (`make soak`): token churn, a dead webhook
+    /// receiver, stalled uploads under a low open-file limit.
+    Soak(soak::SoakArgs),
     /// The bare hyper ceiling: answers every request with `--body`.
     Hello {
         /// The JSON body to answer.
@@ -188,6 +192,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.cmd {
         Cmd::Hello { body } => rt.block_on(peers::serve_hello(body)).map_err(|e| e.to_string()),
         Cmd::Run(args) => rt.block_on(run(args)),
+        Cmd::Soak(args) => rt.block_on(soak::run(args)),
         Cmd::Load {
             addr,
             path,
@@ -217,7 +222,12 @@ fn main() -> std::process::ExitCode {
 
 /// Starts the fake from `bin` with `extra` flags.
 async fn fake(bin: &Path, extra: &[&str]) -> Result<Server, String> {
-    let mut cmd = Command::new(bin);
+    start_fake(Command::new(bin), extra).await
+}
+
+/// Starts the fake with `cmd` (its binary, or a wrapper such as `prlimit`
+/// given the binary as its first argument) and `extra` flags.
+async fn start_fake(mut cmd: Command, extra: &[&str]) -> Result<Server, String> {
     cmd.args([
         "--host",
         "127.0.0.1",

@@ -86,6 +86,11 @@ impl Server {
         rss_bytes(self.pid())
     }
 
+    /// Open file descriptors (sockets included).
+    pub fn fds(&self) -> u64 {
+        fd_count(self.pid())
+    }
+
     /// User + system CPU time used so far.
     pub fn cpu(&self) -> Duration {
         cpu_time(self.pid())
@@ -130,6 +135,24 @@ pub fn rss_bytes(pid: u32) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Open file descriptors of a process: entries of `/proc/PID/fd` (0 if it
+/// is gone).
+pub fn fd_count(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64)
+}
+
+/// The soft open-file limit of a process, from `/proc/PID/limits`.
+pub fn nofile_soft(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// User + system CPU time of a process (and its reaped children).
@@ -188,5 +211,14 @@ mod tests {
             t.elapsed()
         );
         assert_eq!(rss_bytes(u32::MAX), 0);
+        // stdin, stdout and stderr at least; a file opened here is counted.
+        let before = fd_count(me);
+        let f = std::fs::File::open("/proc/self/status");
+        assert!(f.is_ok());
+        assert!(fd_count(me) > before, "{} <= {before}", fd_count(me));
+        drop(f);
+        assert_eq!(fd_count(u32::MAX), 0);
+        assert!(nofile_soft(me).is_some_and(|n| n > 0));
+        assert_eq!(nofile_soft(u32::MAX), None);
     }
 }

@@ -11,6 +11,11 @@ use crate::process::mb;
 use crate::render::RenderRun;
 use crate::throughput::Series;
 
+/// Where the soak's figures are (`make soak`, issue 20).
+const SOAK_LINK: &str = "The soak of issue 20 (`make soak`: 100,000 `--any-token` tokens evicted, a webhook \
+     receiver that never answers under 20,000 jobs, 1,000 stalled uploads under an open-file limit of \
+     1,024) writes its figures beside this report: [Soak (issue 20)](soak.md).";
+
 /// Everything one run measured.
 #[derive(Debug, Clone)]
 pub struct Results {
@@ -168,6 +173,10 @@ impl Results {
                 "Written by `make bench` (`bench/`); every figure below is from this one run."
             }
         );
+        if !self.smoke {
+            // make soak writes its own file, which this run leaves alone.
+            let _ = writeln!(o, "{SOAK_LINK}\n");
+        }
         let _ = writeln!(o, "## Machine\n");
         let _ = writeln!(o, "| | |\n| --- | --- |");
         for (k, v) in [
