@@ -151,6 +151,15 @@ $(PEERS_STAMP): $(PEERS_DIR)/package.json $(PEERS_DIR)/package-lock.json
 	cd $(PEERS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# A virtualenv made afresh from one pinned requirements file; the target is
+# its stamp, named after the file's checksum, so a changed pin remakes it.
+define make-venv
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --disable-pip-version-check -r $(2)
+	touch $@
+endef
+
 # The dashboard in a real browser (tests/browser/): Debian's chromium and
 # chromium-driver (installed here as root, about 45 s on a clean machine),
 # driven by selenium, pinned in tests/browser/requirements.txt; skipped with
@@ -162,10 +171,7 @@ browser-test: $(BROWSER_STAMP)
 	tests/browser/run.sh
 
 $(BROWSER_STAMP): tests/browser/requirements.txt
-	rm -rf $(BROWSER_VENV)
-	$(PYTHON) -m venv $(BROWSER_VENV)
-	$(BROWSER_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
-	touch $@
+	$(call make-venv,$(BROWSER_VENV),tests/browser/requirements.txt)
 
 # Schemathesis against the fake's OpenAPI (pinned in tests/python/requirements.txt).
 schemathesis: $(ST_STAMP)
@@ -173,18 +179,12 @@ schemathesis: $(ST_STAMP)
 	tests/schemathesis/run.sh
 
 $(ST_STAMP): tests/schemathesis/requirements.txt
-	rm -rf $(ST_VENV)
-	$(PYTHON) -m venv $(ST_VENV)
-	$(ST_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/schemathesis/requirements.txt
-	touch $@
+	$(call make-venv,$(ST_VENV),tests/schemathesis/requirements.txt)
 
 venv: $(VENV_STAMP)
 
 $(VENV_STAMP): tests/python/requirements.txt
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
-	touch $@
+	$(call make-venv,$(VENV),tests/python/requirements.txt)
 
 # Fuzzing (README, "Fuzzing"): cargo-fuzz, pinned, installed into .tools/.
 # Only the stable toolchain is needed: without a sanitizer (`-s none`;
