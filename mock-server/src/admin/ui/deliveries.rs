@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::page::{render, see_other};
+use super::page::{newest_first, render, see_other};
 use crate::admin::events::{self, AccountQuery};
 use crate::error::ApiError;
 use crate::http::extract::ApiQuery;
@@ -18,13 +18,7 @@ pub(super) async fn page(State(state): State<AppState>) -> Result<Response, ApiE
     // Before reading: a change while the page is drawn refreshes it again.
     let version = super::live::fingerprint(&state);
     let Json(v) = events::deliveries(State(state), ApiQuery(AccountQuery::default())).await?;
-    let list: Vec<Value> = v["deliveries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .rev()
-        .cloned()
-        .collect();
+    let list: Vec<Value> = newest_first(&v, "deliveries").cloned().collect();
     Ok(render(
         "deliveries.html",
         json!({ "title": "Webhook deliveries", "page": "deliveries",

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page::{given, render};
+use super::page::{given, newest_first, render};
 use crate::admin::job_list::{self, JobQuery};
 use crate::domain::ids::JobId;
 use crate::error::ApiError;
@@ -70,11 +70,7 @@ pub(super) async fn list(
         ..JobQuery::default()
     };
     let Json(listing) = job_list::list(State(state.clone()), ApiQuery(query)).await?;
-    let jobs: Vec<Value> = listing["jobs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .rev()
+    let jobs: Vec<Value> = newest_first(&listing, "jobs")
         .map(|j| with_pictures(&state, j.clone()))
         .collect();
     Ok(render(

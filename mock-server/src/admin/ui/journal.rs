@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page::render;
+use super::page::{newest_first, render};
 use crate::error::ApiError;
 use crate::http::extract::ApiQuery;
 use crate::journal::Filter;
@@ -33,7 +33,7 @@ pub(super) async fn page(
         ..Filter::default()
     };
     let Json(v) = crate::admin::journal::list(State(state), ApiQuery(filter)).await?;
-    let requests: Vec<Value> = v["requests"].as_array().into_iter().flatten().rev().cloned().collect();
+    let requests: Vec<Value> = newest_first(&v, "requests").cloned().collect();
     Ok(render(
         "journal.html",
         json!({ "title": "Journal", "page": "journal",

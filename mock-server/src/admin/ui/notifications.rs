@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::page::render;
+use super::page::{newest_first, render};
 use crate::admin::events::{self, AccountQuery};
 use crate::error::ApiError;
 use crate::http::extract::ApiQuery;
@@ -16,11 +16,7 @@ pub(super) async fn page(State(state): State<AppState>) -> Result<Response, ApiE
     // Before reading: a change while the page is drawn refreshes it again.
     let version = super::live::fingerprint(&state);
     let Json(v) = events::notifications(State(state), ApiQuery(AccountQuery::default())).await?;
-    let items: Vec<Value> = v["notifications"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .rev()
+    let items: Vec<Value> = newest_first(&v, "notifications")
         .map(|n| {
             let mut n = n.clone();
             n["pretty"] = json!(serde_json::to_string_pretty(&n["data"]).unwrap_or_default());

@@ -54,6 +54,15 @@ pub(super) fn render(name: &str, ctx: impl serde::Serialize) -> Response {
 
 /// The answer to a form that did its work: back to `page`, so a reload
 /// does not post it again.
+/// The entries of the control API answer's array `key`, newest first (the
+/// control API lists oldest first; a page shows the latest at the top).
+pub(super) fn newest_first<'a>(
+    answer: &'a serde_json::Value,
+    key: &str,
+) -> impl Iterator<Item = &'a serde_json::Value> {
+    answer[key].as_array().into_iter().flatten().rev()
+}
+
 pub(super) fn see_other(page: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, page.to_owned())]).into_response()
 }
