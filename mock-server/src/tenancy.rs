@@ -7,9 +7,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::domain::account::Account;
+use crate::domain::ids::TenantId;
 use crate::domain::secret::SecretDigest;
 use crate::durable::{Dirty, Op};
-use crate::state::AppState;
+use crate::events::publisher::Section;
+use crate::remove_where::remove_where;
+use crate::state::{AppState, Shared};
 use crate::storage::records::{Tenant, TenantData, TenantSettings};
 use crate::storage::tokens::{Grant, GrantKind};
 
@@ -62,35 +65,8 @@ pub fn callers(state: &AppState, tenant: &Tenant) -> HashSet<String> {
 /// works on (a fixture account gets its fixture scenario back). Nothing
 /// of another tenant is touched. A request of this tenant still in flight
 /// may land after the reset.
-pub fn reset(state: &crate::state::Shared, tenant: &Tenant) {
-    let id = tenant.id();
-    let digests = state.tokens.bearers_of(id);
-    let callers: HashSet<String> = digests.iter().map(SecretDigest::caller_id).collect();
-    // In the publisher's section, as a sweep: no notification of a job
-    // removed here is published after its removal is queued.
-    let _publishing = state.publisher.exclusive();
-    let jobs = state.engine.remove_owned(id);
-    let (identities, files) = state.store.remove_owned(id);
-    let notifications = tenant.log.evict_ids(|_| true);
-    let deliveries = state.webhooks.forget_account(id);
-    let mut links = Vec::new();
-    state.downloads.retain(|digest, g| {
-        let mine = &g.owner == id;
-        if mine {
-            links.push(*digest);
-        }
-        !mine
-    });
-    let projects = {
-        let mut data = tenant.data.lock();
-        let kept = TenantData {
-            api_tokens: std::mem::take(&mut data.api_tokens),
-            ..TenantData::default()
-        };
-        std::mem::replace(&mut *data, kept).projects.len()
-    };
-    state.journal.forget_callers(&callers);
-    state.call_counters.forget(&digests);
+pub fn reset(state: &Shared, tenant: &Tenant) {
+    let digests = state.tokens.bearers_of(tenant.id());
     let fixture_scenario = tenant.account.email.as_deref().and_then(|email| {
         state
             .fixtures
@@ -99,20 +75,54 @@ pub fn reset(state: &crate::state::Shared, tenant: &Tenant) {
             .find(|f| f.email.eq_ignore_ascii_case(email))
             .and_then(|f| f.scenario.clone())
     });
+    // In the publisher's section, as a sweep: no notification of a job
+    // removed here is published after its removal is queued.
+    let section = state.publisher.exclusive();
+    let mut ops = forget_owned(state, &[(tenant, digests.as_slice())], &section);
     for d in &digests {
         state.scenarios.set_for_digest(*d, fixture_scenario.clone());
     }
+    ops.push(Op::CollectBlobs);
+    state.durable.submit(ops, None);
+}
+
+/// What [`reset`] forgets, for a batch of tenants each with the digests of
+/// its bearer tokens, in one pass over each shared map whatever the size
+/// of the batch; returns what `--data-dir` is to delete. Scenario choices
+/// and the tenants' own records are the caller's. In the publisher's
+/// `_section`, which the caller holds until it has submitted the ops.
+pub fn forget_owned(state: &Shared, batch: &[(&Tenant, &[SecretDigest])], _section: &Section<'_>) -> Vec<Op> {
+    let owners: HashSet<&TenantId> = batch.iter().map(|(t, _)| t.id()).collect();
+    let owned = |id: &TenantId| owners.contains(id);
+    let digests: HashSet<SecretDigest> = batch.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let callers: HashSet<String> = digests.iter().map(SecretDigest::caller_id).collect();
+    let jobs = state.engine.remove_owned(owned);
+    let (identities, files) = state.store.remove_owned(owned);
+    let deliveries = state.webhooks.forget_accounts(owned);
+    let links = remove_where(&state.downloads, |g| owned(&g.owner));
+    state.journal.forget_callers(&callers);
+    state.call_counters.forget(&digests);
 
     let mut ops: Vec<Op> = Vec::new();
     ops.extend(jobs.into_iter().map(Op::JobGone));
-    ops.extend(notifications.into_iter().map(Op::NotificationGone));
+    for (tenant, _) in batch {
+        let id = tenant.id();
+        ops.extend(tenant.log.evict_ids(|_| true).into_iter().map(Op::NotificationGone));
+        let projects = {
+            let mut data = tenant.data.lock();
+            let kept = TenantData {
+                api_tokens: std::mem::take(&mut data.api_tokens),
+                ..TenantData::default()
+            };
+            std::mem::replace(&mut *data, kept).projects.len()
+        };
+        ops.extend((0..projects).map(|p| Op::Dirty(Dirty::Project(id.clone(), p))));
+        ops.push(Op::Dirty(Dirty::Registration(id.clone())));
+        ops.push(Op::Dirty(Dirty::Tenant(id.clone())));
+    }
     ops.extend(identities.into_iter().map(|c| Op::Dirty(Dirty::Identity(c))));
     ops.extend(files.into_iter().map(|f| Op::Dirty(Dirty::File(f))));
-    ops.extend((0..projects).map(|p| Op::Dirty(Dirty::Project(id.clone(), p))));
     ops.extend(deliveries.into_iter().map(|d| Op::Dirty(Dirty::Delivery(d))));
     ops.extend(links.into_iter().map(|l| Op::Dirty(Dirty::Download(l))));
-    ops.push(Op::Dirty(Dirty::Registration(id.clone())));
-    ops.push(Op::Dirty(Dirty::Tenant(id.clone())));
-    ops.push(Op::CollectBlobs);
-    state.durable.submit(ops, None);
+    ops
 }

@@ -268,7 +268,7 @@ pub(crate) async fn move_clock(
     // jump made expire goes, so a manual clock evicts by moving.
     catch_up(&state);
     state.settle().await;
-    crate::eviction::sweep_now(&state);
+    crate::eviction::off_the_workers(&state, crate::eviction::sweep_now).await;
     if !req.until_idle {
         return Ok(clock_view(&state));
     }

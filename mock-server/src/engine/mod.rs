@@ -164,11 +164,11 @@ impl Engine {
         remove_where(&self.jobs, |job| job.final_since().is_some_and(&mut expired))
     }
 
-    /// Removes every job of `owner`, running or not (a reset of that
-    /// tenant); returns their ids. Queue entries of a removed job are
-    /// skipped when they fall due.
-    pub fn remove_owned(&self, owner: &TenantId) -> Vec<JobId> {
-        remove_where(&self.jobs, |job| &job.owner == owner)
+    /// Removes every job of the tenants `owned` picks, running or not (a
+    /// reset of those tenants, in one pass); returns their ids. Queue
+    /// entries of a removed job are skipped when they fall due.
+    pub fn remove_owned(&self, owned: impl Fn(&TenantId) -> bool) -> Vec<JobId> {
+        remove_where(&self.jobs, |job| owned(&job.owner))
     }
 
     /// When the next event of any job is due.

@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::clock::Instant;
 use crate::durable::{Dirty, Op};
 use crate::remove_where::remove_where;
-use crate::state::Shared;
+use crate::state::{AppState, Shared};
 
 pub mod timer;
 
@@ -151,6 +151,17 @@ pub fn sweep_now(state: &Shared) -> Evicted {
 pub fn sweep_if_due(state: &Shared) -> Option<Evicted> {
     let now = state.clock.now();
     state.sweeps.claim(now).then(|| sweep(state, now))
+}
+
+/// Runs `sweep` ([`sweep_now`] or [`sweep_if_due`]) on the blocking pool
+/// and waits for it: a sweep that removes thousands of idle tenants must
+/// not hold one of the runtime's few worker threads (two on a 2-core
+/// machine), which serve the requests meanwhile.
+pub async fn off_the_workers<T: Send + 'static>(state: &AppState, sweep: fn(&Shared) -> T) -> T {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || sweep(&state))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// Counts what is held now.

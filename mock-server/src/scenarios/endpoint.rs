@@ -39,8 +39,8 @@ impl CallCounters {
         self.0.entry(key).or_default().fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    /// Forgets the counts of the callers `digests` (a reset of their tenant).
-    pub fn forget(&self, digests: &[SecretDigest]) {
+    /// Forgets the counts of the callers `digests` (a reset of their tenants).
+    pub fn forget(&self, digests: &std::collections::HashSet<SecretDigest>) {
         self.0.retain(|(d, _, _), _| !digests.contains(d));
     }
 

@@ -146,11 +146,11 @@ impl Store {
             .collect()
     }
 
-    /// Removes every identity and file of `owner` (a reset of that tenant);
-    /// returns what went.
-    pub fn remove_owned(&self, owner: &TenantId) -> (Vec<IdentityCode>, Vec<FileId>) {
-        let identities = remove_where(&self.identities, |i| &i.owner == owner);
-        let files = remove_where(&self.files, |f| &f.owner == owner);
+    /// Removes every identity and file of the tenants `owned` picks (a
+    /// reset of those tenants, in one pass); returns what went.
+    pub fn remove_owned(&self, owned: impl Fn(&TenantId) -> bool) -> (Vec<IdentityCode>, Vec<FileId>) {
+        let identities = remove_where(&self.identities, |i| owned(&i.owner));
+        let files = remove_where(&self.files, |f| owned(&f.owner));
         (identities, files)
     }
 

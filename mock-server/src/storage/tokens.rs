@@ -3,12 +3,14 @@
 //! The maps are keyed by the token's digest, compared in constant time
 //! ([`SecretDigest`]), and never hold the token itself.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
 use crate::clock::Instant;
+use crate::domain::ids::TenantId;
 use crate::domain::secret::SecretDigest;
 use crate::storage::records::Tenant;
 
@@ -100,12 +102,20 @@ impl Tokens {
 
     /// The digests of every bearer token of tenant `id` (a read-side scan:
     /// the journal's account filter and a tenant reset, never a request).
-    pub fn bearers_of(&self, id: &crate::domain::ids::TenantId) -> Vec<SecretDigest> {
-        self.bearer
-            .iter()
-            .filter(|g| g.tenant.id() == id)
-            .map(|g| *g.key())
-            .collect()
+    pub fn bearers_of(&self, id: &TenantId) -> Vec<SecretDigest> {
+        self.bearers_where(|t| t == id).into_values().next().unwrap_or_default()
+    }
+
+    /// The digests of every bearer token of each tenant `owned` picks, by
+    /// tenant: one scan for a whole batch of tenants (the eviction of idle
+    /// `--any-token` tenants), where a scan per tenant would cost the
+    /// square of their number.
+    pub fn bearers_where(&self, owned: impl Fn(&TenantId) -> bool) -> HashMap<TenantId, Vec<SecretDigest>> {
+        let mut of: HashMap<TenantId, Vec<SecretDigest>> = HashMap::new();
+        for g in self.bearer.iter().filter(|g| owned(g.tenant.id())) {
+            of.entry(g.tenant.id().clone()).or_default().push(*g.key());
+        }
+        of
     }
 
     /// Forgets the bearer token with digest `key` if it still grants

@@ -168,15 +168,16 @@ impl Webhooks {
         removed
     }
 
-    /// Forgets `owner`'s webhook and every delivery of it, pending or not
-    /// (a reset of that tenant); returns the deliveries' ids.
-    pub fn forget_account(&self, owner: &TenantId) -> Vec<u64> {
-        self.registrations.remove(owner);
+    /// Forgets the webhook of each tenant `owned` picks and every delivery
+    /// of it, pending or not (a reset of those tenants, in one pass over
+    /// the book); returns the deliveries' ids.
+    pub fn forget_accounts(&self, owned: impl Fn(&TenantId) -> bool) -> Vec<u64> {
+        self.registrations.retain(|owner, _| !owned(owner));
         let mut book = self.book.lock();
         let ids: Vec<u64> = book
             .deliveries
             .values()
-            .filter(|d| &d.account == owner)
+            .filter(|d| owned(&d.account))
             .map(|d| d.id)
             .collect();
         for id in &ids {
