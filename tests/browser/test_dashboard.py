@@ -18,6 +18,7 @@ import threading
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -112,8 +113,24 @@ def start_job(fake):
     return r.json()["job_id"]
 
 
+def until(browser, check):
+    """Waits until check(browser) is true. A page's live region is redrawn
+    (innerHTML) on every change and a form POST loads a new page, so an
+    element found a moment ago may be stale when it is read or clicked:
+    such a check is tried again, never read from a stale element."""
+    return WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(check)
+
+
 def wait_for(browser, css):
-    return WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
+    return until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, css))
+
+
+def wait_for_text(browser, css, text):
+    until(browser, lambda d: any(e.text == text for e in d.find_elements(By.CSS_SELECTOR, css)))
+
+
+def click(browser, by, what):
+    until(browser, lambda d: d.find_element(by, what).click() or True)
 
 
 def test_every_page_loads(fake, browser):
@@ -133,20 +150,20 @@ def test_a_job_appears_and_completes_live(fake, browser, receiver):
     # The page stays open: no reload from here on, the EventSource updates it.
     browser.execute_script("window.__sameDocument = true")
     job = start_job(fake)
-    row = wait_for(browser, "tr[data-job='%s']" % job)[0]
-    assert row.get_attribute("data-status") == "pending"
+    wait_for(browser, "tr[data-job='%s'][data-status='pending']" % job)
     control(fake, "POST", "/__admin/clock", json={"advance": "1h"})
     wait_for(browser, "tr[data-job='%s'][data-status='completed']" % job)
-    thumbs = wait_for(browser, "tr[data-job='%s'] img.thumb" % job)
-    assert len(thumbs) == 2
-    # Each thumbnail is a picture the browser decoded.
-    assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", t) for t in thumbs)
+    # Two thumbnails, each a picture the browser decoded (counted in one
+    # script: the region may be redrawn between two reads).
+    decoded = "return Array.from(document.querySelectorAll(arguments[0])).filter(t => t.complete && t.naturalWidth > 0).length"
+    until(browser, lambda d: d.execute_script(decoded, "tr[data-job='%s'] img.thumb" % job) == 2)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tr[data-job='%s'] img.thumb" % job)) == 2
     assert browser.execute_script("return window.__sameDocument") is True
     assert control(fake, "GET", "/__admin/jobs/" + job)["status"]["status"] == "completed"
     shot(browser, "jobs")
 
-    browser.find_element(By.LINK_TEXT, job).click()
-    assert browser.find_element(By.ID, "job-status").text == "completed"
+    click(browser, By.LINK_TEXT, job)
+    wait_for_text(browser, "#job-status", "completed")
     dots = browser.find_elements(By.CSS_SELECTOR, "#timeline g.event.applied")
     assert len(dots) == len(control(fake, "GET", "/__admin/jobs/" + job)["schedule"]["events"])
     shot(browser, "job")
@@ -154,14 +171,13 @@ def test_a_job_appears_and_completes_live(fake, browser, receiver):
 
 def test_a_scenario_switch_is_one_click(fake, browser):
     browser.get(fake + "/__admin/ui/scenarios")
-    browser.find_element(By.CSS_SELECTOR, "tr[data-scope='global'] button[value='webhook-outage']").click()
-    cell = wait_for(browser, "tr[data-scope='global'] td.current")[0]
-    assert cell.text == "webhook-outage"
+    click(browser, By.CSS_SELECTOR, "tr[data-scope='global'] button[value='webhook-outage']")
+    wait_for_text(browser, "tr[data-scope='global'] td.current", "webhook-outage")
     assert browser.current_url.endswith("/__admin/ui/scenarios")
     assert control(fake, "GET", "/__admin/scenarios")["global"] == "webhook-outage"
     shot(browser, "scenarios")
-    browser.find_element(By.CSS_SELECTOR, "tr[data-scope='global'] button[value='']").click()
-    assert wait_for(browser, "tr[data-scope='global'] td.current")[0].text == "none"
+    click(browser, By.CSS_SELECTOR, "tr[data-scope='global'] button[value='']")
+    wait_for_text(browser, "tr[data-scope='global'] td.current", "none")
     assert control(fake, "GET", "/__admin/scenarios")["global"] is None
 
 
@@ -172,8 +188,8 @@ def test_redeliver_sends_a_delivery_again(fake, browser):
     target = delivered[-1]
     browser.get(fake + "/__admin/ui/deliveries")
     row = "tr[data-delivery='%d']" % target["id"]
-    assert browser.find_element(By.CSS_SELECTOR, row).get_attribute("data-attempts") == str(len(target["attempts"]))
-    browser.find_element(By.CSS_SELECTOR, row + " button").click()
+    wait_for(browser, row + "[data-attempts='%d']" % len(target["attempts"]))
+    click(browser, By.CSS_SELECTOR, row + " button")
     # Back on the list; the attempt runs on a real socket, and the open page
     # shows it when it lands.
     wait_for(browser, row + "[data-attempts='%d'][data-status='delivered']" % (len(target["attempts"]) + 1))
@@ -189,9 +205,12 @@ def test_the_journal_and_the_clock(fake, browser):
     shot(browser, "journal")
     browser.get(fake + "/__admin/ui/clock")
     before = control(fake, "GET", "/__admin/clock")["now_ms"]
-    browser.find_element(By.ID, "advance").click()
-    WebDriverWait(browser, WAIT).until(lambda d: d.find_element(By.ID, "now").text != "")
+    click(browser, By.ID, "advance")
+    # The form's POST lands when it lands: wait for the move, then check it
+    # was exactly the button's 15 minutes.
+    until(browser, lambda d: control(fake, "GET", "/__admin/clock")["now_ms"] != before)
     assert control(fake, "GET", "/__admin/clock")["now_ms"] - before == 15 * 60 * 1000
-    browser.find_element(By.ID, "drain").click()
+    wait_for(browser, "#now")
+    click(browser, By.ID, "drain")
     assert browser.current_url.endswith("/__admin/ui/clock")
     shot(browser, "clock")
