@@ -216,8 +216,8 @@ pub struct Config {
     pub max_body_bytes: usize,
 
     /// How long a request body may go without a byte arriving before the
-    /// request is cut (408; a pre-signed PUT: S3's `RequestTimeout`) and its
-    /// connection closed.
+    /// request is cut (408 in the error envelope, a pre-signed PUT's too)
+    /// and its connection closed.
     #[arg(long, env = "MOCK_BODY_TIMEOUT", default_value = "30s", value_parser = parse_ttl_ms)]
     pub body_timeout: Duration,
 
