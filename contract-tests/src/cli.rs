@@ -10,6 +10,18 @@ use contract::profile::Profile;
 
 use crate::report::Format;
 
+/// `println!` for the commands' output, except that a closed stdout
+/// (`contract-tests schemas | head -1`, a parent that went away) is not a
+/// panic: the line is dropped and the command goes on to its verdict, and
+/// the proxy keeps serving.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Exit code of a usage error.
 pub const USAGE: u8 = 2;
 
@@ -47,9 +59,11 @@ pub fn emit(rendered: impl Fn(Format) -> String, failed: bool, format: Format, o
             if let Err(e) = std::fs::write(path, rendered(format)) {
                 return usage(&format!("cannot write {}: {e}", path.display()));
             }
-            print!("{}", rendered(Format::Text));
+            let _ = write!(std::io::stdout().lock(), "{}", rendered(Format::Text));
         }
-        None => print!("{}", rendered(format)),
+        None => {
+            let _ = write!(std::io::stdout().lock(), "{}", rendered(format));
+        }
     }
     let _ = std::io::stdout().flush();
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }

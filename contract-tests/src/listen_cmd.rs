@@ -110,5 +110,5 @@ pub fn trigger(a: TriggerArgs) -> ExitCode {
         (a.token, a.account),
         a.retried,
     ));
-    outcome(res.map(|v| println!("{v}")))
+    outcome(res.map(|v| contract_tests::say!("{v}")))
 }

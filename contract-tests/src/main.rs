@@ -211,7 +211,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Schemas => {
             for name in contract_tests::schema_names() {
-                println!("{name}");
+                contract_tests::say!("{name}");
             }
             ExitCode::SUCCESS
         }
@@ -380,12 +380,12 @@ fn validate(schema: &str, file: Option<PathBuf>) -> ExitCode {
     };
     match contract_tests::validate(schema, &payload) {
         Ok(()) => {
-            println!("valid against {schema}");
+            contract_tests::say!("valid against {schema}");
             ExitCode::SUCCESS
         }
         Err(errs) => {
             for e in errs {
-                println!("{e}");
+                contract_tests::say!("{e}");
             }
             ExitCode::FAILURE
         }

@@ -56,14 +56,14 @@ pub fn replay(a: ReplayArgs) -> ExitCode {
         },
     )) {
         Ok(diffs) if diffs.is_empty() => {
-            println!("replayed {steps} steps: no differences");
+            contract_tests::say!("replayed {steps} steps: no differences");
             ExitCode::SUCCESS
         }
         Ok(diffs) => {
             for d in &diffs {
-                println!("{d}");
+                contract_tests::say!("{d}");
             }
-            println!("replayed {steps} steps: {} differences", diffs.len());
+            contract_tests::say!("replayed {steps} steps: {} differences", diffs.len());
             ExitCode::FAILURE
         }
         Err(RunError::Usage(m)) => usage(&m),

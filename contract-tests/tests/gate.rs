@@ -129,3 +129,35 @@ fn an_unreachable_fake_is_exit_code_3() {
     drop(listener);
     assert_eq!(verify(&base, &["--caller", "0123456789ab"]).status.code(), Some(3));
 }
+
+/// Runs `contract-tests ARGS` with a stdout whose reading end is closed, as
+/// under `| head -1` once head has gone.
+fn with_stdout_closed(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_contract-tests"))
+        .args(args)
+        .stdout(writer)
+        .output()
+        .expect("the harness runs")
+}
+
+#[test]
+fn a_closed_stdout_ends_the_output_not_the_verdict() {
+    let listing = with_stdout_closed(&["schemas"]);
+    let stderr = String::from_utf8_lossy(&listing.stderr);
+    assert!(listing.status.success(), "{:?} {stderr}", listing.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let payload = temp("closed-stdout.json");
+    std::fs::write(&payload, r#"{"project_name": 7}"#).expect("write");
+    let refused = with_stdout_closed(&[
+        "validate",
+        "--schema",
+        "project-create-request.json",
+        payload.to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "the verdict stands: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_file(payload);
+}

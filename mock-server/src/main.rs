@@ -1,5 +1,7 @@
 //! `mock-server`: parses flags, binds, serves until SIGTERM or SIGINT.
 
+use std::io::Write as _;
+
 use clap::Parser;
 use mock_server::Config;
 use mock_server::config::{Command, LogFormat};
@@ -21,7 +23,8 @@ async fn main() -> std::process::ExitCode {
         Some(Command::ExportFixtures { dir }) => {
             return match mock_server::storage::fixtures::FixtureSource::export_embedded(dir) {
                 Ok(n) => {
-                    println!("wrote {n} files to {}", dir.display());
+                    // A closed stdout is not a failure of the export.
+                    let _ = writeln!(std::io::stdout(), "wrote {n} files to {}", dir.display());
                     std::process::ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -98,7 +101,8 @@ async fn health(url: &str, timeout: std::time::Duration) -> std::process::ExitCo
     }
     match req.send().await {
         Ok(r) if r.status() == reqwest::StatusCode::OK => {
-            println!("healthy: {target}");
+            // The exit code is the answer (a container's health check may close stdout).
+            let _ = writeln!(std::io::stdout(), "healthy: {target}");
             std::process::ExitCode::SUCCESS
         }
         Ok(r) => {

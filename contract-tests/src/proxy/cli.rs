@@ -94,7 +94,7 @@ pub fn proxy(a: ProxyArgs) -> ExitCode {
             Ok(p) => p,
             Err(e) => return usage(&format!("cannot start: {e}")),
         };
-        println!("listening on {}", proxy.url());
+        crate::say!("listening on {}", proxy.url());
         let _ = std::io::stdout().flush();
         stopped().await;
         if let Some(path) = &a.record
@@ -138,7 +138,7 @@ pub fn cassette(c: CassetteCommand) -> ExitCode {
             };
             match crate::cassette::to_scenario(&cassette, &name) {
                 Ok(s) => {
-                    println!("{s:#}");
+                    crate::say!("{s:#}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => usage(&format!("{}: {e}", file.display())),
