@@ -131,15 +131,17 @@ fn an_unreachable_fake_is_exit_code_3() {
 }
 
 /// Runs `contract-tests ARGS` with a stdout whose reading end is closed, as
-/// under `| head -1` once head has gone.
+/// under `| head -1` once head has gone: closed as soon as the child is
+/// started, milliseconds before it has parsed its arguments and writes.
 fn with_stdout_closed(args: &[&str]) -> Output {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
-    drop(reader);
-    Command::new(env!("CARGO_BIN_EXE_contract-tests"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_contract-tests"))
         .args(args)
-        .stdout(writer)
-        .output()
-        .expect("the harness runs")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the harness runs");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("it ends")
 }
 
 #[test]
