@@ -112,8 +112,11 @@ pub async fn run(args: SoakArgs) -> Result<(), String> {
         r.baseline = Some((fake.rss(), fake.fds(), status_latency(&fake, &job).await));
         println!("a. baseline done");
         for wave in 1..=2 {
-            let w = tokens::wave(&fake, &api, wave, args.tokens, PAST_IDLE_TTL).await?;
-            println!("b. wave {wave}: {w:?}");
+            let w = tokens::wave(&fake, &api, &job, wave, args.tokens, PAST_IDLE_TTL).await?;
+            println!(
+                "b. wave {wave}: {} of {} tokens answered, eviction {:.1} s, tenants {} -> {}",
+                w.ok, w.tokens, w.evict_secs, w.tenants_before, w.tenants_after
+            );
             r.waves.push(w);
         }
         r.after_waves = Some((fake.rss(), fake.fds(), status_latency(&fake, &job).await));

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::sampler::Sampler;
 use crate::client::Api;
 use crate::footprint::rss_after_purge;
+use crate::load::Stats;
 use crate::process::Server;
 
 /// Requests in flight at once during a wave.
@@ -35,11 +36,15 @@ pub struct Wave {
     pub rss_evicted: u64,
     /// Descriptors after the eviction.
     pub fds_evicted: u64,
+    /// The fixture account's status GET from the moment the clock moves
+    /// (its 3.5 s window covers the eviction, or it did not end).
+    pub during_eviction: Stats,
 }
 
 /// Sends `n` requests, each with its own token `soak-<wave>-<i>`, then
 /// moves the clock by `advance` (past the idle TTL).
-pub async fn wave(fake: &Server, admin: &Api, wave: usize, n: usize, advance: &str) -> Result<Wave, String> {
+/// Meanwhile the fixture account's status GET of `job` is timed.
+pub async fn wave(fake: &Server, admin: &Api, job: &str, wave: usize, n: usize, advance: &str) -> Result<Wave, String> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(IN_FLIGHT)
         .build()
@@ -61,10 +66,14 @@ pub async fn wave(fake: &Server, admin: &Api, wave: usize, n: usize, advance: &s
     let rss_after_wave = fake.rss();
     let tenants_before = tenants(admin).await?;
     let evicting = std::time::Instant::now();
-    admin
-        .admin(reqwest::Method::POST, "/clock", Some(&json!({ "advance": advance })))
-        .await?;
-    let evict_secs = evicting.elapsed().as_secs_f64();
+    let moving = async {
+        let moved = admin
+            .admin(reqwest::Method::POST, "/clock", Some(&json!({ "advance": advance })))
+            .await;
+        (moved, evicting.elapsed().as_secs_f64())
+    };
+    let ((moved, evict_secs), during_eviction) = tokio::join!(moving, super::status_latency(fake, job));
+    moved?;
     let tenants_after = tenants(admin).await?;
     let rss_evicted = rss_after_purge(fake, admin).await?;
     Ok(Wave {
@@ -78,6 +87,7 @@ pub async fn wave(fake: &Server, admin: &Api, wave: usize, n: usize, advance: &s
         evict_secs,
         rss_evicted,
         fds_evicted: fake.fds(),
+        during_eviction,
     })
 }
 
