@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::drops::Drops;
 use super::finished::Finished;
 use super::pending::Unfinished;
 use super::{Delivery, DeliveryStatus};
@@ -43,6 +44,8 @@ pub(super) struct Book {
     pub(super) unfinished: Unfinished,
     /// The finished deliveries, in the order the log's cap removes them.
     pub(super) finished: Finished,
+    /// Each account's drops: how many, and their bursts.
+    pub(super) drops: Drops,
 }
 
 impl Book {
@@ -125,8 +128,8 @@ impl Book {
 
     /// While `account` has more than `cap` unfinished deliveries, drops its
     /// oldest pending one (one on the wire runs its course): never sent,
-    /// out of its line, so the next delivery of its job may go. Returns
-    /// the ids dropped.
+    /// out of its line, so the next delivery of its job may go; counted
+    /// as the account's drops. Returns the ids dropped.
     pub(super) fn drop_oldest_past(&mut self, account: &TenantId, cap: usize) -> Vec<u64> {
         let mut dropped = Vec::new();
         while self.unfinished.count(account) > cap {
@@ -146,6 +149,7 @@ impl Book {
             self.leave_line(id);
             dropped.push(id);
         }
+        self.drops.count(account, dropped.len() as u64);
         dropped
     }
 

@@ -18,10 +18,13 @@
 //! - `finished`: the finished deliveries, in the order the log's cap
 //!   removes them (dropped ones last);
 //! - `pending`: each account's unfinished deliveries, against
-//!   `--webhook-max-pending`, and the drop bursts it causes.
+//!   `--webhook-max-pending`;
+//! - `drops`: how many deliveries each account had dropped past that cap,
+//!   and the bursts they come in.
 
 mod book;
 mod delivery;
+mod drops;
 mod finished;
 mod pending;
 mod signature;
@@ -173,11 +176,12 @@ impl Webhooks {
     }
 
     /// Forgets the webhook of each tenant `owned` picks and every delivery
-    /// of it, pending or not (a reset of those tenants, in one pass over
-    /// the book); returns the deliveries' ids.
+    /// of it, pending or not, with its count of drops (a reset of those
+    /// tenants, in one pass over the book); returns the deliveries' ids.
     pub fn forget_accounts(&self, owned: impl Fn(&TenantId) -> bool) -> Vec<u64> {
         self.registrations.retain(|owner, _| !owned(owner));
         let mut book = self.book.lock();
+        book.drops.forget(&owned);
         let ids: Vec<u64> = book
             .deliveries
             .values()
@@ -241,11 +245,16 @@ impl Webhooks {
         let mut dropped = Vec::new();
         if status.is_finished() {
             book.finished.note(id, status);
+            if status == DeliveryStatus::Dropped {
+                // One kept by `--data-dir`: the count is not stored, so
+                // after a restart it starts again from the drops kept.
+                book.drops.count(&account, 1);
+            }
         } else {
             book.join_line(id);
             dropped = book.drop_oldest_past(&account, self.max_pending);
         }
-        let burst = !dropped.is_empty() && book.unfinished.note_drop(&account, made);
+        let burst = !dropped.is_empty() && book.drops.note_burst(&account, made);
         let excess = book.deliveries.len().saturating_sub(MAX_DELIVERIES);
         if excess > 0 {
             let gone = book.finished.take_prunable(excess);
@@ -444,6 +453,13 @@ impl Webhooks {
             .filter(|d| account.is_none_or(|a| &d.account == a))
             .cloned()
             .collect()
+    }
+
+    /// How many deliveries were dropped past `--webhook-max-pending`, of
+    /// one account or of all, since the start or the account's reset:
+    /// still counted once the log's cap removed their records.
+    pub fn dropped(&self, account: Option<&TenantId>) -> u64 {
+        self.book.lock().drops.total(account)
     }
 
     /// How many deliveries the log holds.

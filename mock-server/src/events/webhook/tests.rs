@@ -343,3 +343,47 @@ fn at_the_logs_cap_a_dropped_record_outlives_delivered_and_failed_ones() {
         ]
     );
 }
+
+/// With the log at its cap and nothing else finished (a receiver that
+/// never answers), a dropped record goes at once: the count of drops is
+/// what stays.
+#[test]
+fn the_count_of_drops_stays_right_after_the_log_removed_their_records() {
+    let t0 = Instant::from_millis(0);
+    let w = Webhooks::with_max_pending(MAX_DELIVERIES);
+    let (a, b) = (TenantId::from_client("acct_a"), TenantId::from_client("acct_b"));
+    for (owner, id) in [(&a, "wh_a"), (&b, "wh_b")] {
+        w.register(owner, "http://x".into(), "s".into(), id.into(), t0);
+    }
+    let first = queue(&w, &a, "batch_edit", 0, "job_0", Bytes::new(), t0);
+    for n in 1..MAX_DELIVERIES as u64 + 3 {
+        queue(&w, &a, "batch_edit", n, &format!("job_{n}"), Bytes::new(), t0);
+    }
+    assert!(w.delivery(first).is_none(), "dropped, then pushed out of the log");
+    assert_eq!(w.delivery_count(), MAX_DELIVERIES);
+    assert!(w.deliveries(None).iter().all(|d| d.status == DeliveryStatus::Pending));
+    assert_eq!((w.dropped(Some(&a)), w.dropped(Some(&b)), w.dropped(None)), (3, 0, 3));
+
+    // Another account's reset leaves it; its own forgets it.
+    w.forget_accounts(|t| t == &b);
+    assert_eq!(w.dropped(Some(&a)), 3);
+    w.forget_accounts(|t| t == &a);
+    assert_eq!(w.dropped(None), 0);
+    w.register(&a, "http://x".into(), "s".into(), "wh_a".into(), t0);
+    queue(&w, &a, "batch_edit", 0, "job_0", Bytes::new(), t0);
+    assert_eq!(w.dropped(Some(&a)), 0, "nothing dropped since the reset");
+}
+
+#[test]
+fn a_full_reset_forgets_the_count_of_drops() {
+    let t0 = Instant::from_millis(0);
+    let w = Webhooks::with_max_pending(1);
+    let owner = TenantId::from_client("acct_1");
+    w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
+    for n in 0..3 {
+        queue(&w, &owner, "batch_edit", n, &format!("job_{n}"), Bytes::new(), t0);
+    }
+    assert_eq!(w.dropped(Some(&owner)), 2);
+    w.clear();
+    assert_eq!(w.dropped(None), 0);
+}
