@@ -270,6 +270,28 @@ async fn the_deliveries_page_shows_attempts_and_its_button_redelivers() {
 }
 
 #[tokio::test]
+async fn the_deliveries_page_shows_the_count_of_drops() {
+    let app = TestApp::spawn_with(|c| {
+        c.webhook_max_in_flight = 1;
+        c.webhook_max_pending = 2;
+        c.webhook_timeout = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let rx = Receiver::start(Behaviour::Hang).await;
+    app.register_webhook(DEMO, &rx.url, None).await;
+    assert!(!page(&app, "/__admin/ui/deliveries").await.contains("id=\"dropped\""));
+    // The ping holds the one slot; of three test events the oldest two go.
+    for _ in 0..3 {
+        app.post("/webhooks/test").token(DEMO).send().await.expect(202);
+    }
+    let shown = page(&app, "/__admin/ui/deliveries").await;
+    assert!(
+        shown.contains("<p id=\"dropped\"><strong>2</strong> deliveries dropped"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
 async fn the_notifications_and_journal_pages_show_events_violations_and_kept_bodies() {
     let app = TestApp::spawn_with(|c| c.journal_bodies = mock_server::config::JournalBodies::All).await;
     app.get("/project").send().await.expect(401);

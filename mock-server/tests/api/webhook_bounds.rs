@@ -29,15 +29,36 @@ async fn dead_receiver() -> (String, Arc<AtomicUsize>) {
     (url, accepted)
 }
 
-/// The delivery log of `query` (`?account=…&status=…`).
-async fn deliveries(app: &TestApp, query: &str) -> Vec<Value> {
-    let log = app
-        .get(&format!("/__admin/webhooks/deliveries{query}"))
+/// One attempt on the wire at a time, held for a minute, and at most
+/// `max_pending` unfinished deliveries an account.
+fn one_slot(max_pending: u32) -> impl Fn(&mut mock_server::Config) {
+    move |c| {
+        c.webhook_max_in_flight = 1;
+        c.webhook_max_pending = max_pending;
+        c.webhook_timeout = Duration::from_secs(60);
+    }
+}
+
+/// The answer of the delivery log for `query` (`?account=…&status=…`).
+async fn log(app: &TestApp, query: &str) -> Value {
+    app.get(&format!("/__admin/webhooks/deliveries{query}"))
         .send()
         .await
         .expect(200)
-        .json();
-    log["deliveries"].as_array().expect("deliveries").clone()
+        .json()
+}
+
+/// The deliveries the log lists for `query`.
+async fn deliveries(app: &TestApp, query: &str) -> Vec<Value> {
+    log(app, query).await["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .clone()
+}
+
+/// The count of drops the log shows for `query`.
+async fn dropped(app: &TestApp, query: &str) -> u64 {
+    log(app, query).await["dropped"].as_u64().expect("a count of drops")
 }
 
 /// How many deliveries of `log` have `status`.
@@ -89,12 +110,7 @@ async fn webhook_attempts_in_flight_never_exceed_the_cap_and_the_api_still_answe
 
 #[tokio::test]
 async fn past_an_accounts_pending_cap_its_oldest_pending_delivery_is_dropped_and_others_are_untouched() {
-    let app = TestApp::spawn_with(|c| {
-        c.webhook_max_in_flight = 1;
-        c.webhook_max_pending = 3;
-        c.webhook_timeout = Duration::from_secs(60);
-    })
-    .await;
+    let app = TestApp::spawn_with(one_slot(3)).await;
     let (url, _) = dead_receiver().await;
     app.register_webhook(DEMO, &url, None).await;
     // The ping takes the one slot; four test events follow it.
@@ -212,13 +228,8 @@ async fn a_receiver_that_never_answers_cannot_starve_the_api_of_open_files() {
 async fn a_dropped_delivery_stays_dropped_after_a_restart_on_the_data_dir() {
     use crate::persistence::{TempDir, close, spawn_on};
     let dir = TempDir::new("dropped-deliveries");
-    let caps = |c: &mut mock_server::Config| {
-        c.webhook_max_in_flight = 1;
-        c.webhook_max_pending = 2;
-        c.webhook_timeout = Duration::from_secs(60);
-    };
     let (url, _) = dead_receiver().await;
-    let app = spawn_on(&dir.path(), caps).await;
+    let app = spawn_on(&dir.path(), one_slot(2)).await;
     app.register_webhook(DEMO, &url, None).await;
     let first = test_event(&app, DEMO).await;
     let second = test_event(&app, DEMO).await;
@@ -232,13 +243,54 @@ async fn a_dropped_delivery_stays_dropped_after_a_restart_on_the_data_dir() {
 
     // A larger cap after the restart: the drop is what was kept, not
     // made again while loading.
-    let app = spawn_on(&dir.path(), |c| {
-        caps(c);
-        c.webhook_max_pending = 10;
-    })
-    .await;
+    let app = spawn_on(&dir.path(), one_slot(10)).await;
     let after = deliveries(&app, "").await;
     let status = |id: u64| after.iter().find(|d| d["id"] == id).expect("kept")["status"].clone();
     assert_eq!(status(first), "dropped", "{after:?}");
     assert_eq!(status(second), "pending");
+    assert_eq!(
+        dropped(&app, "").await,
+        1,
+        "the count starts again from the dropped records kept"
+    );
+}
+
+/// At the defaults the log's cap took a dropped record at once (issue
+/// #20's soak): the listing counts the drops, per account as it filters,
+/// and a reset of the account starts its count again.
+#[tokio::test]
+async fn the_delivery_log_counts_the_drops_of_the_account_it_lists_until_its_reset() {
+    let app = TestApp::spawn_with(one_slot(2)).await;
+    let (url, _) = dead_receiver().await;
+    app.register_webhook(DEMO, &url, None).await;
+    app.register_webhook(OTHER, &url, None).await;
+    // DEMO's ping takes the one slot; its three test events drop two of
+    // them. OTHER's ping waits, and its two test events drop it.
+    for _ in 0..3 {
+        test_event(&app, DEMO).await;
+    }
+    for _ in 0..2 {
+        test_event(&app, OTHER).await;
+    }
+    let demo = "?account=demo@flat2model.test";
+    let other = "?account=other@flat2model.test";
+    assert_eq!(with_status(&deliveries(&app, demo).await, "dropped"), 2);
+    assert_eq!(dropped(&app, demo).await, 2);
+    assert_eq!(dropped(&app, other).await, 1);
+    assert_eq!(dropped(&app, "").await, 3, "every account's");
+    assert_eq!(
+        dropped(&app, &format!("{demo}&status=pending")).await,
+        2,
+        "the status filter lists records; the count is of drops"
+    );
+
+    app.post("/__admin/reset")
+        .json(json!({ "token": DEMO }))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(dropped(&app, demo).await, 0, "its reset starts it again");
+    assert_eq!(dropped(&app, other).await, 1, "another account's stays");
+    app.post("/__admin/reset").send().await.expect(200);
+    assert_eq!(dropped(&app, "").await, 0, "a full reset forgets every count");
 }

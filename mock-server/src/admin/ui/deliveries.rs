@@ -1,5 +1,5 @@
 //! The webhook deliveries page (each delivery with its attempts and a
-//! redeliver button) and the button's form: `GET
+//! redeliver button, and the count of drops when there were any) and the button's form: `GET
 //! /__admin/webhooks/deliveries` drawn, `POST
 //! /__admin/webhooks/deliveries/{id}/redeliver` behind a form.
 
@@ -22,7 +22,7 @@ pub(super) async fn page(State(state): State<AppState>) -> Result<Response, ApiE
     Ok(render(
         "deliveries.html",
         json!({ "title": "Webhook deliveries", "page": "deliveries",
-            "version": version.to_string(), "deliveries": list }),
+            "version": version.to_string(), "deliveries": list, "dropped": v["dropped"] }),
     ))
 }
 

@@ -23,9 +23,9 @@ use crate::state::AppState;
 const LOOK_EVERY: Duration = Duration::from_millis(200);
 
 /// A digest of what the pages show: each job's status and how far its
-/// schedule went, each delivery's status and attempts, the notifications,
-/// the scenario choices, and the clock when it is manual (a running one
-/// moves every instant).
+/// schedule went, each delivery's status and attempts, the count of drops,
+/// the notifications, the scenario choices, and the clock when it is manual
+/// (a running one moves every instant).
 pub(super) fn fingerprint(state: &AppState) -> u64 {
     crate::jobs::catch_up(state);
     let mut h = DefaultHasher::new();
@@ -36,6 +36,7 @@ pub(super) fn fingerprint(state: &AppState) -> u64 {
     for d in state.webhooks.deliveries(None) {
         (d.id, d.attempts.len(), format!("{:?}", d.status)).hash(&mut h);
     }
+    state.webhooks.dropped(None).hash(&mut h);
     for t in state.store.tenants() {
         (
             t.id().as_str(),

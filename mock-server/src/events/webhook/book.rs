@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::drops::Drops;
+use super::finished::Finished;
 use super::pending::Unfinished;
 use super::{Delivery, DeliveryStatus};
 use crate::domain::ids::TenantId;
@@ -40,6 +42,10 @@ pub(super) struct Book {
     pub(super) cutoff: Option<Cutoff>,
     /// Each account's unfinished deliveries: exactly those in its lines.
     pub(super) unfinished: Unfinished,
+    /// The finished deliveries, in the order the log's cap removes them.
+    pub(super) finished: Finished,
+    /// Each account's drops: how many, and their bursts.
+    pub(super) drops: Drops,
 }
 
 impl Book {
@@ -82,6 +88,7 @@ impl Book {
     pub(super) fn join_line(&mut self, id: u64) {
         let Some(d) = self.deliveries.get(&id) else { return };
         self.unfinished.add(&d.account, id);
+        self.finished.remove(id);
         let line = self.lines.entry((d.account.clone(), d.key.clone())).or_default();
         let displaced = line.first().copied().filter(|first| *first > id);
         line.insert(id);
@@ -101,11 +108,13 @@ impl Book {
         self.schedule(id);
     }
 
-    /// Takes finished delivery `id` out of its line; the next one in line
-    /// becomes due.
+    /// Takes finished delivery `id` out of its line (every change to a
+    /// finished status goes through here, so the finished index follows);
+    /// the next one in line becomes due.
     pub(super) fn leave_line(&mut self, id: u64) {
         let Some(d) = self.deliveries.get(&id) else { return };
         self.unfinished.remove(&d.account, id);
+        self.finished.note(id, d.status);
         let key = (d.account.clone(), d.key.clone());
         let Some(line) = self.lines.get_mut(&key) else { return };
         line.remove(&id);
@@ -119,8 +128,8 @@ impl Book {
 
     /// While `account` has more than `cap` unfinished deliveries, drops its
     /// oldest pending one (one on the wire runs its course): never sent,
-    /// out of its line, so the next delivery of its job may go. Returns
-    /// the ids dropped.
+    /// out of its line, so the next delivery of its job may go; counted
+    /// as the account's drops. Returns the ids dropped.
     pub(super) fn drop_oldest_past(&mut self, account: &TenantId, cap: usize) -> Vec<u64> {
         let mut dropped = Vec::new();
         while self.unfinished.count(account) > cap {
@@ -140,6 +149,15 @@ impl Book {
             self.leave_line(id);
             dropped.push(id);
         }
+        self.drops.count(account, dropped.len() as u64);
         dropped
+    }
+
+    /// Removes delivery `id` from the book and every index.
+    pub(super) fn forget(&mut self, id: u64) {
+        self.unschedule(id);
+        self.leave_line(id);
+        self.finished.remove(id);
+        self.deliveries.remove(&id);
     }
 }

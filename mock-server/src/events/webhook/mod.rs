@@ -15,11 +15,17 @@
 //! - `signature`: signing and verifying a body;
 //! - `delivery`: a delivery, its attempts, what the sender is handed;
 //! - `book`: the indexes behind [`Webhooks`];
+//! - `finished`: the finished deliveries, in the order the log's cap
+//!   removes them (dropped ones last);
 //! - `pending`: each account's unfinished deliveries, against
-//!   `--webhook-max-pending`, and the drop bursts it causes.
+//!   `--webhook-max-pending`;
+//! - `drops`: how many deliveries each account had dropped past that cap,
+//!   and the bursts they come in.
 
 mod book;
 mod delivery;
+mod drops;
+mod finished;
 mod pending;
 mod signature;
 
@@ -50,7 +56,8 @@ pub const RETRY_BACKOFF: [Duration; 6] = [
     Duration::from_secs(1800),
     Duration::from_secs(3600),
 ];
-/// Most deliveries kept in the log; the oldest finished ones go first.
+/// Most deliveries kept in the log; the oldest finished ones go first,
+/// delivered and failed ones before dropped ones.
 pub const MAX_DELIVERIES: usize = 10_000;
 
 /// An account's webhook.
@@ -169,11 +176,12 @@ impl Webhooks {
     }
 
     /// Forgets the webhook of each tenant `owned` picks and every delivery
-    /// of it, pending or not (a reset of those tenants, in one pass over
-    /// the book); returns the deliveries' ids.
+    /// of it, pending or not, with its count of drops (a reset of those
+    /// tenants, in one pass over the book); returns the deliveries' ids.
     pub fn forget_accounts(&self, owned: impl Fn(&TenantId) -> bool) -> Vec<u64> {
         self.registrations.retain(|owner, _| !owned(owner));
         let mut book = self.book.lock();
+        book.drops.forget(&owned);
         let ids: Vec<u64> = book
             .deliveries
             .values()
@@ -181,9 +189,7 @@ impl Webhooks {
             .map(|d| d.id)
             .collect();
         for id in &ids {
-            book.unschedule(*id);
-            book.leave_line(*id);
-            book.deliveries.remove(id);
+            book.forget(*id);
         }
         self.publish_next_due(&book);
         ids
@@ -233,24 +239,27 @@ impl Webhooks {
     pub fn insert(&self, d: Delivery) -> Vec<u64> {
         let mut book = self.book.lock();
         book.next_id = book.next_id.max(d.id);
-        let (id, unfinished) = (d.id, !d.status.is_finished());
+        let (id, status) = (d.id, d.status);
         let (account, made) = (d.account.clone(), d.created_at);
         book.deliveries.insert(id, d);
         let mut dropped = Vec::new();
-        if unfinished {
+        if status.is_finished() {
+            book.finished.note(id, status);
+            if status == DeliveryStatus::Dropped {
+                // One kept by `--data-dir`: the count is not stored, so
+                // after a restart it starts again from the drops kept.
+                book.drops.count(&account, 1);
+            }
+        } else {
             book.join_line(id);
             dropped = book.drop_oldest_past(&account, self.max_pending);
         }
-        let burst = !dropped.is_empty() && book.unfinished.note_drop(&account, made);
-        if book.deliveries.len() > MAX_DELIVERIES {
-            let gone: Vec<u64> = book
-                .deliveries
-                .values()
-                .filter(|d| d.status.is_finished())
-                .map(|d| d.id)
-                .take(book.deliveries.len() - MAX_DELIVERIES)
-                .collect();
-            // Finished ones are in no line and not due: the index stays right.
+        let burst = !dropped.is_empty() && book.drops.note_burst(&account, made);
+        let excess = book.deliveries.len().saturating_sub(MAX_DELIVERIES);
+        if excess > 0 {
+            let gone = book.finished.take_prunable(excess);
+            // Finished ones are in no line and not due: the other indexes
+            // stay right.
             for f in &gone {
                 book.deliveries.remove(f);
             }
@@ -446,6 +455,13 @@ impl Webhooks {
             .collect()
     }
 
+    /// How many deliveries were dropped past `--webhook-max-pending`, of
+    /// one account or of all, since the start or the account's reset:
+    /// still counted once the log's cap removed their records.
+    pub fn dropped(&self, account: Option<&TenantId>) -> u64 {
+        self.book.lock().drops.total(account)
+    }
+
     /// How many deliveries the log holds.
     pub fn delivery_count(&self) -> usize {
         self.book.lock().deliveries.len()
@@ -473,7 +489,10 @@ impl Webhooks {
             !evict
         });
         // Only finished deliveries went, and those are in no line and never
-        // due: the index and `next_due` stay right.
+        // due: the lines, the due index and `next_due` stay right.
+        for id in &removed {
+            book.finished.remove(*id);
+        }
         removed
     }
 

@@ -293,3 +293,97 @@ fn taking_at_most_n_leaves_the_rest_due() {
     assert_eq!(w.next_due(), Some(t0), "the rest are still due");
     assert_eq!(ids(w.take_due(t0)), all[2..]);
 }
+
+/// Delivers `n` deliveries of `owner` one after another, each of its own
+/// job (with whatever else is due taken and delivered too).
+fn deliver_many(w: &Webhooks, owner: &TenantId, n: usize, now: Instant) {
+    for k in 0..n {
+        queue(w, owner, "batch_edit", k as u64, &format!("job_{k}"), Bytes::new(), now);
+        for s in w.take_due(now) {
+            w.record(s.id, s.generation, attempt(true, now), now);
+        }
+    }
+}
+
+/// Found by the soak of issue #20: the log's cap took the oldest finished
+/// record first, and a dropped one is finished and old, so at the
+/// defaults a drop left the log at once. It was never sent: its record is
+/// the only trace of it, so delivered and failed ones go first.
+#[test]
+fn at_the_logs_cap_a_dropped_record_outlives_delivered_and_failed_ones() {
+    let t0 = Instant::from_millis(0);
+    let w = Webhooks::with_max_pending(1);
+    let (a, b) = (TenantId::from_client("acct_a"), TenantId::from_client("acct_b"));
+    for (owner, id) in [(&a, "wh_a"), (&b, "wh_b")] {
+        w.register(owner, "http://x".into(), "s".into(), id.into(), t0);
+    }
+    let dropped = queue(&w, &a, "batch_edit", 1, "job_1", Bytes::new(), t0);
+    queue(&w, &a, "batch_edit", 2, "job_2", Bytes::new(), t0);
+    assert_eq!(w.delivery(dropped).expect("kept").status, DeliveryStatus::Dropped);
+    let failed = queue(&w, &b, "batch_edit", 3, "job_f", Bytes::new(), t0);
+    w.remove(&b, t0);
+    assert_eq!(w.delivery(failed).expect("kept").status, DeliveryStatus::Failed);
+    w.register(&b, "http://x".into(), "s".into(), "wh_b".into(), t0);
+
+    deliver_many(&w, &b, MAX_DELIVERIES, t0);
+    assert_eq!(w.delivery_count(), MAX_DELIVERIES);
+    assert_eq!(
+        w.delivery(dropped).map(|d| d.status),
+        Some(DeliveryStatus::Dropped),
+        "the oldest record, and still kept"
+    );
+    assert!(w.delivery(failed).is_none(), "a failed one went before it");
+    let oldest_kept: Vec<DeliveryStatus> = w.deliveries(None).iter().take(3).map(|d| d.status).collect();
+    assert_eq!(
+        oldest_kept,
+        [
+            DeliveryStatus::Dropped,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Delivered
+        ]
+    );
+}
+
+/// With the log at its cap and nothing else finished (a receiver that
+/// never answers), a dropped record goes at once: the count of drops is
+/// what stays.
+#[test]
+fn the_count_of_drops_stays_right_after_the_log_removed_their_records() {
+    let t0 = Instant::from_millis(0);
+    let w = Webhooks::with_max_pending(MAX_DELIVERIES);
+    let (a, b) = (TenantId::from_client("acct_a"), TenantId::from_client("acct_b"));
+    for (owner, id) in [(&a, "wh_a"), (&b, "wh_b")] {
+        w.register(owner, "http://x".into(), "s".into(), id.into(), t0);
+    }
+    let first = queue(&w, &a, "batch_edit", 0, "job_0", Bytes::new(), t0);
+    for n in 1..MAX_DELIVERIES as u64 + 3 {
+        queue(&w, &a, "batch_edit", n, &format!("job_{n}"), Bytes::new(), t0);
+    }
+    assert!(w.delivery(first).is_none(), "dropped, then pushed out of the log");
+    assert_eq!(w.delivery_count(), MAX_DELIVERIES);
+    assert!(w.deliveries(None).iter().all(|d| d.status == DeliveryStatus::Pending));
+    assert_eq!((w.dropped(Some(&a)), w.dropped(Some(&b)), w.dropped(None)), (3, 0, 3));
+
+    // Another account's reset leaves it; its own forgets it.
+    w.forget_accounts(|t| t == &b);
+    assert_eq!(w.dropped(Some(&a)), 3);
+    w.forget_accounts(|t| t == &a);
+    assert_eq!(w.dropped(None), 0);
+    w.register(&a, "http://x".into(), "s".into(), "wh_a".into(), t0);
+    queue(&w, &a, "batch_edit", 0, "job_0", Bytes::new(), t0);
+    assert_eq!(w.dropped(Some(&a)), 0, "nothing dropped since the reset");
+}
+
+#[test]
+fn a_full_reset_forgets_the_count_of_drops() {
+    let t0 = Instant::from_millis(0);
+    let w = Webhooks::with_max_pending(1);
+    let owner = TenantId::from_client("acct_1");
+    w.register(&owner, "http://x".into(), "s".into(), "wh_1".into(), t0);
+    for n in 0..3 {
+        queue(&w, &owner, "batch_edit", n, &format!("job_{n}"), Bytes::new(), t0);
+    }
+    assert_eq!(w.dropped(Some(&owner)), 2);
+    w.clear();
+    assert_eq!(w.dropped(None), 0);
+}
