@@ -129,6 +129,7 @@ pub async fn run(
     let (_, receiver_max, receiver_total) = gauge.read();
     let account = tenant["account"].as_str().unwrap_or_default();
     let mut deliveries = Vec::new();
+    let mut dropped_count = 0;
     for status in ["pending", "in_flight", "delivered", "failed", "dropped"] {
         let log = api
             .admin(
@@ -142,7 +143,10 @@ pub async fn run(
             .or_else(|| log["deliveries"].as_array())
             .map_or(0, Vec::len);
         deliveries.push((status.to_owned(), n));
+        // Drops outlive their records, which the log's cap may have pruned.
+        dropped_count = log["dropped"].as_u64().unwrap_or(dropped_count);
     }
+    deliveries.push(("dropped in all (the log's `dropped` count)".to_owned(), dropped_count as usize));
     Ok(DeadReceiver {
         jobs,
         create_secs,
