@@ -112,6 +112,10 @@ pub fn app(state: AppState) -> Router {
                 state.settings.max_body_bytes_in_flight,
                 // The most the journal reads of one body.
                 state.settings.max_upload_bytes.max(max_body) + 64 * 1024,
+                crate::admission::bodies_cap(
+                    state.settings.max_bodies_in_flight,
+                    crate::admission::connection_cap(state.settings.max_connections),
+                ),
             )),
             http::body_budget::admit,
         ));
@@ -255,7 +259,10 @@ pub async fn serve_until(
     // period are ended with the server rather than outliving it.
     let mut tasks = tokio::task::JoinSet::new();
     let body_timeout = state.settings.body_timeout;
-    let admission = crate::admission::Admission::new(crate::admission::connection_cap(state.settings.max_connections));
+    let admission = crate::admission::Admission::new(
+        crate::admission::connection_cap(state.settings.max_connections),
+        crate::admission::CONNECTIONS,
+    );
     let mut accept_failing = false;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
