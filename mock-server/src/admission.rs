@@ -62,13 +62,50 @@ pub const CONNECTIONS: Notice = Notice {
     served: "connections are served again",
 };
 
+/// A burst of refusals, logged once: a warning at the first refused, an
+/// info line at the first admitted after it; nothing per request.
+#[derive(Debug)]
+pub struct Burst {
+    refusing: AtomicBool,
+    notice: Notice,
+}
+
+impl Burst {
+    /// No burst yet; `notice` says what is refused.
+    pub const fn new(notice: Notice) -> Self {
+        Self {
+            refusing: AtomicBool::new(false),
+            notice,
+        }
+    }
+
+    /// One refused at `cap`: warns when it begins a burst.
+    pub fn refused(&self, cap: usize) {
+        if !self.refusing.swap(true, Ordering::AcqRel) {
+            tracing::warn!(cap, "{}", self.notice.shedding);
+        }
+    }
+
+    /// One admitted under `cap`: says so when it ends a burst. Read first,
+    /// so the common case writes nothing shared.
+    pub fn admitted(&self, cap: usize) {
+        if self.refusing.load(Ordering::Acquire) && self.refusing.swap(false, Ordering::AcqRel) {
+            tracing::info!(cap, "{}", self.notice.served);
+        }
+    }
+
+    /// Whether the last one was refused.
+    pub fn refusing(&self) -> bool {
+        self.refusing.load(Ordering::Acquire)
+    }
+}
+
 /// What is open (connections, or bodies being read), against a cap.
 #[derive(Debug)]
 pub struct Admission {
     cap: usize,
     open: Arc<AtomicUsize>,
-    shedding: AtomicBool,
-    notice: Notice,
+    burst: Burst,
 }
 
 /// One admitted connection; it stops counting when dropped.
@@ -87,8 +124,7 @@ impl Admission {
         Self {
             cap,
             open: Arc::new(AtomicUsize::new(0)),
-            shedding: AtomicBool::new(false),
-            notice,
+            burst: Burst::new(notice),
         }
     }
 
@@ -99,14 +135,10 @@ impl Admission {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.cap).then_some(n + 1))
             .is_ok();
         if admitted {
-            if self.shedding.swap(false, Ordering::AcqRel) {
-                tracing::info!(cap = self.cap, "{}", self.notice.served);
-            }
+            self.burst.admitted(self.cap);
             Some(Admitted(self.open.clone()))
         } else {
-            if !self.shedding.swap(true, Ordering::AcqRel) {
-                tracing::warn!(cap = self.cap, "{}", self.notice.shedding);
-            }
+            self.burst.refused(self.cap);
             None
         }
     }
@@ -123,7 +155,7 @@ impl Admission {
 
     /// Whether new ones are being refused now.
     pub fn shedding(&self) -> bool {
-        self.shedding.load(Ordering::Acquire)
+        self.burst.refusing()
     }
 }
 

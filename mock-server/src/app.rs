@@ -136,7 +136,8 @@ pub fn app(state: AppState) -> Router {
             ApiError::internal("a request handler panicked").into_response()
         }))
         // A 5xx is logged where it is made (a bug of the fake at error, an
-        // injected one at info), not a second time here as an ERROR.
+        // injected one at info, a bound's once per burst), not a second
+        // time here as an ERROR.
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

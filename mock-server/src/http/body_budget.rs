@@ -13,7 +13,8 @@
 //! byte budget by the thousand, and each holds a connection until
 //! `--body-timeout`, so without a count they could take every connection
 //! `--max-connections` allows and leave none for a client's new ones. The
-//! one past the count is answered the same 503, logged once per burst.
+//! one past the count is answered the same 503. Each kind of refusal is
+//! logged once per burst (a warning, then an info line when served again).
 //! Either 503 closes its connection (`Connection: close`): the body left
 //! unread could not be told from a next request, and the descriptor is
 //! freed for other clients at once.
@@ -26,7 +27,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::admission::{Admission, Admitted, Notice};
+use crate::admission::{Admission, Admitted, Burst, Notice};
 use crate::error::{ApiError, FieldError, Position};
 
 /// What is logged when bodies past the count are refused, and after.
@@ -36,6 +37,13 @@ const BODIES: Notice = Notice {
     served: "requests that send a body are served again",
 };
 
+/// What is logged when bodies are refused for their bytes, and after.
+const BYTES: Notice = Notice {
+    shedding: "the request bodies in flight hold --max-body-bytes-in-flight: \
+               requests whose body does not fit are answered 503 until some end",
+    served: "request bodies fit in --max-body-bytes-in-flight again",
+};
+
 /// The shared budget (see the module doc).
 #[derive(Debug)]
 pub struct BodyBudget {
@@ -43,6 +51,8 @@ pub struct BodyBudget {
     /// The most one body may be: what a chunked body reserves.
     largest: usize,
     used: AtomicUsize,
+    /// Refusals for want of bytes, logged once a burst.
+    short: Burst,
     /// Bodies being read, against `--max-bodies-in-flight`.
     bodies: Admission,
 }
@@ -78,6 +88,7 @@ impl BodyBudget {
             cap,
             largest,
             used: AtomicUsize::new(0),
+            short: Burst::new(BYTES),
             bodies: Admission::new(bodies, BODIES),
         }
     }
@@ -87,11 +98,14 @@ impl BodyBudget {
     pub fn reserve(&self, bytes: usize) -> Result<Reserved<'_>, Refused> {
         let body = self.bodies.admit().ok_or(Refused::Bodies)?;
         let bytes = bytes.min(self.largest);
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(bytes).filter(|&total| total <= self.cap)
-            })
-            .map_err(|_| Refused::Bytes)?;
+        let fits = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            used.checked_add(bytes).filter(|&total| total <= self.cap)
+        });
+        if fits.is_err() {
+            self.short.refused(self.cap);
+            return Err(Refused::Bytes);
+        }
+        self.short.admitted(self.cap);
         Ok(Reserved {
             budget: self,
             bytes,
@@ -143,7 +157,8 @@ pub async fn admit(State(budget): State<Arc<BodyBudget>>, req: Request, next: Ne
 }
 
 /// 503 in the envelope (`message` says which bound), to retry in a second,
-/// closing the connection (see the module doc).
+/// closing the connection (see the module doc). Deliberate: the burst it
+/// belongs to is logged once, not each answer as an error.
 fn overloaded(message: String) -> Response {
     let mut res = ApiError::new(StatusCode::SERVICE_UNAVAILABLE)
         .with_detail(FieldError {
@@ -151,10 +166,11 @@ fn overloaded(message: String) -> Response {
             message,
             position: Position::Body,
         })
+        .with_retry_after(1)
+        .deliberate()
         .into_response();
-    let headers = res.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     res
 }
 
@@ -167,7 +183,9 @@ mod tests {
         let b = BodyBudget::new(100, 60, 10);
         let one = b.reserve(50).expect("fits");
         assert_eq!(b.reserve(51).err(), Some(Refused::Bytes), "50 + 51 > 100");
+        assert!(b.short.refusing(), "a burst of refusals began");
         let two = b.reserve(50).expect("50 + 50 fits exactly");
+        assert!(!b.short.refusing(), "and ended");
         assert_eq!(b.used(), 100);
         drop((one, two));
         assert_eq!(b.used(), 0);
