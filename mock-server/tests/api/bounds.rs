@@ -142,6 +142,21 @@ async fn past_the_connection_cap_new_connections_are_shed_and_served_again_after
     assert!(served.is_ok(), "served again after connections ended");
 }
 
+/// `n` uploads that send their headers, announcing a body, and not a byte
+/// of it; each ends with the answer read to the close.
+fn stalled_uploads(base: &str, n: usize) -> tokio::task::JoinSet<String> {
+    let head = format!(
+        "POST /identity/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEMO}\r\n\
+         Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 100000\r\n\r\n"
+    );
+    let mut uploads = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (base, head) = (base.to_owned(), head.clone());
+        uploads.spawn(async move { stall(&base, head, b"").await });
+    }
+    uploads
+}
+
 #[tokio::test]
 async fn past_the_bodies_in_flight_an_upload_is_503_and_its_connection_freed_for_new_clients() {
     // Without the count the four stalled uploads would hold all four
@@ -152,16 +167,7 @@ async fn past_the_bodies_in_flight_an_upload_is_503_and_its_connection_freed_for
         c.body_timeout = Duration::from_secs(120);
     })
     .await;
-    // The headers of an upload announcing a body, and not a byte of it.
-    let head = format!(
-        "POST /identity/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEMO}\r\n\
-         Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 100000\r\n\r\n"
-    );
-    let mut uploads = tokio::task::JoinSet::new();
-    for _ in 0..4 {
-        let (base, head) = (app.base.clone(), head.clone());
-        uploads.spawn(async move { stall(&base, head, b"").await });
-    }
+    let mut uploads = stalled_uploads(&app.base, 4);
     let refused = tokio::time::timeout(Duration::from_secs(10), async {
         let one = uploads.join_next().await.expect("a task").expect("joined");
         let two = uploads.join_next().await.expect("a task").expect("joined");
@@ -187,6 +193,46 @@ async fn past_the_bodies_in_flight_an_upload_is_503_and_its_connection_freed_for
     assert!(served.is_ok(), "a new connection was shed while uploads stalled");
     assert!(uploads.try_join_next().is_none(), "the stalled uploads are still held");
     assert_eq!(uploads.len(), 2);
+}
+
+#[tokio::test]
+async fn refused_bodies_are_logged_once_a_burst_and_not_as_errors() {
+    let mut server = crate::binary::Binary::start(&["--max-bodies-in-flight", "1"], &[]).await;
+    let mut uploads = stalled_uploads(&server.url, 3);
+    for _ in 0..2 {
+        let answer = tokio::time::timeout(Duration::from_secs(10), uploads.join_next())
+            .await
+            .expect("refused at once")
+            .expect("a task")
+            .expect("joined");
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    }
+    // The holder hangs up: its count is given back, and a body is served again.
+    uploads.abort_all();
+    let client = reqwest::Client::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let r = client
+                .post(format!("{}/project", server.url))
+                .bearer_auth(DEMO)
+                .json(&serde_json::json!({ "project_name": "after" }))
+                .send()
+                .await
+                .expect("answered");
+            if r.status() != 503 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a body served once the holder hung up");
+    server.log_until("requests that send a body are served again").await;
+    let log = server.log_so_far();
+    let naming = log.iter().filter(|l| l.contains("--max-bodies-in-flight")).count();
+    assert_eq!(naming, 1, "one warning for the burst, no line per refusal: {log:#?}");
+    assert!(!log.iter().any(|l| l.contains("server error")), "{log:#?}");
+    server.kill().await;
 }
 
 #[tokio::test]
