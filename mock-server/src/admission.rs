@@ -6,7 +6,10 @@
 //! new connection is closed at once instead of served ([`Admission`]),
 //! keeping `RESERVED_FILES` descriptors for everything else. Shedding is
 //! logged once when it begins, not per connection, and again only after
-//! it stopped.
+//! it stopped. The same count, with its own cap, bounds the request bodies
+//! being read at once (`--max-bodies-in-flight`, see
+//! [`crate::http::body_budget`]), so that uploads that stall cannot take
+//! every connection the cap allows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -33,12 +36,76 @@ pub fn connection_cap(flag: usize) -> usize {
     usize::try_from(soft.saturating_sub(RESERVED_FILES).max(16)).unwrap_or(usize::MAX)
 }
 
-/// Open connections, against the cap.
+/// How many request bodies may be read at once: `--max-bodies-in-flight`,
+/// or, when 0, three quarters of `connections` (at least 1), so a quarter
+/// of the connections stays for requests that hold no body open.
+pub fn bodies_cap(flag: usize, connections: usize) -> usize {
+    if flag > 0 {
+        return flag;
+    }
+    (connections / 4 * 3 + connections % 4 * 3 / 4).max(1)
+}
+
+/// What is logged when shedding begins (at warn) and when it ends (info).
+#[derive(Debug, Clone, Copy)]
+pub struct Notice {
+    /// Shedding began: what is refused, and which flag caps it.
+    pub shedding: &'static str,
+    /// Admitted again after shedding.
+    pub served: &'static str,
+}
+
+/// The notice of the connection cap.
+pub const CONNECTIONS: Notice = Notice {
+    shedding: "at the connection cap (--max-connections, or the open-file limit less 256): \
+               new connections are closed at once until some end",
+    served: "connections are served again",
+};
+
+/// A burst of refusals, logged once: a warning at the first refused, an
+/// info line at the first admitted after it; nothing per request.
+#[derive(Debug)]
+pub struct Burst {
+    refusing: AtomicBool,
+    notice: Notice,
+}
+
+impl Burst {
+    /// No burst yet; `notice` says what is refused.
+    pub const fn new(notice: Notice) -> Self {
+        Self {
+            refusing: AtomicBool::new(false),
+            notice,
+        }
+    }
+
+    /// One refused at `cap`: warns when it begins a burst.
+    pub fn refused(&self, cap: usize) {
+        if !self.refusing.swap(true, Ordering::AcqRel) {
+            tracing::warn!(cap, "{}", self.notice.shedding);
+        }
+    }
+
+    /// One admitted under `cap`: says so when it ends a burst. Read first,
+    /// so the common case writes nothing shared.
+    pub fn admitted(&self, cap: usize) {
+        if self.refusing.load(Ordering::Acquire) && self.refusing.swap(false, Ordering::AcqRel) {
+            tracing::info!(cap, "{}", self.notice.served);
+        }
+    }
+
+    /// Whether the last one was refused.
+    pub fn refusing(&self) -> bool {
+        self.refusing.load(Ordering::Acquire)
+    }
+}
+
+/// What is open (connections, or bodies being read), against a cap.
 #[derive(Debug)]
 pub struct Admission {
     cap: usize,
     open: Arc<AtomicUsize>,
-    shedding: AtomicBool,
+    burst: Burst,
 }
 
 /// One admitted connection; it stops counting when dropped.
@@ -52,46 +119,43 @@ impl Drop for Admitted {
 }
 
 impl Admission {
-    /// At most `cap` connections at once.
-    pub fn new(cap: usize) -> Self {
+    /// At most `cap` at once; `notice` is logged when shedding begins and ends.
+    pub fn new(cap: usize, notice: Notice) -> Self {
         Self {
             cap,
             open: Arc::new(AtomicUsize::new(0)),
-            shedding: AtomicBool::new(false),
+            burst: Burst::new(notice),
         }
     }
 
-    /// Admits one more connection, or `None`: close it at once.
+    /// Admits one more, or `None`: refuse it at once.
     pub fn admit(&self) -> Option<Admitted> {
         let admitted = self
             .open
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.cap).then_some(n + 1))
             .is_ok();
         if admitted {
-            if self.shedding.swap(false, Ordering::AcqRel) {
-                tracing::info!(cap = self.cap, "connections are served again");
-            }
+            self.burst.admitted(self.cap);
             Some(Admitted(self.open.clone()))
         } else {
-            if !self.shedding.swap(true, Ordering::AcqRel) {
-                tracing::warn!(
-                    cap = self.cap,
-                    "at the connection cap (--max-connections, or the open-file limit less {RESERVED_FILES}): \
-                     new connections are closed at once until some end"
-                );
-            }
+            self.burst.refused(self.cap);
             None
         }
     }
 
-    /// Connections open now.
+    /// The most admitted at once.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Admitted now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
 
-    /// Whether connections are being shed now.
+    /// Whether new ones are being refused now.
     pub fn shedding(&self) -> bool {
-        self.shedding.load(Ordering::Acquire)
+        self.burst.refusing()
     }
 }
 
@@ -101,7 +165,7 @@ mod tests {
 
     #[test]
     fn past_the_cap_connections_are_shed_until_one_ends() {
-        let a = Admission::new(2);
+        let a = Admission::new(2, CONNECTIONS);
         let one = a.admit().expect("first");
         let _two = a.admit().expect("second");
         assert!(a.admit().is_none() && a.shedding());
@@ -115,5 +179,19 @@ mod tests {
     fn the_cap_follows_the_flag_or_the_open_file_limit() {
         assert_eq!(connection_cap(7), 7);
         assert!(connection_cap(0) >= 16);
+    }
+
+    #[test]
+    fn bodies_take_three_quarters_of_the_connections_unless_set() {
+        assert_eq!(bodies_cap(0, 768), 576);
+        assert_eq!(bodies_cap(0, 6), 4);
+        assert_eq!(bodies_cap(0, 1), 1, "at least one");
+        assert_eq!(bodies_cap(0, usize::MAX), usize::MAX / 4 * 3 + 2, "no overflow");
+        assert_eq!(bodies_cap(5, 768), 5);
+    }
+
+    #[test]
+    fn the_notice_names_the_reserved_files() {
+        assert!(CONNECTIONS.shedding.contains(&RESERVED_FILES.to_string()));
     }
 }

@@ -112,6 +112,10 @@ pub fn app(state: AppState) -> Router {
                 state.settings.max_body_bytes_in_flight,
                 // The most the journal reads of one body.
                 state.settings.max_upload_bytes.max(max_body) + 64 * 1024,
+                crate::admission::bodies_cap(
+                    state.settings.max_bodies_in_flight,
+                    crate::admission::connection_cap(state.settings.max_connections),
+                ),
             )),
             http::body_budget::admit,
         ));
@@ -132,7 +136,8 @@ pub fn app(state: AppState) -> Router {
             ApiError::internal("a request handler panicked").into_response()
         }))
         // A 5xx is logged where it is made (a bug of the fake at error, an
-        // injected one at info), not a second time here as an ERROR.
+        // injected one at info, a bound's once per burst), not a second
+        // time here as an ERROR.
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -255,7 +260,10 @@ pub async fn serve_until(
     // period are ended with the server rather than outliving it.
     let mut tasks = tokio::task::JoinSet::new();
     let body_timeout = state.settings.body_timeout;
-    let admission = crate::admission::Admission::new(crate::admission::connection_cap(state.settings.max_connections));
+    let admission = crate::admission::Admission::new(
+        crate::admission::connection_cap(state.settings.max_connections),
+        crate::admission::CONNECTIONS,
+    );
     let mut accept_failing = false;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

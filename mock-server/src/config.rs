@@ -233,6 +233,14 @@ pub struct Config {
     #[arg(long, env = "MOCK_MAX_CONNECTIONS", default_value_t = 0)]
     pub max_connections: usize,
 
+    /// Request bodies read at once (each request that sends one, from its
+    /// headers until it is answered); one more answers 503 with
+    /// `Retry-After: 1` and `Connection: close`, its body unread, so uploads
+    /// that stall cannot hold every connection. 0: three quarters of the
+    /// connections served at once (at least 1).
+    #[arg(long, env = "MOCK_MAX_BODIES_IN_FLIGHT", default_value_t = 0)]
+    pub max_bodies_in_flight: usize,
+
     /// Largest image upload accepted (multipart or pre-signed PUT), in bytes.
     #[arg(long, env = "MOCK_MAX_UPLOAD_BYTES", default_value_t = 25 << 20)]
     pub max_upload_bytes: usize,

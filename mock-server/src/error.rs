@@ -114,9 +114,10 @@ pub struct ApiError {
     detail: Vec<FieldError>,
     extra: Map<String, Value>,
     retry_after: Option<u64>,
-    /// Made by a scenario: the fake works as asked, so a 5xx of it is no
-    /// error of the fake's to log (the scenario logs it at info).
-    injected: bool,
+    /// Made on purpose (a scenario's fault, a bound shedding load): the fake
+    /// works as asked, so a 5xx of it is no error of the fake's to log (what
+    /// made it logs it, at info or once per burst).
+    deliberate: bool,
 }
 
 impl ApiError {
@@ -127,7 +128,7 @@ impl ApiError {
             detail: Vec::new(),
             extra: Map::new(),
             retry_after: None,
-            injected: false,
+            deliberate: false,
         }
     }
 
@@ -198,9 +199,10 @@ impl ApiError {
         self
     }
 
-    /// Marks the error as made by a scenario: not logged as an error.
-    pub fn injected(mut self) -> Self {
-        self.injected = true;
+    /// Marks the error as made on purpose (by a scenario, or a bound
+    /// shedding load): not logged as an error.
+    pub fn deliberate(mut self) -> Self {
+        self.deliberate = true;
         self
     }
 
@@ -247,7 +249,7 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() && !self.injected {
+        if self.status.is_server_error() && !self.deliberate {
             tracing::error!(error = %self, "server error");
         }
         let mut res = (self.status, axum::Json(self.body())).into_response();

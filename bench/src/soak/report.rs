@@ -180,7 +180,8 @@ impl Soak {
             let _ = writeln!(
                 o,
                 "The fake started under `prlimit --nofile=N:N` (soft limit seen in `/proc`: {}), so \
-                 `--max-connections` is that less 256; `--body-timeout 5s` (default 30 s). {} uploads \
+                 `--max-connections` is that less 256 and `--max-bodies-in-flight` three quarters of \
+                 `--max-connections`; `--body-timeout 5s` (default 30 s). {} uploads \
                  (`POST /identity/upload`, multipart, `Content-Length` 100 KiB, 1 KiB sent, then \
                  nothing) are opened at once. The normal client has one keep-alive connection opened \
                  before them, and also tries new connections (each request given 1 s).\n",

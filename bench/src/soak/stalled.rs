@@ -1,6 +1,8 @@
 //! Phase d: uploads that send their headers and part of their body, then
 //! stall, against a fake started under a low open-file limit, while a
 //! normal client asks for a job's status; then what `--body-timeout` does.
+//! Those past `--max-bodies-in-flight` are answered 503 at once (among the
+//! ends, `answered 503`), which leaves connections for new clients.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

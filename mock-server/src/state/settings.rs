@@ -62,6 +62,8 @@ pub struct Settings {
     pub(crate) max_body_bytes_in_flight: usize,
     /// `--max-connections` (0: from the open-file limit).
     pub(crate) max_connections: usize,
+    /// `--max-bodies-in-flight` (0: from the connection cap).
+    pub(crate) max_bodies_in_flight: usize,
     /// `--max-upload-bytes`.
     pub(crate) max_upload_bytes: usize,
     /// `--shutdown-grace`.
@@ -102,6 +104,7 @@ impl Settings {
             body_timeout: cfg.body_timeout,
             max_body_bytes_in_flight: cfg.max_body_bytes_in_flight,
             max_connections: cfg.max_connections,
+            max_bodies_in_flight: cfg.max_bodies_in_flight,
             max_upload_bytes: cfg.max_upload_bytes,
             shutdown_grace: cfg.shutdown_grace,
             admin_token: cfg.admin_token,
@@ -167,6 +170,8 @@ mod tests {
             "1002",
             "--max-connections",
             "1003",
+            "--max-bodies-in-flight",
+            "1005",
             "--max-upload-bytes",
             "1004",
             "--shutdown-grace",
@@ -208,9 +213,10 @@ mod tests {
                 s.max_body_bytes,
                 s.max_body_bytes_in_flight,
                 s.max_connections,
-                s.max_upload_bytes
+                s.max_upload_bytes,
+                s.max_bodies_in_flight
             ],
-            [1001, 1002, 1003, 1004]
+            [1001, 1002, 1003, 1004, 1005]
         );
         assert_eq!(s.admin_token, Some(SecretDigest::of("adm_x")));
         assert_eq!(s.cors_origin, ["http://a.test"]);

@@ -1,6 +1,7 @@
 //! A shared, long-running fake stays bounded whatever its clients hold
-//! back: stalled bodies are cut, uploads in flight share a byte budget,
-//! connections near the open-file limit are shed.
+//! back: stalled bodies are cut, uploads in flight share a byte budget and
+//! a count that keeps connections for other clients, connections near the
+//! open-file limit are shed.
 
 use std::time::Duration;
 
@@ -139,6 +140,99 @@ async fn past_the_connection_cap_new_connections_are_shed_and_served_again_after
     })
     .await;
     assert!(served.is_ok(), "served again after connections ended");
+}
+
+/// `n` uploads that send their headers, announcing a body, and not a byte
+/// of it; each ends with the answer read to the close.
+fn stalled_uploads(base: &str, n: usize) -> tokio::task::JoinSet<String> {
+    let head = format!(
+        "POST /identity/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEMO}\r\n\
+         Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 100000\r\n\r\n"
+    );
+    let mut uploads = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (base, head) = (base.to_owned(), head.clone());
+        uploads.spawn(async move { stall(&base, head, b"").await });
+    }
+    uploads
+}
+
+#[tokio::test]
+async fn past_the_bodies_in_flight_an_upload_is_503_and_its_connection_freed_for_new_clients() {
+    // Without the count the four stalled uploads would hold all four
+    // connections until --body-timeout (far off) and a new one would be shed.
+    let app = TestApp::spawn_with(|c| {
+        c.max_connections = 4;
+        c.max_bodies_in_flight = 2;
+        c.body_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let mut uploads = stalled_uploads(&app.base, 4);
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        let one = uploads.join_next().await.expect("a task").expect("joined");
+        let two = uploads.join_next().await.expect("a task").expect("joined");
+        [one, two]
+    })
+    .await
+    .expect("the two uploads past the count answered at once, their sockets closed");
+    for answer in refused {
+        let head = answer.to_ascii_lowercase();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(head.contains("\r\nconnection: close\r\n"), "{answer}");
+        assert!(head.contains("\r\nretry-after: 1\r\n"), "{answer}");
+        assert!(answer.contains("--max-bodies-in-flight"), "{answer}");
+    }
+    // A new client is served (its connection admitted once the refused
+    // ones' slots are given back) while the two uploads still hold theirs.
+    let served = tokio::time::timeout(Duration::from_secs(10), async {
+        while !health_on_new_connection(&app.base).await.0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "a new connection was shed while uploads stalled");
+    assert!(uploads.try_join_next().is_none(), "the stalled uploads are still held");
+    assert_eq!(uploads.len(), 2);
+}
+
+#[tokio::test]
+async fn refused_bodies_are_logged_once_a_burst_and_not_as_errors() {
+    let mut server = crate::binary::Binary::start(&["--max-bodies-in-flight", "1"], &[]).await;
+    let mut uploads = stalled_uploads(&server.url, 3);
+    for _ in 0..2 {
+        let answer = tokio::time::timeout(Duration::from_secs(10), uploads.join_next())
+            .await
+            .expect("refused at once")
+            .expect("a task")
+            .expect("joined");
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    }
+    // The holder hangs up: its count is given back, and a body is served again.
+    uploads.abort_all();
+    let client = reqwest::Client::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let r = client
+                .post(format!("{}/project", server.url))
+                .bearer_auth(DEMO)
+                .json(&serde_json::json!({ "project_name": "after" }))
+                .send()
+                .await
+                .expect("answered");
+            if r.status() != 503 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a body served once the holder hung up");
+    server.log_until("requests that send a body are served again").await;
+    let log = server.log_so_far();
+    let naming = log.iter().filter(|l| l.contains("--max-bodies-in-flight")).count();
+    assert_eq!(naming, 1, "one warning for the burst, no line per refusal: {log:#?}");
+    assert!(!log.iter().any(|l| l.contains("server error")), "{log:#?}");
+    server.kill().await;
 }
 
 #[tokio::test]

@@ -105,7 +105,7 @@ fn fault_response(scenario: &str, status: u16, retry_after: Option<u64>) -> Resp
     if let Some(s) = retry_after {
         e = e.with_retry_after(s);
     }
-    e.injected().into_response()
+    e.deliberate().into_response()
 }
 
 /// Rewrites a JSON answer so that it breaks the contract as `v` says.
