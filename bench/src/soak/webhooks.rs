@@ -146,7 +146,10 @@ pub async fn run(
         // Drops outlive their records, which the log's cap may have pruned.
         dropped_count = log["dropped"].as_u64().unwrap_or(dropped_count);
     }
-    deliveries.push(("dropped in all (the log's `dropped` count)".to_owned(), dropped_count as usize));
+    deliveries.push((
+        "dropped in all (the log's `dropped` count)".to_owned(),
+        dropped_count as usize,
+    ));
     Ok(DeadReceiver {
         jobs,
         create_secs,
