@@ -77,7 +77,7 @@ test:
 	@for s in $(TEST_FIRST); do tests/timed.sh $$s $(MAKE) --no-print-directory $$s || exit 1; done
 	@tests/prefetch.sh wait
 	@for s in $(TEST_REST); do tests/timed.sh $$s $(MAKE) --no-print-directory $$s || exit 1; done
-	@awk '{ t += $$2; s = s sprintf(" %s %d,", $$1, $$2) } END { sub(/,$$/, "", s); printf "make test: all %d steps passed in %d s (%s)\n", NR, t, s }' target/test-steps.txt
+	@awk '{ t += $$2; s = s (NR > 1 ? ", " : "") $$1 " " $$2 } END { printf "make test: all %d steps passed in %d s (%s)\n", NR, t, s }' target/test-steps.txt
 
 lint:
 	$(CARGO) fmt --all -- --check
