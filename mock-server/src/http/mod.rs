@@ -22,19 +22,10 @@ use crate::error::{ApiError, FieldError, Position};
 use crate::state::AppState;
 
 /// A router that remembers which (method, path) pairs it serves.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Routes {
     router: Router<AppState>,
     table: Vec<(Method, &'static str)>,
-}
-
-impl Default for Routes {
-    fn default() -> Self {
-        Self {
-            router: Router::new(),
-            table: Vec::new(),
-        }
-    }
 }
 
 impl Routes {
