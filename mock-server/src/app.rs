@@ -325,7 +325,9 @@ pub async fn serve_until(
 async fn tick(state: AppState) {
     loop {
         catch_up(&state);
-        crate::eviction::off_the_workers(&state, crate::eviction::sweep_if_due).await;
+        if crate::eviction::sweep_is_due(&state) {
+            crate::eviction::off_the_workers(&state, crate::eviction::sweep_if_due).await;
+        }
         let wait = next_due(&state).map_or(250, |due| (due.millis() - state.now().millis()).clamp(1, 250));
         let wait = std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(250));
         tokio::select! {

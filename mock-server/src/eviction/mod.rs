@@ -146,8 +146,14 @@ pub fn sweep_now(state: &Shared) -> Evicted {
     sweep(state, now)
 }
 
+/// Whether [`sweep_if_due`] would sweep now: checked on the ticker's
+/// worker, so the blocking pool is only asked once a minute of clock time.
+pub fn sweep_is_due(state: &Shared) -> bool {
+    state.sweeps.due(state.clock.now())
+}
+
 /// Sweeps if a minute of injected-clock time has passed since the last
-/// sweep (the background ticker calls this on every tick).
+/// sweep (the background ticker calls this when [`sweep_is_due`]).
 pub fn sweep_if_due(state: &Shared) -> Option<Evicted> {
     let now = state.clock.now();
     state.sweeps.claim(now).then(|| sweep(state, now))

@@ -32,12 +32,21 @@ impl SweepTimer {
     /// (else a clock set back a day would stop sweeps for a day).
     pub(super) fn claim(&self, now: Instant) -> bool {
         let last = self.last_ms.load(Ordering::SeqCst);
+        Self::due_after(last, now)
+            && self
+                .last_ms
+                .compare_exchange(last, now.millis(), Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+    }
+
+    /// Whether a sweep is due at `now`, without claiming it.
+    pub(super) fn due(&self, now: Instant) -> bool {
+        Self::due_after(self.last_ms.load(Ordering::SeqCst), now)
+    }
+
+    fn due_after(last: i64, now: Instant) -> bool {
         let interval = i64::try_from(SWEEP_INTERVAL.as_millis()).unwrap_or(i64::MAX);
-        let due = last == i64::MIN || now.millis() < last || now.millis() - last >= interval;
-        due && self
-            .last_ms
-            .compare_exchange(last, now.millis(), Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+        last == i64::MIN || now.millis() < last || now.millis() - last >= interval
     }
 
     pub(super) fn record(&self, now: Instant) {
